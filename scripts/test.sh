@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, then builds, lints and tests.
+# Tests that need real parts (veth namespaces, tcpreplay, rsyslog, prometheus) start them
+# themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh build-essential pkg-config libpcap-dev tcpdump tcpreplay iproute2 rsyslog prometheus
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets

@@ -1,0 +1,1 @@
+//! Configuration: one TOML file, validated into typed settings with every problem reported.

@@ -1,0 +1,1 @@
+//! Detect: decides, per flow, whether and when to alert.

@@ -1,0 +1,23 @@
+//! c2tap: a network sensor that flags every flow touching a malware C2 endpoint.
+//!
+//! The data path reads left to right, one module per stage:
+//!
+//! ```text
+//! capture (live | file) → decode → flow → detect (ioc) → output (cef/json → syslog/file/stdout)
+//!                 config, ioc loading, metrics sit beside the path; pipeline wires them
+//! ```
+//!
+//! Each stage only imports the stages before it. `pipeline` owns the per-worker loop that both
+//! `c2tap replay` and `c2tap run` drive, so live capture and replay share one code path.
+
+pub mod capture;
+pub mod config;
+pub mod decode;
+pub mod detect;
+pub mod flow;
+pub mod ioc;
+pub mod metrics;
+pub mod output;
+pub mod pipeline;
+pub mod record;
+pub mod time;

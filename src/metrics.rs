@@ -1,0 +1,1 @@
+//! Metrics: per-worker plain counters, summed into the Prometheus registry on scrape.

@@ -1,0 +1,1 @@
+//! CEF formatting (see README "Sentinel mapping").

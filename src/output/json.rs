@@ -1,0 +1,1 @@
+//! JSON lines formatting: the same records as CEF, snake_case fields.

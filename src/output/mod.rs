@@ -1,0 +1,20 @@
+//! Output: records become CEF or JSON lines and leave through stdout, files or syslog.
+//! Formatting is pure (one reused buffer per writer); transports own their sockets and queues.
+
+pub mod cef;
+pub mod json;
+
+use crate::record::Record;
+
+/// Where detection puts records. The packet path calls this; an implementation must never
+/// block the capture for long (live sinks hand records to a queue).
+pub trait RecordSink {
+    fn emit(&mut self, record: Record);
+}
+
+/// Collects records in memory: replay tests and the deterministic replay path use it.
+impl RecordSink for Vec<Record> {
+    fn emit(&mut self, record: Record) {
+        self.push(record);
+    }
+}

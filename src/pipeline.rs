@@ -1,0 +1,1 @@
+//! Pipeline: the per-worker loop shared by replay and live capture.

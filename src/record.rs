@@ -1,0 +1,152 @@
+//! Records: what detection hands to the outputs. One struct for every signature so CEF and JSON
+//! are written by one function each, and each field has one meaning in every record.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::decode::Tunnel;
+use crate::ioc::{Ioc, MatchKind};
+use crate::time::Nanos;
+
+/// CEF SignatureID (DeviceEventClassID). Stable across versions: Sentinel rules filter on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Signature {
+    /// The flow matches an IOC exactly.
+    IocMatch,
+    /// The flow touches an IOC's address on another port (or ICMP).
+    IocAddressMatch,
+    /// A matched flow ended: totals each way, duration, final state.
+    FlowSummary,
+    /// Periodic sensor health.
+    Health,
+}
+
+impl Signature {
+    pub fn id(self) -> u16 {
+        match self {
+            Signature::IocMatch => 1001,
+            Signature::IocAddressMatch => 1002,
+            Signature::FlowSummary => 1003,
+            Signature::Health => 1004,
+        }
+    }
+
+    pub fn for_kind(kind: MatchKind) -> Signature {
+        match kind {
+            MatchKind::Exact => Signature::IocMatch,
+            MatchKind::OtherPort => Signature::IocAddressMatch,
+        }
+    }
+}
+
+/// What happened on the wire (CEF `act`, CommonSecurityLog DeviceAction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// TCP handshake completed.
+    Established,
+    /// The server answered with RST.
+    Rejected,
+    /// No answer within the hold-down.
+    Attempted,
+    /// UDP, ICMP, other protocols, or a TCP flow first seen mid-stream.
+    Observed,
+    /// Summary: the flow closed with FIN.
+    Closed,
+    /// Summary: the flow was reset.
+    Reset,
+    /// Summary: the flow went idle past its timeout.
+    Timeout,
+    /// Summary: the capture (replay) ended or the sensor shut down with the flow open.
+    Shutdown,
+    /// Summary: the flow table was full and this flow had to make room.
+    Evicted,
+    /// Health record.
+    Health,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Established => "established",
+            Action::Rejected => "rejected",
+            Action::Attempted => "attempted",
+            Action::Observed => "observed",
+            Action::Closed => "closed",
+            Action::Reset => "reset",
+            Action::Timeout => "timeout",
+            Action::Shutdown => "shutdown",
+            Action::Evicted => "evicted",
+            Action::Health => "health",
+        }
+    }
+}
+
+/// One endpoint of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+/// Counters each way, client→server and server→client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub packets_to_server: u64,
+    pub bytes_to_server: u64,
+    pub packets_to_client: u64,
+    pub bytes_to_client: u64,
+}
+
+/// An alert or summary about one flow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowRecord {
+    pub signature: Signature,
+    pub action: Action,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// IP protocol number.
+    pub proto: u8,
+    /// First packet of the flow.
+    pub start: Nanos,
+    /// Last packet seen when the record was made.
+    pub end: Nanos,
+    /// The IOC and which side it is on.
+    pub ioc: Arc<Ioc>,
+    pub ioc_is_server: bool,
+    pub vlan: u16,
+    pub tunnel: Tunnel,
+    /// Capture interface (live) or file name (replay): CEF `deviceInboundInterface`.
+    pub interface: Arc<str>,
+    pub totals: Totals,
+    /// How many flows this record stands for (alert-storm aggregation); 1 normally.
+    pub count: u32,
+}
+
+/// Periodic sensor health, so a silent sensor or a stale feed shows in Sentinel itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthRecord {
+    pub time: Nanos,
+    pub packets: u64,
+    pub kernel_drops: u64,
+    pub matches: u64,
+    pub iocs_loaded: u64,
+    /// Seconds since the IOC set was last loaded.
+    pub ioc_age_secs: u64,
+}
+
+/// Everything an output can receive.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    Flow(FlowRecord),
+    Health(HealthRecord),
+}
+
+/// Context that is the same for every record a sensor emits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SensorContext {
+    /// Host name (CEF `dvchost`, syslog HOSTNAME).
+    pub hostname: String,
+    /// True for `c2tap replay`: records carry a marker so test events are told apart.
+    pub replay: bool,
+}
