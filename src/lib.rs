@@ -10,6 +10,7 @@
 //! Each stage only imports the stages before it. `pipeline` owns the per-worker loop that both
 //! `c2tap replay` and `c2tap run` drive, so live capture and replay share one code path.
 
+pub mod app;
 pub mod capture;
 pub mod config;
 pub mod decode;

@@ -1,1 +1,157 @@
-fn main() {}
+//! The `c2tap` command: parses the command line and hands each subcommand to `c2tap::app`.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use c2tap::app;
+use c2tap::ioc::{self, FeedSource, Filters};
+use c2tap::output::line::Format;
+use c2tap::pipeline::WorkerConfig;
+use c2tap::time::NANOS_PER_MILLI;
+
+#[derive(Parser)]
+#[command(
+    name = "c2tap",
+    version,
+    about = "Flags every flow that touches a malware C2 endpoint and reports it as CEF for Microsoft Sentinel"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay pcap/pcapng files through the detection path; records on stdout, summary on stderr.
+    Replay(ReplayArgs),
+    /// Print the effective IOC set and its load statistics.
+    Iocs(IocArgs),
+    /// Print Sentinel hunting queries (KQL) for the effective IOC set.
+    Kql(FeedArgs),
+}
+
+#[derive(Args)]
+struct FeedArgs {
+    /// IOC feed file (any supported format, detected from content); repeatable. `builtin`
+    /// names the embedded Remcos set. Without any, the embedded set is used.
+    #[arg(long = "iocs", value_name = "FILE")]
+    iocs: Vec<String>,
+    /// Ignore IOCs below this confidence (0-100).
+    #[arg(long)]
+    min_confidence: Option<u8>,
+    /// Ignore IOCs last seen more than this many days ago.
+    #[arg(long)]
+    max_age_days: Option<u32>,
+    /// Only load these malware families (repeatable, case-insensitive).
+    #[arg(long = "malware")]
+    malware: Vec<String>,
+}
+
+#[derive(Args)]
+struct IocArgs {
+    #[command(flatten)]
+    feeds: FeedArgs,
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    feeds: FeedArgs,
+    /// Record format on stdout.
+    #[arg(long, default_value = "cef")]
+    format: Format,
+    /// Track only flows that touch an IOC (faster; no flow counts for other traffic).
+    #[arg(long)]
+    alerts_only: bool,
+    /// Maximum number of tracked flows.
+    #[arg(long, value_name = "N")]
+    max_flows: Option<usize>,
+    /// How long a matched TCP flow's alert waits to learn the outcome, in packet-time ms.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    holddown_ms: u64,
+    /// Host name put in records (default: this host's name).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Capture files, read in order as one continuous capture.
+    #[arg(required = true, value_name = "PCAP")]
+    pcaps: Vec<PathBuf>,
+}
+
+fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
+    let sources: Vec<FeedSource> = args.iocs.iter().map(|s| FeedSource::parse(s)).collect();
+    let filters = Filters {
+        min_confidence: args.min_confidence,
+        max_age_days: args.max_age_days,
+        malware: args.malware.clone(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok(ioc::load(&sources, &filters, now)?)
+}
+
+fn replay(args: ReplayArgs) -> Result<()> {
+    let loaded = load_iocs(&args.feeds)?;
+    let mut worker = WorkerConfig {
+        track_all: !args.alerts_only,
+        holddown: args.holddown_ms.saturating_mul(NANOS_PER_MILLI),
+        ..WorkerConfig::default()
+    };
+    if let Some(n) = args.max_flows {
+        worker.flow.max_flows = n.max(1);
+    }
+    let settings = app::replay::ReplaySettings {
+        pcaps: args.pcaps,
+        iocs: loaded.set,
+        format: args.format,
+        worker,
+        hostname: args.hostname.unwrap_or_else(app::hostname),
+        progress: io::stderr().is_terminal(),
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    app::replay::replay(settings, &mut out, &mut err)?;
+    Ok(())
+}
+
+fn iocs(args: IocArgs) -> Result<()> {
+    let loaded = load_iocs(&args.feeds)?;
+    let mut out = io::stdout().lock();
+    ioc::write_report(&mut out, &loaded, args.format == "json")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn kql(args: FeedArgs) -> Result<()> {
+    let loaded = load_iocs(&args)?;
+    let mut out = io::stdout().lock();
+    ioc::write_kql(&mut out, &loaded.set)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(a) => replay(a),
+        Command::Iocs(a) => iocs(a),
+        Command::Kql(a) => kql(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "c2tap: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,442 @@
-//! Pipeline: the per-worker loop shared by replay and live capture.
+//! Pipeline: the per-worker loop that both `c2tap replay` and `c2tap run` drive — decode, IOC
+//! check, flow update, alert decisions — so live capture and replay share one code path.
+//!
+//! A worker owns its flow table and counters outright (AF_PACKET fanout keeps each flow on one
+//! worker). The only shared state on the packet path is the IOC handle (one atomic load per
+//! packet) and, for matched flows only, the claim map that keeps one alert per flow when a
+//! mirrored flow reaches two workers through two tunnels.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use crate::decode::{self, proto, tcp_flags, DecodeError, LinkType, PacketMeta};
+use crate::detect::{self, Hit, IocHandle};
+use crate::flow::{AlertState, ClientBasis, EndReason, Flow, FlowConfig, FlowKey, FlowTable};
+use crate::ioc::IocSet;
+use crate::output::RecordSink;
+use crate::record::{Record, Signature};
+use crate::time::{Nanos, NANOS_PER_MILLI, NANOS_PER_SEC};
+
+/// Settings of the per-packet path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerConfig {
+    pub flow: FlowConfig,
+    /// How long a matched TCP flow's alert may wait to learn the outcome (packet time).
+    pub holddown: Nanos,
+    /// Track every flow (default), or only flows that touch an IOC ("alerts only").
+    pub track_all: bool,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            flow: FlowConfig::default(),
+            holddown: 3 * NANOS_PER_SEC,
+            track_all: true,
+        }
+    }
+}
+
+/// Which worker alerts for a matched flow seen by several workers.
+pub type Claims = DashMap<FlowKey, (usize, u64), foldhash::fast::RandomState>;
+
+/// Plain per-worker counters: no atomics on the packet path; the metrics scrape reads the
+/// published copy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub decode_errors: [u64; DecodeError::ALL.len()],
+    /// Later IPv4/IPv6 fragments whose first fragment was not seen (no ports to attribute).
+    pub fragments_unattributed: u64,
+    pub flows_created: u64,
+    pub flows_evicted: u64,
+    pub flows_timed_out: u64,
+    pub flows_active: u64,
+    /// Alerts by signature: [1001, 1002].
+    pub matches: [u64; 2],
+    pub summaries: u64,
+    /// Flows whose alert another worker owns.
+    pub shadowed: u64,
+    pub retro_matches: u64,
+}
+
+/// Emits records and keeps the counters that go with them. A separate struct so the flow
+/// table's callbacks can borrow it while the table itself is borrowed.
+struct Emitter<S: RecordSink> {
+    sink: S,
+    stats: WorkerStats,
+    interfaces: Vec<Arc<str>>,
+    claims: Option<Arc<Claims>>,
+    worker: usize,
+}
+
+impl<S: RecordSink> Emitter<S> {
+    fn interface(&self, idx: u16) -> Arc<str> {
+        match self.interfaces.get(usize::from(idx)) {
+            Some(i) => Arc::clone(i),
+            None => Arc::from(""),
+        }
+    }
+
+    fn alert(&mut self, key: &FlowKey, flow: &mut Flow, action: crate::record::Action) {
+        flow.alert = AlertState::Sent;
+        if flow.shadow {
+            return;
+        }
+        let Some(m) = flow.matched.as_ref() else {
+            return;
+        };
+        let sig = Signature::for_kind(m.kind);
+        let iface = self.interface(flow.iface);
+        let rec = detect::flow_record(sig, action, key, flow, m, &iface);
+        self.stats.matches[usize::from(sig == Signature::IocAddressMatch)] += 1;
+        self.sink.emit(Record::Flow(rec));
+    }
+
+    /// A flow left the table: settle a still-pending alert, then the summary.
+    fn ended(&mut self, key: FlowKey, mut flow: Flow, reason: EndReason) {
+        match reason {
+            EndReason::Evicted => self.stats.flows_evicted += 1,
+            EndReason::Timeout => self.stats.flows_timed_out += 1,
+            _ => {}
+        }
+        if flow.matched.is_none() {
+            return;
+        }
+        if flow.alert == AlertState::Pending {
+            let action = detect::outcome_final(&flow, key.proto);
+            self.alert(&key, &mut flow, action);
+        }
+        if flow.shadow {
+            return;
+        }
+        if let Some(claims) = &self.claims {
+            claims.remove_if(&key, |_, owner| *owner == (self.worker, flow.id));
+        }
+        let Some(m) = flow.matched.as_ref() else {
+            return;
+        };
+        let iface = self.interface(flow.iface);
+        let rec = detect::flow_record(
+            Signature::FlowSummary,
+            detect::end_action(reason),
+            &key,
+            &flow,
+            m,
+            &iface,
+        );
+        self.stats.summaries += 1;
+        self.sink.emit(Record::Flow(rec));
+    }
+
+    /// Decide whether this worker owns the alert of a newly matched flow.
+    fn claim(&mut self, key: &FlowKey, flow: &mut Flow) {
+        let Some(claims) = &self.claims else { return };
+        let owner = *claims.entry(*key).or_insert((self.worker, flow.id));
+        if owner.0 != self.worker {
+            flow.shadow = true;
+            self.stats.shadowed += 1;
+        }
+    }
+}
+
+/// Ports of first fragments, so later fragments of the same datagram count toward its flow.
+struct Fragments {
+    map: HashMap<(u128, u128, u32, u8), (u16, u16), foldhash::fast::RandomState>,
+    order: VecDeque<((u128, u128, u32, u8), Nanos)>,
+}
+
+/// Bound on remembered fragmented datagrams per worker.
+const FRAGMENTS_MAX: usize = 4096;
+/// How long a first fragment's ports are remembered (packet time).
+const FRAGMENT_TTL: Nanos = 30 * NANOS_PER_SEC;
+
+impl Fragments {
+    fn new() -> Fragments {
+        Fragments {
+            map: HashMap::default(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn id(meta: &PacketMeta, id: u32) -> (u128, u128, u32, u8) {
+        use crate::flow::key::addr_bits;
+        (addr_bits(meta.src), addr_bits(meta.dst), id, meta.proto)
+    }
+
+    fn remember(&mut self, meta: &PacketMeta, id: u32, now: Nanos) {
+        let k = Self::id(meta, id);
+        if self.map.insert(k, (meta.sport, meta.dport)).is_none() {
+            if self.order.len() >= FRAGMENTS_MAX {
+                if let Some((old, _)) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+            self.order.push_back((k, now));
+        }
+    }
+
+    fn ports(&self, meta: &PacketMeta, id: u32) -> Option<(u16, u16)> {
+        self.map.get(&Self::id(meta, id)).copied()
+    }
+
+    fn expire(&mut self, now: Nanos) {
+        while let Some(&(k, t)) = self.order.front() {
+            if t.saturating_add(FRAGMENT_TTL) > now {
+                break;
+            }
+            self.order.pop_front();
+            self.map.remove(&k);
+        }
+    }
+}
+
+/// How often (packet time) timers run: hold-down deadlines and flow timeouts.
+const TICK: Nanos = 100 * NANOS_PER_MILLI;
+
+pub struct Worker<S: RecordSink> {
+    cfg: WorkerConfig,
+    iocs: Arc<IocHandle>,
+    set: Arc<IocSet>,
+    generation: u64,
+    table: FlowTable,
+    pending: VecDeque<(Nanos, FlowKey, u64)>,
+    fragments: Fragments,
+    out: Emitter<S>,
+    iface: u16,
+    now: Nanos,
+    next_tick: Nanos,
+}
+
+impl<S: RecordSink> Worker<S> {
+    pub fn new(id: usize, cfg: WorkerConfig, iocs: Arc<IocHandle>, sink: S) -> Worker<S> {
+        let set = iocs.current();
+        let generation = iocs.generation();
+        Worker {
+            cfg,
+            set,
+            generation,
+            iocs,
+            table: FlowTable::new(cfg.flow),
+            pending: VecDeque::new(),
+            fragments: Fragments::new(),
+            out: Emitter {
+                sink,
+                stats: WorkerStats::default(),
+                interfaces: vec![Arc::from("")],
+                claims: None,
+                worker: id,
+            },
+            iface: 0,
+            now: 0,
+            next_tick: 0,
+        }
+    }
+
+    /// Share alert ownership with other workers of the same capture (live fanout).
+    pub fn with_claims(mut self, claims: Arc<Claims>) -> Self {
+        self.out.claims = Some(claims);
+        self
+    }
+
+    /// Name the interface (or replayed file) the following packets come from.
+    pub fn set_interface(&mut self, name: &str) {
+        if let Some(i) = self.out.interfaces.iter().position(|n| &**n == name) {
+            self.iface = u16::try_from(i).unwrap_or(0);
+            return;
+        }
+        if self.out.interfaces.len() < usize::from(u16::MAX) {
+            self.out.interfaces.push(Arc::from(name));
+            self.iface = u16::try_from(self.out.interfaces.len() - 1).unwrap_or(0);
+        }
+    }
+
+    pub fn stats(&self) -> WorkerStats {
+        let mut s = self.out.stats;
+        s.flows_created = self.table.stats.created;
+        s.flows_active = self.table.len() as u64;
+        s
+    }
+
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.out.sink
+    }
+
+    /// Packet time as this worker knows it (the newest timestamp seen).
+    pub fn now(&self) -> Nanos {
+        self.now
+    }
+
+    /// Process one captured frame. `wire_len` is the original length on the wire.
+    #[inline]
+    pub fn packet(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
+        self.out.stats.packets += 1;
+        self.out.stats.bytes += u64::from(wire_len);
+        self.advance(ts);
+        let meta = match decode::decode(link, frame) {
+            Ok(m) => m,
+            Err(e) => {
+                if let Some(c) = self.out.stats.decode_errors.get_mut(e.index()) {
+                    *c += 1;
+                }
+                return;
+            }
+        };
+        let (sport, dport) = match meta.fragment {
+            Some(f) if f.offset == 0 => {
+                if meta.has_ports {
+                    self.fragments.remember(&meta, f.id, self.now);
+                }
+                (meta.sport, meta.dport)
+            }
+            Some(f) => match self.fragments.ports(&meta, f.id) {
+                Some(p) => p,
+                None => {
+                    self.out.stats.fragments_unattributed += 1;
+                    return;
+                }
+            },
+            None => (meta.sport, meta.dport),
+        };
+        // The IOC check comes first: untouched traffic costs two probes in alerts-only mode.
+        let hit = detect::check_packet(&self.set, &meta, sport, dport);
+        if hit.is_none() && !self.cfg.track_all {
+            return;
+        }
+        self.track(ts, &meta, sport, dport, hit);
+    }
+
+    fn track(&mut self, ts: Nanos, meta: &PacketMeta, sport: u16, dport: u16, hit: Option<Hit>) {
+        let (key, dir) = FlowKey::of(meta, sport, dport);
+        let from_lo = dir == crate::flow::Dir::LoToHi;
+        let is_tcp = meta.proto == proto::TCP;
+        let flags = meta.tcp_flags;
+        let out = &mut self.out;
+        let reuse = is_tcp && self.table.get_mut(&key).is_some_and(|f| f.is_reuse(flags));
+        if reuse {
+            if let Some(old) = self.table.remove(&key) {
+                let reason = if old.rst_seen[0] || old.rst_seen[1] {
+                    EndReason::Reset
+                } else {
+                    EndReason::Closed
+                };
+                out.ended(key, old, reason);
+            }
+        }
+        let (flow, created) = match self.table.get_mut(&key) {
+            Some(f) => (f, false),
+            None => {
+                let f = self
+                    .table
+                    .insert(key, ts, is_tcp, &mut |k, f, r| out.ended(k, f, r));
+                f.tunnel = meta.tunnel;
+                f.iface = self.iface;
+                (f, true)
+            }
+        };
+        let class_before = FlowTable::class(&key, flow);
+        flow.count(dir, ts, meta.ip_len);
+        if is_tcp {
+            flow.tcp(dir, flags);
+        }
+        if created {
+            detect::infer_client(flow, meta, from_lo, hit);
+            if is_tcp && flow.basis == ClientBasis::Inferred {
+                flow.mark_midstream();
+            }
+        }
+        if flow.matched.is_none() {
+            if let Some(h) = hit {
+                // `on_first` is relative to the packet; the flow wants it relative to `lo`.
+                let ioc_is_lo = h.on_first == from_lo;
+                if detect::attach(flow, &self.set, h, ioc_is_lo) {
+                    flow.alert = AlertState::Pending;
+                    out.claim(&key, flow);
+                    self.pending.push_back((
+                        detect::holddown_deadline(flow, self.cfg.holddown),
+                        key,
+                        flow.id,
+                    ));
+                }
+            }
+        }
+        if flow.alert == AlertState::Pending {
+            if let Some(action) = detect::outcome_now(flow, key.proto) {
+                out.alert(&key, flow, action);
+            }
+        }
+        if FlowTable::class(&key, flow) != class_before {
+            self.table.requeue(&key);
+        }
+        let _ = tcp_flags::SYN;
+    }
+
+    /// Move packet time forward and run timers that are due. Time never runs backwards here
+    /// (files replayed out of order, clock steps): the newest timestamp wins.
+    #[inline]
+    pub fn advance(&mut self, ts: Nanos) {
+        if ts > self.now {
+            self.now = ts;
+        }
+        if self.now >= self.next_tick {
+            self.tick();
+        }
+        if self.iocs.generation() != self.generation {
+            self.reload();
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = self.now;
+        self.next_tick = now.saturating_add(TICK);
+        while let Some(&(deadline, key, id)) = self.pending.front() {
+            if deadline > now {
+                break;
+            }
+            self.pending.pop_front();
+            if let Some(flow) = self.table.get_mut(&key) {
+                if flow.id == id && flow.alert == AlertState::Pending {
+                    let action = detect::outcome_final(flow, key.proto);
+                    self.out.alert(&key, flow, action);
+                }
+            }
+        }
+        let out = &mut self.out;
+        self.table.expire(now, &mut |k, f, r| out.ended(k, f, r));
+        self.fragments.expire(now);
+    }
+
+    /// A new IOC set arrived: flows already open that now match are flagged with their true
+    /// start time and counters so far.
+    fn reload(&mut self) {
+        self.generation = self.iocs.generation();
+        self.set = self.iocs.current();
+        for key in self.table.keys_by_age() {
+            let Some(flow) = self.table.get_mut(&key) else {
+                continue;
+            };
+            if flow.matched.is_some() {
+                continue;
+            }
+            let Some(h) = detect::check_flow(&self.set, &key) else {
+                continue;
+            };
+            if detect::attach(flow, &self.set, h, h.on_first) {
+                self.out.stats.retro_matches += 1;
+                self.out.claim(&key, flow);
+                let action = detect::outcome_final(flow, key.proto);
+                self.out.alert(&key, flow, action);
+            }
+        }
+    }
+
+    /// End of capture / shutdown: settle every pending alert and summarize every open flow.
+    pub fn finish(&mut self) {
+        let out = &mut self.out;
+        self.table.drain(&mut |k, f, r| out.ended(k, f, r));
+        self.pending.clear();
+    }
+}

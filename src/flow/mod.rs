@@ -1,1 +1,10 @@
-//! Flow: bidirectional flow tracking keyed by a `Copy` key, on packet time, with a hard bound.
+//! Flow: bidirectional flow tracking keyed by a `Copy` [`FlowKey`], on packet time, with a hard
+//! bound. Sits between decode and detect: every decoded packet updates one flow.
+
+pub mod key;
+pub mod state;
+pub mod table;
+
+pub use key::{Dir, FlowKey};
+pub use state::{AlertState, ClientBasis, Flow, FlowMatch, Phase};
+pub use table::{EndReason, FlowConfig, FlowTable, TableStats, Timeouts};

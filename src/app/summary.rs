@@ -1,0 +1,58 @@
+//! The replay summary on stderr: what was read, what matched, what was skipped and why, so an
+//! operator validating a pcap sees every packet accounted for.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::decode::DecodeError;
+use crate::pipeline::WorkerStats;
+
+pub struct Summary<'a> {
+    pub files: usize,
+    pub stats: &'a WorkerStats,
+    pub elapsed: Duration,
+    pub warnings: &'a [String],
+}
+
+impl Summary<'_> {
+    pub fn write(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        let s = self.stats;
+        let secs = self.elapsed.as_secs_f64();
+        let pps = if secs > 0.0 {
+            s.packets as f64 / secs
+        } else {
+            0.0
+        };
+        writeln!(
+            w,
+            "c2tap replay: {} file(s), {} packets, {} bytes, {} flows in {:.3} s ({:.0} packets/s)",
+            self.files, s.packets, s.bytes, s.flows_created, secs, pps
+        )?;
+        writeln!(
+            w,
+            "  matches: exact(1001)={} address(1002)={} summaries(1003)={} retro={}",
+            s.matches[0], s.matches[1], s.summaries, s.retro_matches
+        )?;
+        writeln!(
+            w,
+            "  flows: evicted={} timed_out={} fragments_unattributed={}",
+            s.flows_evicted, s.flows_timed_out, s.fragments_unattributed
+        )?;
+        let errors: Vec<String> = DecodeError::ALL
+            .iter()
+            .zip(s.decode_errors.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{}={n}", k.kind()))
+            .collect();
+        let total: u64 = s.decode_errors.iter().sum();
+        if errors.is_empty() {
+            writeln!(w, "  decode errors: 0")?;
+        } else {
+            writeln!(w, "  decode errors: {total} ({})", errors.join(" "))?;
+        }
+        for warning in self.warnings {
+            writeln!(w, "warning: {warning}")?;
+        }
+        Ok(())
+    }
+}
