@@ -3,8 +3,27 @@
 //!
 //! Malformed input is an error value ([`DecodeError`]) that the caller counts by
 //! [`DecodeError::kind`]; nothing in packet data can panic or allocate here.
+//!
+//! This is the per-packet hot path, so it is a hand-written decoder over the borrowed bytes
+//! (no intermediate slices struct, every read bounds-checked with `get`): the layers are
+//! `link` (pcap link types) → `ether` (Ethernet, VLAN/QinQ, MPLS) → `ip` (IPv4/IPv6,
+//! extension headers, fragments) → `transport` (ports, flags, ICMP) and `tunnel` (GRE, ERSPAN,
+//! VXLAN, Geneve), which loops back into `ether`/`ip` for the inner packet.
+//!
+//! A frame cut by the snap length is not an error as long as the IP addresses were captured:
+//! whatever lies beyond the cut is simply absent (`has_ports == false`, `tcp_flags == 0`).
+
+#![warn(clippy::indexing_slicing)]
 
 use std::net::IpAddr;
+
+mod ether;
+mod ip;
+mod link;
+#[cfg(test)]
+mod test_frames;
+mod transport;
+mod tunnel;
 
 /// Link-layer header type of a capture (the pcap `LINKTYPE_*` / `DLT_*` number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,11 +65,21 @@ pub mod tcp_flags {
 pub enum Tunnel {
     #[default]
     None,
-    Gre { key: u32 },
-    ErspanII { session: u16 },
-    ErspanIII { session: u16 },
-    Vxlan { vni: u32 },
-    Geneve { vni: u32 },
+    Gre {
+        key: u32,
+    },
+    ErspanII {
+        session: u16,
+    },
+    ErspanIII {
+        session: u16,
+    },
+    Vxlan {
+        vni: u32,
+    },
+    Geneve {
+        vni: u32,
+    },
 }
 
 /// IPv4/IPv6 fragment facts. Only the first fragment (offset 0) carries the ports.
@@ -143,12 +172,169 @@ impl DecodeError {
 
     /// Index into [`DecodeError::ALL`], for per-kind counter arrays.
     pub fn index(self) -> usize {
-        DecodeError::ALL.iter().position(|k| *k == self).unwrap_or(0)
+        DecodeError::ALL
+            .iter()
+            .position(|k| *k == self)
+            .unwrap_or(0)
     }
 }
 
 /// Decode one captured frame (possibly cut short by a snap length).
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<PacketMeta, DecodeError> {
-    let _ = (link, frame);
-    Err(DecodeError::UnsupportedLinkType)
+    if frame.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    link::decode(link, frame, &mut Encap::default())
+}
+
+/// Tunnels peeled inside one another before giving up: real mirror paths nest at most two
+/// (e.g. ERSPAN carrying a VXLAN underlay packet); more is crafted input.
+const MAX_TUNNELS: u8 = 3;
+
+/// Encapsulation context collected on the way down to the inner IP header.
+#[derive(Clone, Copy, Debug, Default)]
+struct Encap {
+    /// Innermost VLAN id of the Ethernet layer that carries the current packet.
+    vlan: u16,
+    /// Innermost tunnel peeled so far.
+    tunnel: Tunnel,
+    /// Tunnels (including MPLS pseudowires) peeled so far, bounded by [`MAX_TUNNELS`].
+    depth: u8,
+}
+
+impl Encap {
+    /// Step into a tunnel's payload. The outer VLAN belonged to the mirror transport, not to the
+    /// inner packet, so it is forgotten here; the inner Ethernet header sets its own.
+    fn enter(&mut self, tunnel: Tunnel) -> Result<(), DecodeError> {
+        self.depth += 1;
+        if self.depth > MAX_TUNNELS {
+            return Err(DecodeError::TooManyLayers);
+        }
+        self.tunnel = tunnel;
+        self.vlan = 0;
+        Ok(())
+    }
+}
+
+/// Big-endian u16 at `at`, `None` when those bytes were not captured.
+#[inline(always)]
+fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+    bytes
+        .get(at..)?
+        .first_chunk::<2>()
+        .map(|b| u16::from_be_bytes(*b))
+}
+
+/// Big-endian u32 at `at`, `None` when those bytes were not captured.
+#[inline(always)]
+fn be32(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes
+        .get(at..)?
+        .first_chunk::<4>()
+        .map(|b| u32::from_be_bytes(*b))
+}
+
+/// The bytes from `at` on; empty when the frame ends before `at` (a snap-length cut).
+#[inline(always)]
+fn tail(bytes: &[u8], at: usize) -> &[u8] {
+    bytes.get(at..).unwrap_or(&[])
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::test_frames::*;
+    use super::{decode, DecodeError, LinkType};
+
+    const LINK_TYPES: [u32; 10] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
+
+    #[test]
+    fn error_kinds_are_a_closed_indexed_set() {
+        for (i, error) in DecodeError::ALL.iter().enumerate() {
+            assert_eq!(error.index(), i);
+            let kind = error.kind();
+            assert!(
+                kind.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{kind}"
+            );
+            let same_kind = DecodeError::ALL.iter().filter(|e| e.kind() == kind).count();
+            assert_eq!(same_kind, 1, "{kind}");
+        }
+    }
+
+    /// One valid frame per decoder path, for the truncation and mutation properties.
+    fn valid_frames() -> Vec<(u32, Vec<u8>)> {
+        let tagged = eth_tagged(&[(0x88a8, 200), (0x8100, 100)], ETH_IPV4, &ipv4_tcp(SYN));
+        let vxlan_header = [8, 0, 0, 0, 0, 0, 1, 0];
+        let vxlan = eth(
+            ETH_IPV4,
+            &ipv4(17, &udp(1, 4789, &[&vxlan_header[..], &tagged].concat())),
+        );
+        let erspan = [&[0x10, 0x00, 0x10, 0x01, 0, 0, 0, 0][..], &tagged].concat();
+        let gre = eth(
+            ETH_IPV4,
+            &ipv4(
+                47,
+                &[&[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1][..], &erspan].concat(),
+            ),
+        );
+        let mpls = eth(0x8847, &[&[0, 1, 0x01, 64][..], &[0; 4], &tagged].concat());
+        let ext = ipv6(
+            0,
+            &[
+                &[44, 0, 1, 4, 0, 0, 0, 0][..],
+                &[17, 0, 0, 1, 0, 0, 0, 1],
+                &udp(1, 2, b"x"),
+            ]
+            .concat(),
+        );
+        vec![
+            (1, tagged),
+            (1, vxlan),
+            (1, gre),
+            (1, mpls),
+            (101, ext),
+            (0, [&[2, 0, 0, 0][..], &ipv4_tcp(SYN)].concat()),
+            (108, [&[0, 0, 0, 30][..], &ipv6_udp()].concat()),
+            (276, [&[0x08, 0][..], &[0; 18], &ipv4_tcp(SYN)].concat()),
+        ]
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_frame_decodes_or_errs() {
+        for (link, frame) in valid_frames() {
+            assert!(decode(LinkType(link), &frame).is_ok(), "link {link}");
+            for cut in 0..frame.len() {
+                let _ = decode(LinkType(link), &frame[..cut]);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            link in prop::sample::select(LINK_TYPES.to_vec()),
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let _ = decode(LinkType(link), &bytes);
+        }
+
+        #[test]
+        fn truncated_and_mutated_valid_frames_never_panic(
+            which in 0usize..8,
+            cut in any::<prop::sample::Index>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        ) {
+            let (link, mut frame) = valid_frames().swap_remove(which);
+            for (at, value) in flips {
+                let at = at.index(frame.len());
+                frame[at] = value;
+            }
+            let len = cut.index(frame.len() + 1);
+            let _ = decode(LinkType(link), &frame[..len]);
+        }
+    }
 }

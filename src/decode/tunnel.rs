@@ -1,0 +1,470 @@
+//! Tunnels in decode: the encapsulations mirrored traffic arrives in (GRE, ERSPAN II/III over
+//! GRE, VXLAN, Geneve). Each peels its header and decodes the inner frame, so the flow that
+//! reaches the flow table is the mirrored one, tagged with the tunnel that carried it.
+//!
+//! `Ok(None)` means "not a tunnel c2tap peels" (PPTP's enhanced GRE, an unknown GRE payload, a
+//! UDP packet on port 4789 without the VXLAN I flag): the outer packet then stands as its own
+//! flow, which keeps an IOC on the outer addresses visible. A header cut short is `BadTunnel`.
+
+use super::{be16, be32, ether, ip, tail, DecodeError, Encap, PacketMeta, Tunnel};
+
+const GRE_CHECKSUM: u16 = 0x8000;
+const GRE_ROUTING: u16 = 0x4000;
+const GRE_KEY: u16 = 0x2000;
+const GRE_SEQUENCE: u16 = 0x1000;
+const GRE_VERSION: u16 = 0x0007;
+const TRANSPARENT_ETHERNET: u16 = 0x6558;
+const ERSPAN_II: u16 = 0x88be;
+const ERSPAN_III: u16 = 0x22eb;
+
+const ERSPAN_II_HEADER: usize = 8;
+const ERSPAN_III_HEADER: usize = 12;
+const ERSPAN_III_PLATFORM_SUBHEADER: usize = 8;
+/// ERSPAN II `En`: the mirrored frame's 802.1Q (or ISL) tag was stripped into the VLAN field.
+const ERSPAN_EN_ISL: u32 = 1;
+const ERSPAN_EN_DOT1Q: u32 = 2;
+const ERSPAN_FRAME_ETHERNET: u32 = 0;
+const ERSPAN_FRAME_IP: u32 = 2;
+
+const VXLAN_HEADER: usize = 8;
+const VXLAN_VNI_VALID: u8 = 0x08;
+const GENEVE_HEADER: usize = 8;
+
+type Peeled = Result<Option<PacketMeta>, DecodeError>;
+
+pub(super) fn gre(bytes: &[u8], encap: &mut Encap) -> Peeled {
+    let flags = be16(bytes, 0).ok_or(DecodeError::BadTunnel)?;
+    let protocol = be16(bytes, 2).ok_or(DecodeError::BadTunnel)?;
+    if flags & (GRE_ROUTING | GRE_VERSION) != 0 {
+        return Ok(None);
+    }
+    let mut at = 4;
+    if flags & GRE_CHECKSUM != 0 {
+        at += 4;
+    }
+    let mut key = 0;
+    if flags & GRE_KEY != 0 {
+        key = be32(bytes, at).ok_or(DecodeError::BadTunnel)?;
+        at += 4;
+    }
+    if flags & GRE_SEQUENCE != 0 {
+        at += 4;
+    }
+    let payload = bytes.get(at..).ok_or(DecodeError::BadTunnel)?;
+    let gre = Tunnel::Gre { key };
+    match protocol {
+        ether::IPV4 | ether::IPV6 => inner_ip(gre, payload, encap),
+        TRANSPARENT_ETHERNET => inner_ethernet(gre, payload, encap),
+        ether::MPLS_UNICAST => {
+            encap.enter(gre)?;
+            ether::mpls(payload, encap).map(Some)
+        }
+        ERSPAN_II => erspan_ii(payload, encap),
+        ERSPAN_III => erspan_iii(payload, encap),
+        _ => Ok(None),
+    }
+}
+
+/// ERSPAN type II: version 1, session id, and the original VLAN when the switch stripped it.
+fn erspan_ii(bytes: &[u8], encap: &mut Encap) -> Peeled {
+    let word = be32(bytes, 0).ok_or(DecodeError::BadTunnel)?;
+    let frame = bytes
+        .get(ERSPAN_II_HEADER..)
+        .ok_or(DecodeError::BadTunnel)?;
+    if word >> 28 != 1 {
+        return Err(DecodeError::BadTunnel);
+    }
+    encap.enter(Tunnel::ErspanII {
+        session: session_id(word),
+    })?;
+    if matches!((word >> 11) & 0b11, ERSPAN_EN_ISL | ERSPAN_EN_DOT1Q) {
+        encap.vlan = original_vlan(word);
+    }
+    ether::frame(frame, encap).map(Some)
+}
+
+/// ERSPAN type III: version 2, a 12-byte header, an optional platform-specific subheader, and a
+/// frame type saying whether Ethernet or bare IP follows.
+fn erspan_iii(bytes: &[u8], encap: &mut Encap) -> Peeled {
+    let word = be32(bytes, 0).ok_or(DecodeError::BadTunnel)?;
+    let last = be32(bytes, 8).ok_or(DecodeError::BadTunnel)?;
+    if word >> 28 != 2 {
+        return Err(DecodeError::BadTunnel);
+    }
+    let subheader = if last & 1 != 0 {
+        ERSPAN_III_PLATFORM_SUBHEADER
+    } else {
+        0
+    };
+    let frame = bytes
+        .get(ERSPAN_III_HEADER + subheader..)
+        .ok_or(DecodeError::BadTunnel)?;
+    let tunnel = Tunnel::ErspanIII {
+        session: session_id(word),
+    };
+    match (last >> 10) & 0x1f {
+        ERSPAN_FRAME_ETHERNET => inner_ethernet(tunnel, frame, encap),
+        ERSPAN_FRAME_IP => inner_ip(tunnel, frame, encap),
+        _ => Err(DecodeError::BadTunnel),
+    }
+}
+
+fn session_id(word: u32) -> u16 {
+    (word & 0x3ff) as u16
+}
+
+fn original_vlan(word: u32) -> u16 {
+    ((word >> 16) & 0x0fff) as u16
+}
+
+pub(super) fn vxlan(bytes: &[u8], encap: &mut Encap) -> Peeled {
+    let flags = *bytes.first().ok_or(DecodeError::BadTunnel)?;
+    let vni = be32(bytes, 4).ok_or(DecodeError::BadTunnel)? >> 8;
+    if flags & VXLAN_VNI_VALID == 0 {
+        return Ok(None);
+    }
+    inner_ethernet(Tunnel::Vxlan { vni }, tail(bytes, VXLAN_HEADER), encap)
+}
+
+pub(super) fn geneve(bytes: &[u8], encap: &mut Encap) -> Peeled {
+    let word = be32(bytes, 0).ok_or(DecodeError::BadTunnel)?;
+    let vni = be32(bytes, 4).ok_or(DecodeError::BadTunnel)? >> 8;
+    if word >> 30 != 0 {
+        return Ok(None);
+    }
+    let options = ((word >> 24) & 0x3f) as usize * 4;
+    let payload = bytes
+        .get(GENEVE_HEADER + options..)
+        .ok_or(DecodeError::BadTunnel)?;
+    let tunnel = Tunnel::Geneve { vni };
+    match (word & 0xffff) as u16 {
+        TRANSPARENT_ETHERNET => inner_ethernet(tunnel, payload, encap),
+        ether::IPV4 | ether::IPV6 => inner_ip(tunnel, payload, encap),
+        _ => Ok(None),
+    }
+}
+
+fn inner_ethernet(tunnel: Tunnel, frame: &[u8], encap: &mut Encap) -> Peeled {
+    encap.enter(tunnel)?;
+    ether::frame(frame, encap).map(Some)
+}
+
+fn inner_ip(tunnel: Tunnel, packet: &[u8], encap: &mut Encap) -> Peeled {
+    encap.enter(tunnel)?;
+    ip::by_version(packet, encap).map(Some)
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::super::test_frames::*;
+    use super::super::{decode, proto, DecodeError, LinkType, PacketMeta, Tunnel};
+
+    const UNDERLAY_VLAN: u16 = 10;
+
+    /// The mirror transport: Ethernet, VLAN 10, IPv4 203.0.113.1 → 203.0.113.2.
+    fn underlay(protocol: u8, payload: &[u8]) -> Vec<u8> {
+        let mut packet = ipv4(protocol, payload);
+        packet[12..20].copy_from_slice(&[203, 0, 113, 1, 203, 0, 113, 2]);
+        eth_tagged(&[(0x8100, UNDERLAY_VLAN)], ETH_IPV4, &packet)
+    }
+
+    fn gre(flags: u16, protocol: u16, words: &[u32], payload: &[u8]) -> Vec<u8> {
+        let mut g = [flags.to_be_bytes(), protocol.to_be_bytes()].concat();
+        for word in words {
+            g.extend_from_slice(&word.to_be_bytes());
+        }
+        g.extend_from_slice(payload);
+        underlay(proto::GRE, &g)
+    }
+
+    fn ethernet(frame: &[u8]) -> Result<PacketMeta, DecodeError> {
+        decode(LinkType::ETHERNET, frame)
+    }
+
+    fn assert_outer(meta: &PacketMeta, protocol: u8) {
+        assert_eq!(meta.src, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)));
+        assert_eq!(
+            (meta.proto, meta.tunnel, meta.vlan),
+            (protocol, Tunnel::None, UNDERLAY_VLAN)
+        );
+    }
+
+    #[test]
+    fn gre_plain_ip() {
+        let meta = ethernet(&gre(0, 0x0800, &[], &ipv4_tcp(SYN))).unwrap();
+        assert_tunnelled_tcp4(&meta, Tunnel::Gre { key: 0 }, 0);
+        let meta = ethernet(&gre(0, 0x86dd, &[], &ipv6_udp())).unwrap();
+        assert_udp6(&meta);
+    }
+
+    #[test]
+    fn gre_checksum_key_sequence() {
+        let frame = gre(
+            0xb000,
+            0x0800,
+            &[0xffff_0000, 0x0102_0304, 7],
+            &ipv4_tcp(SYN),
+        );
+        let meta = ethernet(&frame).unwrap();
+        assert_tunnelled_tcp4(&meta, Tunnel::Gre { key: 0x0102_0304 }, 0);
+        let key_only = gre(
+            0x2000,
+            0x6558,
+            &[42],
+            &eth_tagged(&[(0x8100, 77)], ETH_IPV4, &ipv4_tcp(SYN)),
+        );
+        assert_tunnelled_tcp4(&ethernet(&key_only).unwrap(), Tunnel::Gre { key: 42 }, 77);
+        let mpls = [&0x0006_4140u32.to_be_bytes()[..], &ipv4_tcp(SYN)].concat();
+        let meta = ethernet(&gre(0, 0x8847, &[], &mpls)).unwrap();
+        assert_tunnelled_tcp4(&meta, Tunnel::Gre { key: 0 }, 0);
+    }
+
+    #[test]
+    fn gre_that_is_not_a_mirror_stays_the_outer_flow() {
+        // PPTP enhanced GRE (version 1), an unknown payload, RFC 1701 routing.
+        for frame in [
+            gre(0x2001, 0x880b, &[0x0010_0001], &[0xff, 0x03]),
+            gre(0, 0x0806, &[], &[0; 28]),
+            gre(0x4000, 0x0800, &[0], &ipv4_tcp(SYN)),
+        ] {
+            assert_outer(&ethernet(&frame).unwrap(), proto::GRE);
+        }
+    }
+
+    #[test]
+    fn gre_cut_short() {
+        let frame = gre(0xb000, 0x0800, &[0, 1, 2], &ipv4_tcp(SYN));
+        let gre_at = 18 + 20;
+        for cut in [gre_at, gre_at + 3, gre_at + 8, gre_at + 11, gre_at + 15] {
+            assert_eq!(
+                ethernet(&frame[..cut]),
+                Err(DecodeError::BadTunnel),
+                "cut {cut}"
+            );
+        }
+        assert_eq!(
+            ethernet(&frame[..gre_at + 16]),
+            Err(DecodeError::TruncatedIp)
+        );
+    }
+
+    fn erspan_ii_word(vlan: u16, en: u32, session: u16) -> u32 {
+        (1 << 28) | (u32::from(vlan) << 16) | (en << 11) | u32::from(session)
+    }
+
+    #[test]
+    fn erspan_ii() {
+        let inner = eth_tagged(&[(0x8100, 55)], ETH_IPV4, &ipv4_tcp(SYN));
+        let header = [erspan_ii_word(0, 3, 0x123).to_be_bytes(), [0, 0, 0, 9]].concat();
+        let frame = gre(0x1000, 0x88be, &[1], &[&header[..], &inner].concat());
+        assert_tunnelled_tcp4(
+            &ethernet(&frame).unwrap(),
+            Tunnel::ErspanII { session: 0x123 },
+            55,
+        );
+        // The switch stripped the original 802.1Q tag into the header (En = 2).
+        let header = [erspan_ii_word(99, 2, 7).to_be_bytes(), [0; 4]].concat();
+        let frame = gre(
+            0x1000,
+            0x88be,
+            &[1],
+            &[&header[..], &eth(ETH_IPV4, &ipv4_tcp(SYN))].concat(),
+        );
+        assert_tunnelled_tcp4(
+            &ethernet(&frame).unwrap(),
+            Tunnel::ErspanII { session: 7 },
+            99,
+        );
+        let header = [erspan_ii_word(99, 0, 7).to_be_bytes(), [0; 4]].concat();
+        let frame = gre(
+            0x1000,
+            0x88be,
+            &[1],
+            &[&header[..], &eth(ETH_IPV4, &ipv4_tcp(SYN))].concat(),
+        );
+        assert_eq!(ethernet(&frame).unwrap().vlan, 0);
+    }
+
+    #[test]
+    fn erspan_ii_errors() {
+        let header = [(2u32 << 28).to_be_bytes(), [0; 4]].concat();
+        let wrong_version = gre(
+            0x1000,
+            0x88be,
+            &[1],
+            &[&header[..], &eth(ETH_IPV4, &ipv4_tcp(SYN))].concat(),
+        );
+        assert_eq!(ethernet(&wrong_version), Err(DecodeError::BadTunnel));
+        let header = [erspan_ii_word(0, 0, 1).to_be_bytes(), [0; 4]].concat();
+        let frame = gre(
+            0x1000,
+            0x88be,
+            &[1],
+            &[&header[..], &eth(ETH_IPV4, &ipv4_tcp(SYN))].concat(),
+        );
+        let erspan_at = 18 + 20 + 8;
+        for cut in [erspan_at, erspan_at + 3, erspan_at + 7] {
+            assert_eq!(
+                ethernet(&frame[..cut]),
+                Err(DecodeError::BadTunnel),
+                "cut {cut}"
+            );
+        }
+        assert_eq!(
+            ethernet(&frame[..erspan_at + 8]),
+            Err(DecodeError::TruncatedLink)
+        );
+    }
+
+    fn erspan_iii(frame_type: u32, subheader: bool, session: u16, payload: &[u8]) -> Vec<u8> {
+        let last = (0xabcd << 16) | (frame_type << 10) | u32::from(subheader);
+        let mut header = [
+            ((2u32 << 28) | u32::from(session)).to_be_bytes(),
+            [0, 0, 1, 0],
+            last.to_be_bytes(),
+        ]
+        .concat();
+        if subheader {
+            header.extend_from_slice(&[0xee; 8]);
+        }
+        gre(0, 0x22eb, &[], &[&header[..], payload].concat())
+    }
+
+    #[test]
+    fn erspan_iii_frame_types_and_subheader() {
+        let inner = eth_tagged(&[(0x88a8, 5), (0x8100, 6)], ETH_IPV4, &ipv4_tcp(SYN));
+        for subheader in [false, true] {
+            let meta = ethernet(&erspan_iii(0, subheader, 0x3ff, &inner)).unwrap();
+            assert_tunnelled_tcp4(&meta, Tunnel::ErspanIII { session: 0x3ff }, 6);
+        }
+        let meta = ethernet(&erspan_iii(2, false, 3, &ipv6_udp())).unwrap();
+        assert_udp6(&meta);
+        assert_eq!(meta.tunnel, Tunnel::ErspanIII { session: 3 });
+        assert_eq!(
+            ethernet(&erspan_iii(5, false, 3, &inner)),
+            Err(DecodeError::BadTunnel)
+        );
+        let cut = erspan_iii(0, true, 3, &inner);
+        assert_eq!(
+            ethernet(&cut[..18 + 20 + 4 + 12 + 7]),
+            Err(DecodeError::BadTunnel)
+        );
+        assert_eq!(
+            ethernet(&cut[..18 + 20 + 4 + 11]),
+            Err(DecodeError::BadTunnel)
+        );
+    }
+
+    fn vxlan(flags: u8, vni: u32, inner: &[u8]) -> Vec<u8> {
+        let header = [[flags, 0, 0, 0], (vni << 8).to_be_bytes()].concat();
+        underlay(
+            proto::UDP,
+            &udp(51000, 4789, &[&header[..], inner].concat()),
+        )
+    }
+
+    #[test]
+    fn vxlan_with_inner_vlan() {
+        let inner = eth_tagged(&[(0x8100, 12)], ETH_IPV4, &ipv4_tcp(SYN));
+        let meta = ethernet(&vxlan(0x08, 0x12_3456, &inner)).unwrap();
+        assert_tunnelled_tcp4(&meta, Tunnel::Vxlan { vni: 0x12_3456 }, 12);
+        let meta = ethernet(&vxlan(0x08, 1, &eth(ETH_IPV6, &ipv6_udp()))).unwrap();
+        assert_udp6(&meta);
+        assert_eq!((meta.tunnel, meta.vlan), (Tunnel::Vxlan { vni: 1 }, 0));
+    }
+
+    #[test]
+    fn vxlan_port_without_vxlan_is_plain_udp() {
+        let meta = ethernet(&vxlan(0x00, 1, &eth(ETH_IPV4, &ipv4_tcp(SYN)))).unwrap();
+        assert_outer(&meta, proto::UDP);
+        assert_eq!((meta.sport, meta.dport), (51000, 4789));
+    }
+
+    #[test]
+    fn vxlan_cut_and_non_ip_inside() {
+        let frame = vxlan(0x08, 1, &eth(ETH_IPV4, &ipv4_tcp(SYN)));
+        let vxlan_at = 18 + 20 + 8;
+        for cut in [vxlan_at - 4, vxlan_at, vxlan_at + 7] {
+            assert_eq!(
+                ethernet(&frame[..cut]),
+                Err(DecodeError::BadTunnel),
+                "cut {cut}"
+            );
+        }
+        assert_eq!(
+            ethernet(&frame[..vxlan_at + 8]),
+            Err(DecodeError::TruncatedLink)
+        );
+        let arp = vxlan(0x08, 1, &eth(0x0806, &[0; 28]));
+        assert_eq!(ethernet(&arp), Err(DecodeError::NotIp));
+    }
+
+    fn geneve(version: u8, protocol: u16, options: &[u8], vni: u32, inner: &[u8]) -> Vec<u8> {
+        let opt_words = u8::try_from(options.len() / 4).unwrap();
+        let mut header = vec![(version << 6) | opt_words, 0];
+        header.extend_from_slice(&protocol.to_be_bytes());
+        header.extend_from_slice(&(vni << 8).to_be_bytes());
+        header.extend_from_slice(options);
+        underlay(
+            proto::UDP,
+            &udp(51000, 6081, &[&header[..], inner].concat()),
+        )
+    }
+
+    #[test]
+    fn geneve_options_and_payload_types() {
+        let inner = eth_tagged(&[(0x8100, 3)], ETH_IPV4, &ipv4_tcp(SYN));
+        let options = [0x01, 0x02, 0x80, 0x01, 0xde, 0xad, 0xbe, 0xef];
+        let meta = ethernet(&geneve(0, 0x6558, &options, 0xabcdef, &inner)).unwrap();
+        assert_tunnelled_tcp4(&meta, Tunnel::Geneve { vni: 0xabcdef }, 3);
+        let meta = ethernet(&geneve(0, 0x86dd, &[], 9, &ipv6_udp())).unwrap();
+        assert_udp6(&meta);
+        assert_eq!(meta.tunnel, Tunnel::Geneve { vni: 9 });
+        assert_outer(
+            &ethernet(&geneve(1, 0x6558, &[], 9, &inner)).unwrap(),
+            proto::UDP,
+        );
+        assert_outer(
+            &ethernet(&geneve(0, 0x0806, &[], 9, &[0; 28])).unwrap(),
+            proto::UDP,
+        );
+        let cut = geneve(0, 0x6558, &options, 1, &inner);
+        assert_eq!(
+            ethernet(&cut[..18 + 20 + 8 + 8 + 7]),
+            Err(DecodeError::BadTunnel)
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let vxlan_in = |inner: &[u8]| vxlan(0x08, 1, inner);
+        let three = vxlan_in(&vxlan_in(&vxlan_in(&eth(ETH_IPV4, &ipv4_tcp(SYN)))));
+        assert_tunnelled_tcp4(&ethernet(&three).unwrap(), Tunnel::Vxlan { vni: 1 }, 0);
+        let four = vxlan_in(&three);
+        assert_eq!(ethernet(&four), Err(DecodeError::TooManyLayers));
+    }
+
+    #[test]
+    fn only_the_first_outer_fragment_is_peeled() {
+        let payload = udp(
+            51000,
+            4789,
+            &[
+                &[8, 0, 0, 0, 0, 0, 1, 0][..],
+                &eth(ETH_IPV4, &ipv4_tcp(SYN)),
+            ]
+            .concat(),
+        );
+        let first = eth(ETH_IPV4, &ipv4_with(&[], 0x2000, proto::UDP, &payload));
+        assert_tunnelled_tcp4(&ethernet(&first).unwrap(), Tunnel::Vxlan { vni: 1 }, 0);
+        let later = eth(ETH_IPV4, &ipv4_with(&[], 0x0010, proto::UDP, &payload));
+        let meta = ethernet(&later).unwrap();
+        assert_eq!(
+            (meta.proto, meta.tunnel, meta.has_ports),
+            (proto::UDP, Tunnel::None, false)
+        );
+    }
+}
