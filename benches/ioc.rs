@@ -1,0 +1,2 @@
+//! IOC lookup and feed load benchmarks (filled in below).
+fn main() {}

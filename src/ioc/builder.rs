@@ -1,0 +1,236 @@
+//! Builds an [`IocSet`]: de-duplicates by normalized endpoint while feeds load, merging the
+//! metadata of repeated IOCs, then lays the entries out for constant-time lookup.
+
+use std::collections::hash_map::Entry;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use prefix_trie::PrefixMap;
+
+use super::endpoint::Endpoint;
+use super::{FastMap, Ioc, IocSet, Slot, NO_IOC};
+
+/// Most IOCs one set holds; indices must stay below the [`NO_IOC`] marker. Far beyond any
+/// real feed: the whole ThreatFox history is a few million rows.
+pub const MAX_SET_IOCS: usize = 100_000_000;
+
+/// Most names a merged `malware`/`source` field lists, so a feed repeating one IOC under
+/// thousands of names cannot grow a field without bound.
+const MAX_MERGED_NAMES: usize = 4;
+
+/// What an insert did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// Same endpoint already present: metadata merged into it.
+    Merged,
+    /// The set is at [`MAX_SET_IOCS`].
+    Full,
+}
+
+/// Collects IOCs from any number of feeds, in load order.
+#[derive(Debug, Default)]
+pub struct IocSetBuilder {
+    entries: Vec<(Endpoint, Ioc)>,
+    index: FastMap<Endpoint, usize>,
+}
+
+impl IocSetBuilder {
+    /// Adds one IOC or merges it into the entry with the same endpoint.
+    pub fn insert(&mut self, endpoint: Endpoint, ioc: Ioc) -> Inserted {
+        match self.index.entry(endpoint) {
+            Entry::Occupied(slot) => match self.entries.get_mut(*slot.get()) {
+                Some((_, existing)) => {
+                    merge(existing, ioc);
+                    Inserted::Merged
+                }
+                None => Inserted::Full,
+            },
+            Entry::Vacant(_) if self.entries.len() >= MAX_SET_IOCS => Inserted::Full,
+            Entry::Vacant(slot) => {
+                slot.insert(self.entries.len());
+                self.entries.push((endpoint, ioc));
+                Inserted::New
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Lays the entries out for lookup; indices follow load order.
+    pub fn build(self) -> IocSet {
+        let mut set = IocSet::default();
+        let mut extra: FastMap<IpAddr, Vec<(u16, u32)>> = FastMap::default();
+        for (idx, (endpoint, ioc)) in self.entries.into_iter().enumerate() {
+            let Ok(idx) = u32::try_from(idx) else { break };
+            match endpoint {
+                Endpoint::Addr(addr) => set.slot(addr).whole = idx,
+                Endpoint::AddrPort(addr, port) => {
+                    let slot = set.slot(addr);
+                    if slot.port_ioc == NO_IOC {
+                        slot.port_ioc = idx;
+                        slot.port = port;
+                    } else {
+                        extra.entry(addr).or_default().push((port, idx));
+                    }
+                }
+                Endpoint::Net(IpNet::V4(net)) => {
+                    set.nets4
+                        .get_or_insert_with(PrefixMap::new)
+                        .insert(net, idx);
+                }
+                Endpoint::Net(IpNet::V6(net)) => {
+                    set.nets6
+                        .get_or_insert_with(PrefixMap::new)
+                        .insert(net, idx);
+                }
+            }
+            set.iocs.push(Arc::new(ioc));
+        }
+        for (addr, ports) in extra {
+            let start = u32::try_from(set.extra_ports.len()).unwrap_or(u32::MAX);
+            let len = u16::try_from(ports.len()).unwrap_or(u16::MAX);
+            set.extra_ports
+                .extend(ports.into_iter().take(usize::from(len)));
+            let slot = set.slot(addr);
+            slot.extra_start = start;
+            slot.extra_len = len;
+        }
+        set
+    }
+}
+
+impl IocSet {
+    fn slot(&mut self, addr: IpAddr) -> &mut Slot {
+        let empty = Slot {
+            whole: NO_IOC,
+            port_ioc: NO_IOC,
+            port: 0,
+            extra_len: 0,
+            extra_start: 0,
+        };
+        match addr {
+            IpAddr::V4(a) => self.v4.entry(u32::from(a)).or_insert(empty),
+            IpAddr::V6(a) => self.v6.entry(u128::from(a)).or_insert(empty),
+        }
+    }
+}
+
+/// Two feeds naming one IOC: keep the widest view — highest confidence, earliest first-seen,
+/// latest last-seen, every family and feed name — and the first threat type and reference.
+fn merge(into: &mut Ioc, from: Ioc) {
+    add_name(&mut into.malware, &from.malware);
+    add_name(&mut into.source, &from.source);
+    if into.threat_type.is_empty() {
+        into.threat_type = from.threat_type;
+    }
+    into.confidence = into.confidence.max(from.confidence);
+    into.first_seen = match (into.first_seen.take(), from.first_seen) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    into.last_seen = into.last_seen.take().max(from.last_seen);
+    if into.reference.is_none() {
+        into.reference = from.reference;
+    }
+}
+
+fn add_name(list: &mut String, name: &str) {
+    if name.is_empty() || list.split(", ").any(|n| n.eq_ignore_ascii_case(name)) {
+        return;
+    }
+    if list.is_empty() {
+        list.push_str(name);
+    } else if list.split(", ").count() < MAX_MERGED_NAMES {
+        list.push_str(", ");
+        list.push_str(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ioc(
+        malware: &str,
+        source: &str,
+        confidence: Option<u8>,
+        first: &str,
+        last: Option<&str>,
+    ) -> Ioc {
+        Ioc {
+            value: "1.2.3.4:80".into(),
+            port: Some(80),
+            malware: malware.into(),
+            threat_type: String::new(),
+            confidence,
+            first_seen: Some(first.into()),
+            last_seen: last.map(Into::into),
+            source: source.into(),
+            reference: None,
+        }
+    }
+
+    #[test]
+    fn duplicates_merge_metadata() {
+        let endpoint = Endpoint::parse("1.2.3.4:80").unwrap_or_else(|_| unreachable!());
+        let mut builder = IocSetBuilder::default();
+        assert_eq!(
+            builder.insert(
+                endpoint,
+                ioc("Remcos", "ThreatFox", Some(50), "2026-05-09", None)
+            ),
+            Inserted::New
+        );
+        let mut second = ioc(
+            "remcos",
+            "c2.txt",
+            Some(75),
+            "2026-05-01 10:00:00",
+            Some("2026-05-10"),
+        );
+        second.threat_type = "botnet_cc".into();
+        second.reference = Some("https://example.org/r".into());
+        assert_eq!(builder.insert(endpoint, second), Inserted::Merged);
+        assert_eq!(
+            builder.insert(
+                endpoint,
+                ioc("AsyncRAT", "c2.txt", None, "2026-06-01", None)
+            ),
+            Inserted::Merged
+        );
+        let set = builder.build();
+        assert_eq!(set.len(), 1);
+        let merged = set.get(0).map(|i| (**i).clone());
+        assert_eq!(
+            merged,
+            Some(Ioc {
+                value: "1.2.3.4:80".into(),
+                port: Some(80),
+                malware: "Remcos, AsyncRAT".into(),
+                threat_type: "botnet_cc".into(),
+                confidence: Some(75),
+                first_seen: Some("2026-05-01 10:00:00".into()),
+                last_seen: Some("2026-05-10".into()),
+                source: "ThreatFox, c2.txt".into(),
+                reference: Some("https://example.org/r".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn merged_name_lists_are_bounded() {
+        let mut names = String::new();
+        for n in ["a", "b", "A", "c", "d", "e", "f"] {
+            add_name(&mut names, n);
+        }
+        assert_eq!(names, "a, b, c, d");
+    }
+}

@@ -1,0 +1,292 @@
+//! Endpoint: the validated, normalized form of one IOC value. Every feed format hands its raw
+//! value text here (after refanging), so the rules that keep junk out of the set — no
+//! `0.0.0.0`, no broadcast, multicast or loopback, ports 1..=65535 — live in one place.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+/// Why a feed row was refused. A closed set so the counts stay a fixed-size table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Looks like an address but is not one (`999.1.1.1`, `1.2.3`, `2001:db8:::1`).
+    BadAddress,
+    /// Port missing, not a number, 0, or above 65535.
+    BadPort,
+    /// `0.0.0.0` / `::` (or a CIDR starting there): would match every unconfigured socket.
+    Unspecified,
+    /// `255.255.255.255` (or a CIDR containing it).
+    Broadcast,
+    /// Multicast addresses never are a C2 peer.
+    Multicast,
+    /// Loopback traffic never leaves the host; an IOC there is a feed error.
+    Loopback,
+    /// The row itself could not be read (broken quoting, wrong column count, no value).
+    Unparsable,
+}
+
+impl RejectReason {
+    /// Every reason, in the order reports list them.
+    pub const ALL: [RejectReason; 7] = [
+        RejectReason::BadAddress,
+        RejectReason::BadPort,
+        RejectReason::Unspecified,
+        RejectReason::Broadcast,
+        RejectReason::Multicast,
+        RejectReason::Loopback,
+        RejectReason::Unparsable,
+    ];
+
+    /// Stable label for tables, JSON and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::BadAddress => "bad_address",
+            RejectReason::BadPort => "bad_port",
+            RejectReason::Unspecified => "unspecified",
+            RejectReason::Broadcast => "broadcast",
+            RejectReason::Multicast => "multicast",
+            RejectReason::Loopback => "loopback",
+            RejectReason::Unparsable => "unparsable",
+        }
+    }
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One IOC value. CIDRs of a single address collapse to [`Endpoint::Addr`] so `/32` and the bare
+/// address de-duplicate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Addr(IpAddr),
+    AddrPort(IpAddr, u16),
+    Net(IpNet),
+}
+
+impl Endpoint {
+    /// Parses refanged text: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]:443`,
+    /// `198.51.100.0/24` (host bits are cleared). IPv4-mapped IPv6 becomes IPv4 because that
+    /// is how the packet path sees such peers.
+    pub fn parse(text: &str) -> Result<Endpoint, RejectReason> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(RejectReason::Unparsable);
+        }
+        let endpoint = if let Some(rest) = text.strip_prefix('[') {
+            let (inside, after) = rest.split_once(']').ok_or(RejectReason::BadAddress)?;
+            let addr = parse_v6(inside)?;
+            match after {
+                "" => Endpoint::Addr(addr),
+                _ => {
+                    let port = after.strip_prefix(':').ok_or(RejectReason::BadPort)?;
+                    Endpoint::AddrPort(addr, parse_port(port)?)
+                }
+            }
+        } else if let Some((addr, len)) = text.split_once('/') {
+            parse_net(addr, len)?
+        } else {
+            match text.bytes().filter(|&b| b == b':').count() {
+                0 => Endpoint::Addr(parse_v4(text)?),
+                1 => {
+                    let (addr, port) = text.split_once(':').ok_or(RejectReason::BadAddress)?;
+                    Endpoint::AddrPort(parse_v4(addr)?, parse_port(port)?)
+                }
+                // A bare IPv6 address first; failing that ThreatFox-style `v6:port` (split on
+                // the last colon), whose form the feeds do not document.
+                _ => match parse_v6(text) {
+                    Ok(addr) => Endpoint::Addr(addr),
+                    Err(err) => {
+                        let (addr, port) = text.rsplit_once(':').ok_or(err)?;
+                        if addr.ends_with(':') {
+                            return Err(err);
+                        }
+                        let addr = parse_v6(addr).map_err(|_| err)?;
+                        Endpoint::AddrPort(addr, parse_port(port)?)
+                    }
+                },
+            }
+        };
+        endpoint.check_usable()?;
+        Ok(endpoint)
+    }
+
+    /// The port of an ip:port IOC.
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Endpoint::AddrPort(_, port) => Some(*port),
+            _ => None,
+        }
+    }
+
+    fn check_usable(&self) -> Result<(), RejectReason> {
+        let (first, last) = match *self {
+            Endpoint::Addr(a) | Endpoint::AddrPort(a, _) => (a, a),
+            Endpoint::Net(net) => (net.network(), net.broadcast()),
+        };
+        if first.is_unspecified() {
+            return Err(RejectReason::Unspecified);
+        }
+        if first.is_loopback() || last.is_loopback() {
+            return Err(RejectReason::Loopback);
+        }
+        if first.is_multicast() || last.is_multicast() {
+            return Err(RejectReason::Multicast);
+        }
+        if last == IpAddr::V4(Ipv4Addr::BROADCAST) {
+            return Err(RejectReason::Broadcast);
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Addr(a) => write!(f, "{a}"),
+            Endpoint::AddrPort(IpAddr::V4(a), p) => write!(f, "{a}:{p}"),
+            Endpoint::AddrPort(IpAddr::V6(a), p) => write!(f, "[{a}]:{p}"),
+            Endpoint::Net(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+fn parse_v4(text: &str) -> Result<IpAddr, RejectReason> {
+    text.parse::<Ipv4Addr>()
+        .map(IpAddr::V4)
+        .map_err(|_| RejectReason::BadAddress)
+}
+
+fn parse_v6(text: &str) -> Result<IpAddr, RejectReason> {
+    let addr = text
+        .parse::<Ipv6Addr>()
+        .map_err(|_| RejectReason::BadAddress)?;
+    Ok(IpAddr::V6(addr).to_canonical())
+}
+
+fn parse_port(text: &str) -> Result<u16, RejectReason> {
+    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RejectReason::BadPort);
+    }
+    match text.parse::<u32>() {
+        Ok(port @ 1..=65535) => u16::try_from(port).map_err(|_| RejectReason::BadPort),
+        _ => Err(RejectReason::BadPort),
+    }
+}
+
+fn parse_net(addr: &str, len: &str) -> Result<Endpoint, RejectReason> {
+    let len: u8 = len.parse().map_err(|_| RejectReason::BadAddress)?;
+    let addr = match addr.contains(':') {
+        true => parse_v6(addr)?,
+        false => parse_v4(addr)?,
+    };
+    // A mapped v6 address was folded to v4 above; its prefix length shrinks by the 96 bits of
+    // the mapping prefix.
+    let net = match addr {
+        IpAddr::V4(a) if len > 32 => {
+            Ipv4Net::new(a, len.checked_sub(96).ok_or(RejectReason::BadAddress)?).map(IpNet::V4)
+        }
+        IpAddr::V4(a) => Ipv4Net::new(a, len).map(IpNet::V4),
+        IpAddr::V6(a) => Ipv6Net::new(a, len).map(IpNet::V6),
+    }
+    .map_err(|_| RejectReason::BadAddress)?
+    .trunc();
+    Ok(match net.prefix_len() == net.max_prefix_len() {
+        true => Endpoint::Addr(net.addr()),
+        false => Endpoint::Net(net),
+    })
+}
+
+/// Whether text is plausibly meant as an IP endpoint: digits with dots or colons and nothing
+/// but hex digits and address punctuation. Lets the loose formats (plain lines, markdown) tell
+/// a mistyped address (rejected, reported) from a domain or hash (skipped as another IOC type).
+pub(crate) fn looks_like_address(text: &str) -> bool {
+    let mut digit = false;
+    let mut separator = false;
+    for b in text.bytes() {
+        match b {
+            b'0'..=b'9' => digit = true,
+            b'.' | b':' => separator = true,
+            b'a'..=b'f' | b'A'..=b'F' | b'[' | b']' | b'/' => {}
+            _ => return false,
+        }
+    }
+    digit && separator
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> String {
+        Endpoint::parse(text)
+            .map(|e| e.to_string())
+            .unwrap_or_else(|r| format!("ERR {r}"))
+    }
+
+    #[test]
+    fn normalizes_every_form() {
+        assert_eq!(ok("138.9.223.13:8015"), "138.9.223.13:8015");
+        assert_eq!(ok(" 138.9.223.13 "), "138.9.223.13");
+        assert_eq!(ok("2001:DB8:0::1"), "2001:db8::1");
+        assert_eq!(ok("[2001:db8::1]:443"), "[2001:db8::1]:443");
+        assert_eq!(ok("[2001:db8::1]"), "2001:db8::1");
+        assert_eq!(ok("2001:db8::1:443"), "2001:db8::1:443");
+        assert_eq!(ok("2001:db8:0:0:0:0:0:1:443"), "[2001:db8::1]:443");
+        assert_eq!(ok("198.51.100.7/24"), "198.51.100.0/24");
+        assert_eq!(ok("198.51.100.7/32"), "198.51.100.7");
+        assert_eq!(ok("2001:db8::/32"), "2001:db8::/32");
+        assert_eq!(ok("2001:db8::5/128"), "2001:db8::5");
+        assert_eq!(ok("::ffff:1.2.3.4"), "1.2.3.4");
+        assert_eq!(ok("[::ffff:1.2.3.4]:80"), "1.2.3.4:80");
+        assert_eq!(ok("::ffff:1.2.3.0/120"), "1.2.3.0/24");
+    }
+
+    #[test]
+    fn rejects_each_reason() {
+        use RejectReason::*;
+        let cases = [
+            ("999.1.1.1", BadAddress),
+            ("1.2.3", BadAddress),
+            ("1.2.3.04", BadAddress),
+            ("2001:db8:::1", BadAddress),
+            ("[2001:db8::1", BadAddress),
+            ("1.2.3.4/33", BadAddress),
+            ("1.2.3.4:0", BadPort),
+            ("1.2.3.4:65536", BadPort),
+            ("1.2.3.4:99999999999", BadPort),
+            ("1.2.3.4:", BadPort),
+            ("1.2.3.4:8o", BadPort),
+            ("[2001:db8::1]443", BadPort),
+            ("0.0.0.0", Unspecified),
+            ("0.0.0.0:80", Unspecified),
+            ("::", Unspecified),
+            ("0.0.0.0/0", Unspecified),
+            ("255.255.255.255", Broadcast),
+            ("255.255.255.0/24", Broadcast),
+            ("224.0.0.1", Multicast),
+            ("ff02::1", Multicast),
+            ("239.1.1.1:5000", Multicast),
+            ("127.0.0.1:8015", Loopback),
+            ("127.0.0.0/8", Loopback),
+            ("::1", Loopback),
+            ("", Unparsable),
+        ];
+        for (text, reason) in cases {
+            assert_eq!(Endpoint::parse(text), Err(reason), "{text}");
+        }
+    }
+
+    #[test]
+    fn tells_addresses_from_other_ioc_types() {
+        assert!(looks_like_address("999.1.1.1"));
+        assert!(looks_like_address("[2001:db8::1]:443"));
+        assert!(!looks_like_address("evil.example.com"));
+        assert!(!looks_like_address("d41d8cd98f00b204e9800998ecf8427e"));
+        assert!(!looks_like_address("ip:port"));
+    }
+}

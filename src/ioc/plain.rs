@@ -1,0 +1,133 @@
+//! Plain IOC lists: one value per line as analysts keep them — `ip:port`, `ip`, `[v6]:port`,
+//! CIDR, defanged or wrapped in `hxxp://…`, with `#` comments and blank lines. The first token
+//! of a line is the IOC; anything after it is the analyst's note and ignored.
+
+use std::borrow::Cow;
+
+use super::defang::{refang, strip_url};
+use super::endpoint::{looks_like_address, RejectReason};
+use super::row::{FeedRow, Location, RowSink};
+use super::text::{numbered_lines, FormatError};
+
+pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
+    for line in numbered_lines(text) {
+        let (number, line) = line?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let token = line.split([' ', '\t']).next().unwrap_or(line);
+        hand_on(token, Location::Line(number), line, sink);
+    }
+    Ok(())
+}
+
+/// Sends one loose token (plain line, markdown cell) to the sink as an IP row, another IOC
+/// type, or an unreadable row.
+pub fn hand_on(token: &str, at: Location, raw: &str, sink: &mut dyn RowSink) {
+    match classify(token) {
+        Kind::Address => sink.row(
+            at,
+            FeedRow {
+                value: Cow::Borrowed(token),
+                ..FeedRow::default()
+            },
+        ),
+        Kind::OtherType => sink.other_type(at),
+        Kind::Unknown => sink.reject(at, RejectReason::Unparsable, raw),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Kind {
+    Address,
+    OtherType,
+    Unknown,
+}
+
+/// Address-like text goes to validation (so `999.1.1.1` is reported as a bad address); a
+/// domain, URL or hash is another IOC type.
+pub fn classify(token: &str) -> Kind {
+    let refanged = refang(token);
+    let value = strip_url(&refanged);
+    if looks_like_address(value) {
+        return Kind::Address;
+    }
+    let is_hash =
+        matches!(value.len(), 32 | 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_name = value.contains('.') && value.bytes().any(|b| b.is_ascii_alphabetic());
+    match is_hash || is_name {
+        true => Kind::OtherType,
+        false => Kind::Unknown,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Records what a parser emitted, for every format's tests.
+    #[derive(Debug, Default)]
+    pub struct Recorder {
+        pub rows: Vec<(Location, String, FeedRow<'static>)>,
+        pub other: Vec<Location>,
+        pub rejected: Vec<(Location, RejectReason, String)>,
+    }
+
+    impl RowSink for Recorder {
+        fn row(&mut self, at: Location, row: FeedRow<'_>) {
+            let owned = FeedRow {
+                value: Cow::Owned(row.value.to_string()),
+                malware: row.malware.map(|m| Cow::Owned(m.into_owned())),
+                threat_type: row.threat_type.map(|m| Cow::Owned(m.into_owned())),
+                reference: row.reference.map(|m| Cow::Owned(m.into_owned())),
+                ..row
+            };
+            self.rows.push((at, owned.value.to_string(), owned));
+        }
+        fn other_type(&mut self, at: Location) {
+            self.other.push(at);
+        }
+        fn reject(&mut self, at: Location, reason: RejectReason, text: &str) {
+            self.rejected.push((at, reason, text.to_string()));
+        }
+    }
+
+    impl Recorder {
+        pub fn values(&self) -> Vec<(u64, &str)> {
+            self.rows
+                .iter()
+                .map(|(at, v, _)| match at {
+                    Location::Line(n) | Location::Record(n) => (*n, v.as_str()),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn reads_plain_lines_with_comments_and_defanged_forms() {
+        let text = "# C2 list\n\n138[.]9[.]223[.]13:8015 remcos\r\nhxxp://138.9.41.254:8015/x\n  2001:db8::1\n\
+                    evil[.]example[.]com\nd41d8cd98f00b204e9800998ecf8427e\n999.1.1.1\n???\n198.51.100.0/24\n";
+        let mut rec = Recorder::default();
+        assert!(parse(text, &mut rec).is_ok());
+        assert_eq!(
+            rec.values(),
+            [
+                (3, "138[.]9[.]223[.]13:8015"),
+                (4, "hxxp://138.9.41.254:8015/x"),
+                (5, "2001:db8::1"),
+                (8, "999.1.1.1"),
+                (10, "198.51.100.0/24"),
+            ]
+        );
+        assert_eq!(rec.other, [Location::Line(6), Location::Line(7)]);
+        assert_eq!(
+            rec.rejected,
+            [(
+                Location::Line(9),
+                RejectReason::Unparsable,
+                "???".to_string()
+            )]
+        );
+    }
+}

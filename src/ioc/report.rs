@@ -1,0 +1,230 @@
+//! `c2tap iocs`: the effective set — normalized, de-duplicated, merged — and the load
+//! statistics, as an aligned table for people or JSON for tools. Feed text is untrusted, so the
+//! table replaces control characters (no terminal escapes from a hostile feed reach the screen).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::endpoint::RejectReason;
+use super::stats::{FileStats, LoadStats};
+use super::{Ioc, Loaded};
+
+/// Widest a table cell gets; longer text is cut with `…`.
+const MAX_CELL_CHARS: usize = 48;
+
+/// Writes the set and its statistics; `json` selects machine-readable output.
+pub fn write_report(out: &mut dyn Write, loaded: &Loaded, json: bool) -> io::Result<()> {
+    if json {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            iocs: Vec<&'a Ioc>,
+            stats: &'a LoadStats,
+        }
+        let report = Report {
+            iocs: loaded.set.iter().map(|i| &**i).collect(),
+            stats: &loaded.stats,
+        };
+        serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
+        return writeln!(out);
+    }
+    let rows: Vec<[String; 7]> = loaded
+        .set
+        .iter()
+        .map(|i| {
+            [
+                i.value.clone(),
+                i.malware.clone(),
+                i.threat_type.clone(),
+                i.confidence.map(|c| c.to_string()).unwrap_or_default(),
+                i.first_seen.clone().unwrap_or_default(),
+                i.last_seen.clone().unwrap_or_default(),
+                i.source.clone(),
+            ]
+        })
+        .collect();
+    let header = [
+        "IOC",
+        "MALWARE",
+        "THREAT TYPE",
+        "CONF",
+        "FIRST SEEN",
+        "LAST SEEN",
+        "SOURCE",
+    ];
+    write_table(out, header, &rows)?;
+    writeln!(out, "{} IOCs\n", loaded.set.len())?;
+
+    let stats: Vec<[String; 8]> = loaded.stats.files.iter().map(file_row).collect();
+    let header = [
+        "FEED",
+        "FORMAT",
+        "ROWS",
+        "LOADED",
+        "DUPLICATES",
+        "OTHER TYPES",
+        "FILTERED",
+        "REJECTED",
+    ];
+    write_table(out, header, &stats)?;
+    for file in &loaded.stats.files {
+        write_file_details(out, file)?;
+    }
+    Ok(())
+}
+
+fn file_row(f: &FileStats) -> [String; 8] {
+    let format = match &f.archive_entry {
+        Some(entry) => format!("{} (zip: {entry})", f.format.label()),
+        None => f.format.label().to_string(),
+    };
+    [
+        f.file.clone(),
+        format,
+        f.rows.to_string(),
+        f.loaded.to_string(),
+        f.duplicates.to_string(),
+        f.other_types.to_string(),
+        f.filtered.total().to_string(),
+        f.rejected.total().to_string(),
+    ]
+}
+
+fn write_file_details(out: &mut dyn Write, f: &FileStats) -> io::Result<()> {
+    let filtered = [
+        ("low_confidence", f.filtered.low_confidence),
+        ("stale", f.filtered.stale),
+        ("malware", f.filtered.malware),
+    ];
+    let filtered: Vec<String> = filtered
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    if !filtered.is_empty() {
+        writeln!(out, "{}: filtered: {}", clean(&f.file), filtered.join(", "))?;
+    }
+    let rejected: Vec<String> = RejectReason::ALL
+        .iter()
+        .filter(|r| f.rejected.get(**r) > 0)
+        .map(|r| format!("{r} {}", f.rejected.get(*r)))
+        .collect();
+    if !rejected.is_empty() {
+        writeln!(out, "{}: rejected: {}", clean(&f.file), rejected.join(", "))?;
+    }
+    for d in &f.reject_details {
+        writeln!(
+            out,
+            "  {}:{}: {}: {}",
+            clean(&d.file),
+            d.at,
+            d.reason,
+            clean(&d.text)
+        )?;
+    }
+    let listed = f.reject_details.len() as u64;
+    if f.rejected.total() > listed {
+        writeln!(
+            out,
+            "  … {} more rejected rows not listed",
+            f.rejected.total() - listed
+        )?;
+    }
+    Ok(())
+}
+
+fn write_table<const N: usize>(
+    out: &mut dyn Write,
+    header: [&str; N],
+    rows: &[[String; N]],
+) -> io::Result<()> {
+    let mut widths = header.map(|h| h.chars().count());
+    let cells: Vec<[String; N]> = rows.iter().map(|r| r.clone().map(|c| cell(&c))).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, row: [&str; N]| -> io::Result<()> {
+        let mut text = String::new();
+        for (i, (c, w)) in row.iter().zip(widths).enumerate() {
+            let pad = if i + 1 == N {
+                0
+            } else {
+                w - c.chars().count() + 2
+            };
+            text.push_str(c);
+            text.extend(std::iter::repeat_n(' ', pad));
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(out, header)?;
+    for row in &cells {
+        line(out, row.each_ref().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+fn cell(text: &str) -> String {
+    let text = match text.is_empty() {
+        true => "-",
+        false => text,
+    };
+    let mut cut: String = clean(text).chars().take(MAX_CELL_CHARS).collect();
+    if text.chars().count() > MAX_CELL_CHARS {
+        cut.pop();
+        cut.push('…');
+    }
+    cut
+}
+
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ioc::{load, FeedSource, Filters};
+
+    fn report(json: bool) -> String {
+        let loaded =
+            load(&[FeedSource::Builtin], &Filters::default(), 0).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        assert!(write_report(&mut out, &loaded, json).is_ok());
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn table_lists_the_builtin_set_and_its_stats() {
+        let want = "\
+IOC                MALWARE  THREAT TYPE  CONF  FIRST SEEN  LAST SEEN  SOURCE
+138.9.223.13:8015  Remcos   botnet_cc    75    2026-05-09  -          ThreatFox
+138.9.41.254:8015  Remcos   botnet_cc    75    2026-05-09  -          ThreatFox
+2 IOCs
+
+FEED     FORMAT   ROWS  LOADED  DUPLICATES  OTHER TYPES  FILTERED  REJECTED
+builtin  builtin  2     2       0           0            0         0
+";
+        assert_eq!(report(false), want);
+    }
+
+    #[test]
+    fn json_carries_iocs_and_stats() {
+        let value: serde_json::Value = serde_json::from_str(&report(true)).unwrap_or_default();
+        assert_eq!(value["iocs"][1]["value"], "138.9.41.254:8015");
+        assert_eq!(value["iocs"][1]["first_seen"], "2026-05-09");
+        assert_eq!(value["stats"]["files"][0]["format"], "builtin");
+        assert_eq!(value["stats"]["files"][0]["loaded"], 2);
+        assert_eq!(value["stats"]["iocs"], 2);
+    }
+
+    #[test]
+    fn cells_are_cleaned_and_cut() {
+        assert_eq!(cell("a\u{1b}[31mb"), "a?[31mb");
+        assert_eq!(cell(""), "-");
+        assert_eq!(cell(&"x".repeat(60)).chars().count(), MAX_CELL_CHARS);
+    }
+}

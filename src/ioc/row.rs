@@ -1,0 +1,98 @@
+//! Feed rows: what every format parser hands on. Parsers only understand structure (columns,
+//! JSON fields, STIX patterns); the loader's [`RowSink`] validates the value, filters and merges
+//! it, so each rule about what enters the set exists once.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::endpoint::RejectReason;
+use super::timestamp::Timestamp;
+
+/// Where in a feed a row sits: a line for line-based formats, the n-th record (1-based) for JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    Line(u64),
+    Record(u64),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Record(n) => write!(f, "record {n}"),
+        }
+    }
+}
+
+/// One IP-type indicator as the feed wrote it. `value` may still be defanged or carry URL noise.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FeedRow<'a> {
+    pub value: Cow<'a, str>,
+    pub malware: Option<Cow<'a, str>>,
+    pub threat_type: Option<Cow<'a, str>>,
+    pub confidence: Option<u8>,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    pub reference: Option<Cow<'a, str>>,
+}
+
+/// Receives a parser's output in file order.
+pub trait RowSink {
+    /// An IP-type indicator to validate and load.
+    fn row(&mut self, at: Location, row: FeedRow<'_>);
+    /// An indicator of a type c2tap does not match on (domain, URL, hash).
+    fn other_type(&mut self, at: Location);
+    /// A row the parser could not read at all; `text` is the raw row for the report.
+    fn reject(&mut self, at: Location, reason: RejectReason, text: &str);
+}
+
+/// ThreatFox-style `ioc_type` values that carry an address.
+pub fn is_ip_type(ioc_type: &str) -> bool {
+    matches!(
+        ioc_type.trim().to_ascii_lowercase().as_str(),
+        "ip:port"
+            | "ip"
+            | "ipv4"
+            | "ipv6"
+            | "ip-dst"
+            | "ip-src"
+            | "ip-dst|port"
+            | "ip-src|port"
+            | "cidr"
+    )
+}
+
+/// ThreatFox writes missing values as the literal `None` (CSV) or `null`/`""` (JSON).
+pub fn present(text: &str) -> Option<&str> {
+    let text = text.trim();
+    (!text.is_empty() && text != "None" && text != "null").then_some(text)
+}
+
+/// A 0..=100 confidence from `75`, `"75"` or a write-up's `75%`; anything else is unknown.
+pub fn confidence(text: &str) -> Option<u8> {
+    let text = text.trim().trim_end_matches('%').trim();
+    text.parse::<u8>().ok().filter(|c| *c <= 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_feed_scalars() {
+        assert!(is_ip_type("ip:port"));
+        assert!(is_ip_type(" IPv6 "));
+        assert!(!is_ip_type("domain"));
+        assert!(!is_ip_type("sha256_hash"));
+        assert_eq!(present("None"), None);
+        assert_eq!(present(" "), None);
+        assert_eq!(present(" x "), Some("x"));
+        assert_eq!(confidence("75%"), Some(75));
+        assert_eq!(confidence("100"), Some(100));
+        assert_eq!(confidence("101"), None);
+        assert_eq!(confidence("high"), None);
+        assert_eq!(Location::Line(3).to_string(), "line 3");
+        assert_eq!(Location::Record(4).to_string(), "record 4");
+    }
+}

@@ -1,0 +1,183 @@
+//! Load statistics: for every feed, where each row went — loaded, merged into a duplicate,
+//! skipped as another IOC type, filtered (per reason) or rejected (per reason, with the first
+//! few offending lines). Every row lands in exactly one bucket, so the counts add up to the
+//! rows read and a report can be checked at a glance.
+
+use super::detect_format::FeedFormat;
+use super::endpoint::RejectReason;
+use super::filter::FilterReason;
+use super::row::Location;
+
+/// Most rejected rows listed per file; the counts stay exact beyond it.
+pub const MAX_REJECT_DETAILS: usize = 50;
+
+/// Longest excerpt of a rejected row kept for the report.
+const MAX_EXCERPT_CHARS: usize = 120;
+
+/// One rejected row, for the analyst to fix the feed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RejectDetail {
+    pub file: String,
+    pub at: Location,
+    pub reason: RejectReason,
+    /// The row (or value) as read, cut to a bounded length.
+    pub text: String,
+}
+
+/// Rows left out by the filters, per reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FilterCounts {
+    pub low_confidence: u64,
+    pub stale: u64,
+    pub malware: u64,
+}
+
+impl FilterCounts {
+    pub fn add(&mut self, reason: FilterReason) {
+        *match reason {
+            FilterReason::LowConfidence => &mut self.low_confidence,
+            FilterReason::Stale => &mut self.stale,
+            FilterReason::Malware => &mut self.malware,
+        } += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.low_confidence + self.stale + self.malware
+    }
+}
+
+/// Rejected rows, per reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RejectCounts {
+    pub bad_address: u64,
+    pub bad_port: u64,
+    pub unspecified: u64,
+    pub broadcast: u64,
+    pub multicast: u64,
+    pub loopback: u64,
+    pub unparsable: u64,
+}
+
+impl RejectCounts {
+    pub fn get(&self, reason: RejectReason) -> u64 {
+        match reason {
+            RejectReason::BadAddress => self.bad_address,
+            RejectReason::BadPort => self.bad_port,
+            RejectReason::Unspecified => self.unspecified,
+            RejectReason::Broadcast => self.broadcast,
+            RejectReason::Multicast => self.multicast,
+            RejectReason::Loopback => self.loopback,
+            RejectReason::Unparsable => self.unparsable,
+        }
+    }
+
+    fn add(&mut self, reason: RejectReason) {
+        *match reason {
+            RejectReason::BadAddress => &mut self.bad_address,
+            RejectReason::BadPort => &mut self.bad_port,
+            RejectReason::Unspecified => &mut self.unspecified,
+            RejectReason::Broadcast => &mut self.broadcast,
+            RejectReason::Multicast => &mut self.multicast,
+            RejectReason::Loopback => &mut self.loopback,
+            RejectReason::Unparsable => &mut self.unparsable,
+        } += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        RejectReason::ALL.iter().map(|r| self.get(*r)).sum()
+    }
+}
+
+/// What one source contributed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileStats {
+    /// The path as given, or `builtin`.
+    pub file: String,
+    pub format: FeedFormat,
+    /// For a ZIP: the archive entry that was read.
+    pub archive_entry: Option<String>,
+    /// Data rows read (comments, blank lines and headers are not rows).
+    pub rows: u64,
+    /// New IOCs this source added to the set.
+    pub loaded: u64,
+    /// Rows naming an IOC already in the set (from this or an earlier source): merged.
+    pub duplicates: u64,
+    /// Domain, URL, hash and other non-IP indicators: skipped, not errors.
+    pub other_types: u64,
+    pub filtered: FilterCounts,
+    pub rejected: RejectCounts,
+    /// The first [`MAX_REJECT_DETAILS`] rejected rows.
+    pub reject_details: Vec<RejectDetail>,
+}
+
+impl FileStats {
+    pub fn new(file: &str, format: FeedFormat) -> FileStats {
+        FileStats {
+            file: file.to_string(),
+            format,
+            archive_entry: None,
+            rows: 0,
+            loaded: 0,
+            duplicates: 0,
+            other_types: 0,
+            filtered: FilterCounts::default(),
+            rejected: RejectCounts::default(),
+            reject_details: Vec::new(),
+        }
+    }
+
+    /// Rows that named a usable IOC, whether or not a filter then dropped it.
+    pub fn valid(&self) -> u64 {
+        self.loaded + self.duplicates + self.filtered.total()
+    }
+
+    pub fn reject(&mut self, at: Location, reason: RejectReason, text: &str) {
+        self.rejected.add(reason);
+        if self.reject_details.len() < MAX_REJECT_DETAILS {
+            let mut excerpt: String = text.trim().chars().take(MAX_EXCERPT_CHARS).collect();
+            if text.trim().chars().nth(MAX_EXCERPT_CHARS).is_some() {
+                excerpt.push('…');
+            }
+            self.reject_details.push(RejectDetail {
+                file: self.file.clone(),
+                at,
+                reason,
+                text: excerpt,
+            });
+        }
+    }
+}
+
+/// Statistics of a whole load.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LoadStats {
+    pub files: Vec<FileStats>,
+    /// IOCs in the effective set.
+    pub iocs: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_details_are_bounded_and_counts_exact() {
+        let mut stats = FileStats::new("f.txt", FeedFormat::Plain);
+        for n in 0..(MAX_REJECT_DETAILS as u64 + 10) {
+            stats.reject(Location::Line(n), RejectReason::Loopback, &"x".repeat(500));
+        }
+        stats.reject(Location::Line(999), RejectReason::BadPort, "1.2.3.4:0");
+        assert_eq!(stats.rejected.loopback, MAX_REJECT_DETAILS as u64 + 10);
+        assert_eq!(stats.rejected.get(RejectReason::BadPort), 1);
+        assert_eq!(stats.rejected.total(), MAX_REJECT_DETAILS as u64 + 11);
+        assert_eq!(stats.reject_details.len(), MAX_REJECT_DETAILS);
+        assert_eq!(
+            stats.reject_details[0].text.chars().count(),
+            MAX_EXCERPT_CHARS + 1
+        );
+        let mut filtered = FilterCounts::default();
+        filtered.add(FilterReason::Stale);
+        filtered.add(FilterReason::Malware);
+        assert_eq!((filtered.stale, filtered.total()), (1, 2));
+    }
+}
