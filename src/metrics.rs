@@ -1,1 +1,0 @@
-//! Metrics: per-worker plain counters, summed into the Prometheus registry on scrape.

@@ -1,0 +1,266 @@
+//! Metrics: beside the data path, never on it. Workers count into plain integers
+//! ([`crate::pipeline::WorkerStats`]) and publish a copy into their [`WorkerCounters`] once per
+//! batch; alert records are tallied by [`CountingSink`]; IOC loads and the outputs report here
+//! too. A scrape ([`Metrics::render`], or the HTTP endpoint in [`server`]) sums it all into the
+//! `prometheus` registry's text format. Metric names live in [`names`], the one catalogue.
+
+mod collect;
+mod matches;
+pub mod names;
+pub mod server;
+mod worker;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
+
+use prometheus::{Encoder, Registry, TextEncoder};
+
+use crate::ioc::{LoadStats, Loaded, RejectReason};
+
+pub use matches::{CountingSink, MAX_MALWARE_LABELS, OTHER_MALWARE, UNKNOWN_MALWARE};
+pub use server::{serve, MetricsServer};
+pub use worker::{KernelStats, WorkerCounters};
+
+/// Per-IOC match labels are kept while the IOC set has at most this many IOCs.
+pub const DEFAULT_IOC_LABEL_LIMIT: usize = 100;
+
+/// Content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+
+/// One output's delivery counters, as the run wiring reads them from the dispatcher.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutputSample {
+    /// Configured output name: a closed set from the config file.
+    pub name: String,
+    pub queued: u64,
+    pub sent: u64,
+    pub spooled: u64,
+    pub dropped: u64,
+    pub spool_bytes: u64,
+    pub connected: bool,
+}
+
+/// Reads the outputs' counters at scrape time.
+pub type OutputSource = Box<dyn Fn() -> Vec<OutputSample> + Send + Sync>;
+
+/// The sensor's metrics: cheap to clone, shared by the capture, the loader, the outputs and
+/// the HTTP endpoint.
+#[derive(Clone)]
+pub struct Metrics {
+    shared: Arc<Shared>,
+    registry: Registry,
+}
+
+/// State the scrape reads.
+pub(crate) struct Shared {
+    workers: RwLock<Vec<Arc<WorkerCounters>>>,
+    gate: Arc<matches::IocLabelGate>,
+    feed: Mutex<FeedState>,
+    outputs: RwLock<Option<OutputSource>>,
+    capture_running: AtomicBool,
+    outputs_ok: AtomicBool,
+}
+
+/// IOC loads so far.
+#[derive(Clone, Debug, Default)]
+struct FeedState {
+    last: Option<LastLoad>,
+    load_failures: u64,
+    /// Summed over every load, in [`RejectReason::ALL`] order.
+    rejected: [u64; RejectReason::ALL.len()],
+    /// Summed over every load, in [`collect::FILTER_REASONS`] order.
+    filtered: [u64; 3],
+}
+
+#[derive(Clone, Copy, Debug)]
+struct LastLoad {
+    iocs: usize,
+    seconds: f64,
+    epoch_secs: u64,
+}
+
+/// What `/readyz` checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    pub capture_running: bool,
+    pub iocs_loaded: bool,
+    /// Every output connected or spooling, as the run wiring last reported.
+    pub outputs_ok: bool,
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.capture_running && self.iocs_loaded && self.outputs_ok
+    }
+}
+
+/// `ready`, or what is missing.
+impl fmt::Display for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_ready() {
+            return f.write_str("ready");
+        }
+        let missing = [
+            (self.capture_running, "capture not running"),
+            (self.iocs_loaded, "no IOC set loaded"),
+            (self.outputs_ok, "outputs neither connected nor spooling"),
+        ];
+        let reasons: Vec<&str> = missing
+            .iter()
+            .filter(|(ok, _)| !ok)
+            .map(|(_, why)| *why)
+            .collect();
+        write!(f, "not ready: {}", reasons.join(", "))
+    }
+}
+
+impl Shared {
+    fn workers(&self) -> RwLockReadGuard<'_, Vec<Arc<WorkerCounters>>> {
+        self.workers.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn readiness(&self) -> Readiness {
+        let iocs_loaded = self
+            .feed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last
+            .is_some();
+        Readiness {
+            capture_running: self.capture_running.load(Relaxed),
+            iocs_loaded,
+            outputs_ok: self.outputs_ok.load(Relaxed),
+        }
+    }
+}
+
+impl Metrics {
+    /// `per_ioc_label_limit`: per-IOC match series exist only while the IOC set has at most
+    /// this many IOCs ([`DEFAULT_IOC_LABEL_LIMIT`]), so a 100k-IOC feed cannot explode the
+    /// series count.
+    pub fn new(per_ioc_label_limit: usize) -> Metrics {
+        let shared = Arc::new(Shared {
+            workers: RwLock::new(Vec::new()),
+            gate: Arc::new(matches::IocLabelGate::new(per_ioc_label_limit)),
+            feed: Mutex::new(FeedState::default()),
+            outputs: RwLock::new(None),
+            capture_running: AtomicBool::new(false),
+            outputs_ok: AtomicBool::new(true),
+        });
+        let registry = Registry::new();
+        // The catalogue's names are static and valid and registered once into a fresh
+        // registry, so this cannot fail; if it ever did, the endpoint would serve no c2tap
+        // families rather than take the sensor down.
+        if let Ok(scrape) = collect::Scrape::new(Arc::clone(&shared)) {
+            let _ = registry.register(Box::new(scrape));
+        }
+        Metrics { shared, registry }
+    }
+
+    /// The underlying registry, for callers that want to add their own collectors.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Counters for one capture worker. Registering the same interface and worker again
+    /// returns the same counters, so a restarted capture does not count twice.
+    pub fn worker(&self, interface: &str, worker: usize) -> Arc<WorkerCounters> {
+        let mut workers = self
+            .shared
+            .workers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(w) = workers
+            .iter()
+            .find(|w| w.interface() == interface && w.worker() == worker)
+        {
+            return Arc::clone(w);
+        }
+        let w = Arc::new(WorkerCounters::new(
+            interface,
+            worker,
+            Arc::clone(&self.shared.gate),
+        ));
+        workers.push(Arc::clone(&w));
+        w
+    }
+
+    /// A successful IOC load or reload.
+    pub fn iocs_loaded(&self, loaded: &Loaded, load_seconds: f64, now_epoch_secs: u64) {
+        self.shared.gate.set_size(loaded.set.len());
+        let mut feed = self
+            .shared
+            .feed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        feed.last = Some(LastLoad {
+            iocs: loaded.set.len(),
+            seconds: load_seconds,
+            epoch_secs: now_epoch_secs,
+        });
+        feed.add_counts(&loaded.stats);
+    }
+
+    /// An IOC load or reload that failed (the previous set, if any, stays in use).
+    pub fn feed_load_failed(&self) {
+        let mut feed = self
+            .shared
+            .feed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        feed.load_failures = feed.load_failures.saturating_add(1);
+    }
+
+    /// Where the scrape reads the outputs' counters; replaces any earlier source.
+    pub fn outputs(&self, source: OutputSource) {
+        *self
+            .shared
+            .outputs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(source);
+    }
+
+    pub fn set_capture_running(&self, running: bool) {
+        self.shared.capture_running.store(running, Relaxed);
+    }
+
+    /// Every output is connected or able to spool (true until told otherwise: a replay has no
+    /// network outputs).
+    pub fn set_outputs_ok(&self, ok: bool) {
+        self.shared.outputs_ok.store(ok, Relaxed);
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        self.shared.readiness()
+    }
+
+    /// Every family in the Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding only fails for an empty family, which the registry prunes beforehand.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl FeedState {
+    fn add_counts(&mut self, stats: &LoadStats) {
+        for file in &stats.files {
+            for (sum, reason) in self.rejected.iter_mut().zip(RejectReason::ALL) {
+                *sum = sum.saturating_add(file.rejected.get(reason));
+            }
+            let f = &file.filtered;
+            for (sum, n) in self
+                .filtered
+                .iter_mut()
+                .zip([f.low_confidence, f.stale, f.malware])
+            {
+                *sum = sum.saturating_add(n);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

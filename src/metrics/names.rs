@@ -1,0 +1,215 @@
+//! The catalogue: every metric c2tap exposes, with its type, help and label names, in one place
+//! so names (part of the interface: alert rules and dashboards use them) are never spelled twice.
+//! The README's metric table and the shipped rules are checked against this list.
+
+/// Prometheus metric type, as the text format names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// One metric family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+    /// Label names; every value comes from a closed or bounded set, never from traffic.
+    pub labels: &'static [&'static str],
+}
+
+const fn counter(name: &'static str, labels: &'static [&'static str], help: &'static str) -> Spec {
+    Spec {
+        name,
+        kind: Kind::Counter,
+        help,
+        labels,
+    }
+}
+
+const fn gauge(name: &'static str, labels: &'static [&'static str], help: &'static str) -> Spec {
+    Spec {
+        name,
+        kind: Kind::Gauge,
+        help,
+        labels,
+    }
+}
+
+const IFACE: &[&str] = &["interface"];
+const OUTPUT: &[&str] = &["output"];
+const NONE: &[&str] = &[];
+
+pub const PACKETS: Spec = counter(
+    "c2tap_packets_total",
+    IFACE,
+    "Packets read from the capture (live interface, or \"replay\").",
+);
+pub const BYTES: Spec = counter(
+    "c2tap_bytes_total",
+    IFACE,
+    "Bytes on the wire of the packets read (original length, not the snap length).",
+);
+pub const KERNEL_RECEIVED: Spec = counter(
+    "c2tap_kernel_received_packets_total",
+    IFACE,
+    "Packets the kernel handed to the capture socket (pcap stats ps_recv).",
+);
+pub const KERNEL_DROPS: Spec = counter(
+    "c2tap_kernel_drops_total",
+    IFACE,
+    "Packets the kernel dropped because the capture buffer was full (pcap stats ps_drop).",
+);
+pub const KERNEL_IF_DROPS: Spec = counter(
+    "c2tap_kernel_interface_drops_total",
+    IFACE,
+    "Packets dropped by the network interface or its driver (pcap stats ps_ifdrop).",
+);
+pub const DECODE_ERRORS: Spec = counter(
+    "c2tap_decode_errors_total",
+    &["kind"],
+    "Frames that could not be decoded, by reason.",
+);
+pub const FRAGMENTS_UNATTRIBUTED: Spec = counter(
+    "c2tap_fragments_unattributed_total",
+    NONE,
+    "Later IP fragments whose first fragment was not seen, so no flow could be attributed.",
+);
+pub const FLOWS_ACTIVE: Spec = gauge("c2tap_flows_active", NONE, "Flows currently tracked.");
+pub const FLOWS: Spec = counter("c2tap_flows_total", NONE, "Flows created.");
+pub const FLOWS_EVICTED: Spec = counter(
+    "c2tap_flows_evicted_total",
+    NONE,
+    "Flows pushed out of a full flow table before they ended.",
+);
+pub const FLOWS_TIMED_OUT: Spec = counter(
+    "c2tap_flows_timed_out_total",
+    NONE,
+    "Flows that ended by idle timeout.",
+);
+pub const MATCHES: Spec = counter(
+    "c2tap_matches_total",
+    &["signature", "malware"],
+    "Flows alerted on, by CEF SignatureID (1001 exact IOC, 1002 IOC address on another port) and malware family.",
+);
+pub const IOC_MATCHES: Spec = counter(
+    "c2tap_ioc_matches_total",
+    &["ioc"],
+    "Flows alerted on, by IOC value; only present while the IOC set is within the per-IOC label limit.",
+);
+pub const RETRO_MATCHES: Spec = counter(
+    "c2tap_retro_matches_total",
+    NONE,
+    "Open flows that matched only after an IOC reload.",
+);
+pub const SUMMARIES: Spec = counter(
+    "c2tap_flow_summaries_total",
+    NONE,
+    "Summary records (SignatureID 1003) of alerted flows that ended.",
+);
+pub const SHADOWED: Spec = counter(
+    "c2tap_matches_shadowed_total",
+    NONE,
+    "Matched flows seen by a second worker (mirrored twice) whose alert the first worker owns.",
+);
+pub const OUTPUT_QUEUED: Spec = gauge(
+    "c2tap_output_records_queued",
+    OUTPUT,
+    "Records waiting in the output's in-memory queue.",
+);
+pub const OUTPUT_SENT: Spec = counter(
+    "c2tap_output_records_sent_total",
+    OUTPUT,
+    "Records the output delivered.",
+);
+pub const OUTPUT_SPOOLED: Spec = counter(
+    "c2tap_output_records_spooled_total",
+    OUTPUT,
+    "Records written to the output's disk spool while its destination was unreachable.",
+);
+pub const OUTPUT_DROPPED: Spec = counter(
+    "c2tap_output_records_dropped_total",
+    OUTPUT,
+    "Records lost: queue and spool both full.",
+);
+pub const OUTPUT_SPOOL_BYTES: Spec = gauge(
+    "c2tap_output_spool_bytes",
+    OUTPUT,
+    "Bytes currently held in the output's disk spool.",
+);
+pub const OUTPUT_CONNECTED: Spec = gauge(
+    "c2tap_output_connected",
+    OUTPUT,
+    "1 while the output is connected to its destination, else 0.",
+);
+pub const IOCS_LOADED: Spec = gauge("c2tap_iocs_loaded", NONE, "IOCs in the effective set.");
+pub const FEED_LOAD_DURATION: Spec = gauge(
+    "c2tap_feed_load_duration_seconds",
+    NONE,
+    "Time the last successful IOC load took.",
+);
+pub const FEED_LAST_RELOAD: Spec = gauge(
+    "c2tap_feed_last_reload_timestamp_seconds",
+    NONE,
+    "Unix time of the last successful IOC load.",
+);
+pub const FEED_LOAD_FAILURES: Spec = counter(
+    "c2tap_feed_load_failures_total",
+    NONE,
+    "IOC loads or reloads that failed (the previous set stays in use).",
+);
+pub const FEED_REJECTED: Spec = counter(
+    "c2tap_feed_rejected_lines_total",
+    &["reason"],
+    "Feed rows rejected as invalid, by reason, summed over every load.",
+);
+pub const FEED_FILTERED: Spec = counter(
+    "c2tap_feed_filtered_total",
+    &["reason"],
+    "Valid feed rows left out by the configured filters, by reason, summed over every load.",
+);
+pub const CAPTURE_RUNNING: Spec = gauge(
+    "c2tap_capture_running",
+    NONE,
+    "1 while packets are being captured or replayed, else 0.",
+);
+pub const BUILD_INFO: Spec = gauge(
+    "c2tap_build_info",
+    &["version"],
+    "Always 1; the label carries the c2tap version.",
+);
+
+/// Every family, in the order the README documents them.
+pub const ALL: [Spec; 30] = [
+    PACKETS,
+    BYTES,
+    KERNEL_RECEIVED,
+    KERNEL_DROPS,
+    KERNEL_IF_DROPS,
+    DECODE_ERRORS,
+    FRAGMENTS_UNATTRIBUTED,
+    FLOWS_ACTIVE,
+    FLOWS,
+    FLOWS_EVICTED,
+    FLOWS_TIMED_OUT,
+    MATCHES,
+    IOC_MATCHES,
+    RETRO_MATCHES,
+    SUMMARIES,
+    SHADOWED,
+    OUTPUT_QUEUED,
+    OUTPUT_SENT,
+    OUTPUT_SPOOLED,
+    OUTPUT_DROPPED,
+    OUTPUT_SPOOL_BYTES,
+    OUTPUT_CONNECTED,
+    IOCS_LOADED,
+    FEED_LOAD_DURATION,
+    FEED_LAST_RELOAD,
+    FEED_LOAD_FAILURES,
+    FEED_REJECTED,
+    FEED_FILTERED,
+    CAPTURE_RUNNING,
+    BUILD_INFO,
+];

@@ -1,0 +1,225 @@
+//! The metrics endpoint: `/metrics`, `/healthz`, `/readyz` over a deliberately tiny HTTP/1.1
+//! responder (one request per connection, `Connection: close`). Prometheus and probes send a
+//! bare GET, so a full HTTP stack would add crates and nothing else.
+//!
+//! It runs on a single-threaded tokio runtime of its own thread, away from the capture and the
+//! outputs. A request head is capped at [`MAX_REQUEST_BYTES`], every connection has
+//! [`CONNECTION_DEADLINE`] to finish, and at most [`MAX_CONNECTIONS`] are served at once (the
+//! rest are closed at once), so slow or hostile clients cannot hold the endpoint or grow memory.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, Semaphore};
+
+use super::{Metrics, CONTENT_TYPE};
+
+/// Largest request head accepted; Prometheus sends a few hundred bytes.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
+/// Time a connection gets to send its request and receive the answer.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
+/// Connections served at the same time.
+pub const MAX_CONNECTIONS: usize = 32;
+
+/// A running endpoint; stops on [`MetricsServer::shutdown`] or when dropped.
+pub struct MetricsServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop accepting, drop open connections and wait for the thread to end.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Bind `addr` and serve `metrics` from a thread of its own. Binding errors are returned here,
+/// so a taken port fails the start-up rather than going unnoticed.
+pub fn serve(metrics: Metrics, addr: SocketAddr) -> io::Result<MetricsServer> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let (stop, stopped) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("c2tap-metrics".into())
+        .spawn(move || runtime.block_on(accept_loop(listener, metrics, stopped)))?;
+    Ok(MetricsServer {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    metrics: Metrics,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let Ok(listener) = TcpListener::from_std(listener) else {
+        return;
+    };
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue; // dropping the stream closes it
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, answer(stream, &metrics)).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn answer(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let response = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(()); // closed before a full request
+        }
+        head.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
+            break respond(&head, metrics);
+        }
+        if head.len() > MAX_REQUEST_BYTES {
+            break Response::text(
+                431,
+                "Request Header Fields Too Large",
+                "request too large\n",
+            );
+        }
+    };
+    stream.write_all(&response.to_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// An HTTP answer before serialization.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Response {
+    pub status: u16,
+    pub reason: &'static str,
+    pub content_type: &'static str,
+    pub body: String,
+    /// HEAD: headers (with the body's length) but no body.
+    pub head_only: bool,
+    pub allow: bool,
+}
+
+impl Response {
+    fn text(status: u16, reason: &'static str, body: &str) -> Response {
+        Response {
+            status,
+            reason,
+            content_type: "text/plain; charset=utf-8",
+            body: body.to_string(),
+            head_only: false,
+            allow: false,
+        }
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.status,
+            self.reason,
+            self.content_type,
+            self.body.len()
+        );
+        if self.allow {
+            out.push_str("Allow: GET, HEAD\r\n");
+        }
+        out.push_str("\r\n");
+        let mut bytes = out.into_bytes();
+        if !self.head_only {
+            bytes.extend_from_slice(self.body.as_bytes());
+        }
+        bytes
+    }
+}
+
+/// Route one request head (everything up to the blank line).
+pub(super) fn respond(head: &[u8], metrics: &Metrics) -> Response {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut parts = line.split_ascii_whitespace();
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Response::text(400, "Bad Request", "bad request\n");
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Response::text(400, "Bad Request", "bad request\n");
+    }
+    let head_only = match method {
+        "GET" => false,
+        "HEAD" => true,
+        _ => {
+            let mut r = Response::text(405, "Method Not Allowed", "method not allowed\n");
+            r.allow = true;
+            return r;
+        }
+    };
+    let path = target.split('?').next().unwrap_or_default();
+    let mut response = match path {
+        "/metrics" => Response {
+            content_type: CONTENT_TYPE,
+            ..Response::text(200, "OK", &metrics.render())
+        },
+        "/healthz" => Response::text(200, "OK", "ok\n"),
+        "/readyz" => {
+            let readiness = metrics.readiness();
+            let body = format!("{readiness}\n");
+            if readiness.is_ready() {
+                Response::text(200, "OK", &body)
+            } else {
+                Response::text(503, "Service Unavailable", &body)
+            }
+        }
+        _ => Response::text(404, "Not Found", "not found\n"),
+    };
+    response.head_only = head_only;
+    response
+}
