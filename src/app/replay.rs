@@ -60,8 +60,7 @@ pub fn replay(
     let mut done_before = 0u64;
     let n_files = files.len();
     for mut file in files {
-        let name = file.path().display().to_string();
-        worker.set_interface(&name);
+        worker.set_interface(&interface_name(file.path()));
         loop {
             match file.next_packet() {
                 Ok(Some(p)) => {
@@ -107,7 +106,7 @@ pub fn replay_records(
     let mut warnings = Vec::new();
     for path in pcaps {
         let mut file = CaptureFile::open(path)?;
-        worker.set_interface(&path.display().to_string());
+        worker.set_interface(&interface_name(path));
         loop {
             match file.next_packet() {
                 Ok(Some(p)) => worker.packet(p.ts, p.link, p.data, p.wire_len),
@@ -123,6 +122,15 @@ pub fn replay_records(
     let stats = worker.stats();
     let records = std::mem::take(worker.sink_mut());
     Ok((records, stats, warnings))
+}
+
+/// Replayed records name the file they came from (CEF `deviceInboundInterface`); the base
+/// name is enough to find it and does not leak the operator's directory layout.
+fn interface_name(path: &std::path::Path) -> String {
+    match path.file_name() {
+        Some(name) => name.to_string_lossy().into_owned(),
+        None => path.display().to_string(),
+    }
 }
 
 /// A one-line progress indicator, redrawn at most every 2^18 packets.
