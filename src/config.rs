@@ -1,1 +1,813 @@
 //! Configuration: one TOML file, validated into typed settings with every problem reported.
+//! Sits beside the data path: `c2tap run` reads it once at start (and `check-config` reads it
+//! for the operator); the packet path only ever sees the typed [`Settings`].
+//!
+//! Two stages. Serde structs with `deny_unknown_fields` hold what the file says, as written
+//! (durations and sizes stay text); [`RawConfig::validate`] turns them into [`Settings`] and
+//! collects every problem with its key path, so one run of `check-config` lists them all. Each
+//! section is deserialized on its own, so an unknown key in one section does not hide the
+//! problems of another.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::flow::{FlowConfig, Timeouts};
+use crate::ioc::{FeedSource, Filters};
+use crate::pipeline::WorkerConfig;
+use crate::time::Nanos;
+
+/// Largest config file read; a config is a few KiB, anything near this is a wrong path.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// One problem, with the dotted key path it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}", path = path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: larger than {MAX_CONFIG_BYTES} bytes; not a config file", path = path.display())]
+    TooLarge { path: PathBuf },
+    #[error("{}", list(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn list(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    lines.join("\n")
+}
+
+impl ConfigError {
+    /// The individual problems (one for an unreadable file).
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            ConfigError::Invalid(p) => p.clone(),
+            other => vec![Problem {
+                key: "(file)".into(),
+                message: other.to_string(),
+            }],
+        }
+    }
+}
+
+// ---------------------------------------------------------------- stage 1: the file as written
+
+/// The file as written. Sections are kept as TOML tables and deserialized one by one.
+#[derive(Debug, Default)]
+pub struct RawConfig {
+    pub capture: RawCapture,
+    pub iocs: RawIocs,
+    pub flow: RawFlow,
+    pub outputs: RawOutputs,
+    pub metrics: RawMetrics,
+    pub health: RawHealth,
+    pub logging: RawLogging,
+    pub user: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCapture {
+    pub interfaces: Vec<String>,
+    pub snaplen: u32,
+    pub buffer_size: SizeText,
+    pub promiscuous: bool,
+    pub immediate: bool,
+    pub timeout: String,
+    pub workers: u32,
+    pub fanout_group: Option<u16>,
+    pub bpf: Option<String>,
+    pub prefilter: bool,
+    pub prefilter_max_iocs: u32,
+}
+
+impl Default for RawCapture {
+    fn default() -> Self {
+        RawCapture {
+            interfaces: Vec::new(),
+            snaplen: 512,
+            buffer_size: SizeText::Text("64MiB".into()),
+            promiscuous: true,
+            immediate: false,
+            timeout: "50ms".into(),
+            workers: 1,
+            fanout_group: None,
+            bpf: None,
+            prefilter: false,
+            prefilter_max_iocs: crate::capture::prefilter::DEFAULT_MAX_IOCS,
+        }
+    }
+}
+
+/// A size: bytes as an integer, or text with a binary unit (`64MiB`, `512KiB`, `1GiB`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum SizeText {
+    Bytes(u64),
+    Text(String),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIocs {
+    pub feeds: Vec<String>,
+    pub watch_interval: String,
+    pub filters: Filters,
+}
+
+impl Default for RawIocs {
+    fn default() -> Self {
+        RawIocs {
+            feeds: Vec::new(),
+            watch_interval: "30s".into(),
+            filters: Filters::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFlow {
+    pub max_flows: u64,
+    pub holddown: String,
+    pub track_all: bool,
+    pub timeouts: RawTimeouts,
+}
+
+impl Default for RawFlow {
+    fn default() -> Self {
+        RawFlow {
+            max_flows: 500_000,
+            holddown: "3s".into(),
+            track_all: true,
+            timeouts: RawTimeouts::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTimeouts {
+    pub tcp_opening: String,
+    pub tcp_established: String,
+    pub tcp_closed: String,
+    pub udp: String,
+    pub other: String,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        RawTimeouts {
+            tcp_opening: "30s".into(),
+            tcp_established: "10m".into(),
+            tcp_closed: "10s".into(),
+            udp: "2m".into(),
+            other: "1m".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOutputs {
+    pub urls: Vec<String>,
+    /// Handed to the output dispatcher's own option type (`OutputOptions`).
+    pub options: toml::Table,
+}
+
+impl Default for RawOutputs {
+    fn default() -> Self {
+        RawOutputs {
+            urls: vec!["udp://127.0.0.1:514".into()],
+            options: toml::Table::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMetrics {
+    pub listen: String,
+    pub ioc_label_threshold: u32,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        RawMetrics {
+            listen: "127.0.0.1:9464".into(),
+            ioc_label_threshold: 100,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHealth {
+    pub interval: String,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        RawHealth {
+            interval: "5m".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLogging {
+    pub level: String,
+}
+
+impl Default for RawLogging {
+    fn default() -> Self {
+        RawLogging {
+            level: "info".into(),
+        }
+    }
+}
+
+const SECTIONS: [&str; 7] = [
+    "capture", "iocs", "flow", "outputs", "metrics", "health", "logging",
+];
+
+impl RawConfig {
+    /// Reads and parses a file. Syntax and type errors are reported per section.
+    pub fn read(path: &Path) -> Result<RawConfig, ConfigError> {
+        let io = |source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        RawConfig::parse(&text).map_err(ConfigError::Invalid)
+    }
+
+    pub fn parse(text: &str) -> Result<RawConfig, Vec<Problem>> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            vec![Problem {
+                key: "(syntax)".into(),
+                message: e.to_string().trim().replace('\n', " "),
+            }]
+        })?;
+        let mut raw = RawConfig::default();
+        let mut problems = Vec::new();
+        for (key, value) in table {
+            let p = &mut problems;
+            match key.as_str() {
+                "capture" => section(&key, value, p, &mut raw.capture),
+                "iocs" => section(&key, value, p, &mut raw.iocs),
+                "flow" => section(&key, value, p, &mut raw.flow),
+                "outputs" => section(&key, value, p, &mut raw.outputs),
+                "metrics" => section(&key, value, p, &mut raw.metrics),
+                "health" => section(&key, value, p, &mut raw.health),
+                "logging" => section(&key, value, p, &mut raw.logging),
+                "user" => match value {
+                    toml::Value::String(s) => raw.user = Some(s),
+                    _ => problems.push(problem("user", "must be a string")),
+                },
+                other => problems.push(problem(
+                    other,
+                    &format!(
+                        "unknown key (sections: {}, and the key `user`)",
+                        SECTIONS.join(", ")
+                    ),
+                )),
+            }
+        }
+        match problems.is_empty() {
+            true => Ok(raw),
+            false => Err(problems),
+        }
+    }
+}
+
+fn problem(key: &str, message: &str) -> Problem {
+    Problem {
+        key: key.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn section<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: toml::Value,
+    problems: &mut Vec<Problem>,
+    into: &mut T,
+) {
+    if !value.is_table() {
+        problems.push(problem(name, "must be a table ([section])"));
+        return;
+    }
+    match value.try_into::<T>() {
+        Ok(v) => *into = v,
+        Err(e) => problems.push(problem(name, e.message().trim())),
+    }
+}
+
+// ---------------------------------------------------------------- stage 2: typed settings
+
+/// Everything `c2tap run` needs, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub capture: CaptureSettings,
+    pub iocs: IocSettings,
+    pub worker: WorkerConfig,
+    /// Flow-table size across all workers of one interface (each worker gets its share).
+    pub max_flows: usize,
+    pub outputs: OutputSettings,
+    pub metrics: MetricsSettings,
+    /// Period of the health record; `None` = off.
+    pub health_interval: Option<Duration>,
+    pub log_level: String,
+    pub user: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureSettings {
+    pub interfaces: Vec<String>,
+    pub snaplen: i32,
+    pub buffer_size: i32,
+    pub promiscuous: bool,
+    pub immediate: bool,
+    pub timeout: Duration,
+    pub workers: usize,
+    pub fanout_group: Option<u16>,
+    pub bpf: Option<String>,
+    pub prefilter: bool,
+    pub prefilter_max_iocs: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IocSettings {
+    pub feeds: Vec<FeedSource>,
+    pub filters: Filters,
+    /// How often feed files are checked for changes; `None` = only on SIGHUP.
+    pub watch_interval: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputSettings {
+    pub urls: Vec<String>,
+    /// The `[outputs.options]` table, for the dispatcher's own option type.
+    pub options: toml::Table,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `None` = no HTTP endpoint.
+    pub listen: Option<SocketAddr>,
+    pub ioc_label_threshold: usize,
+}
+
+/// Collects problems while converting.
+#[derive(Default)]
+struct Check {
+    problems: Vec<Problem>,
+}
+
+impl Check {
+    fn fail(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, key: &str, text: &str, min: Duration, max: Duration) -> Duration {
+        match parse_duration(text) {
+            Ok(d) if d < min || d > max => {
+                let (lo, hi) = (show(min), show(max));
+                let msg = match min.is_zero() {
+                    false if d.is_zero() => "must be > 0".to_string(),
+                    _ => format!("must be between {lo} and {hi}"),
+                };
+                self.fail(key, msg);
+                min
+            }
+            Ok(d) => d,
+            Err(e) => {
+                self.fail(key, e);
+                min
+            }
+        }
+    }
+
+    /// Zero disables the feature.
+    fn optional_duration(&mut self, key: &str, text: &str, min: Duration) -> Option<Duration> {
+        match parse_duration(text) {
+            Ok(d) if d.is_zero() => None,
+            Ok(d) if d < min => {
+                self.fail(key, format!("must be 0 (off) or at least {}", show(min)));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.fail(key, e);
+                None
+            }
+        }
+    }
+
+    fn range(&mut self, key: &str, v: u64, min: u64, max: u64) -> u64 {
+        if v < min || v > max {
+            self.fail(key, format!("must be between {min} and {max}"));
+            return min;
+        }
+        v
+    }
+}
+
+fn show(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms % 1000 != 0 => format!("{ms}ms"),
+        ms => format!("{}s", ms / 1000),
+    }
+}
+
+/// `250ms`, `30s`, `10m`, `2h`, `1d`; a bare `0` is allowed (off).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 250ms, 30s, 10m, 2h, 1d)"))?;
+    let ms_per: u64 = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("`{text}`: unit must be one of ms, s, m, h, d")),
+    };
+    n.checked_mul(ms_per)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// Bytes, or `512KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`: binary units either way).
+pub fn parse_size(size: &SizeText) -> Result<u64, String> {
+    let t = match size {
+        SizeText::Bytes(n) => return Ok(*n),
+        SizeText::Text(t) => t.trim(),
+    };
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{t}` is not a size (e.g. 64MiB)"))?;
+    let mul: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        _ => return Err(format!("`{t}`: unit must be one of KiB, MiB, GiB")),
+    };
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("`{t}` is too large"))
+}
+
+const MS: Duration = Duration::from_millis(1);
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn nanos(d: Duration) -> Nanos {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl RawConfig {
+    /// Stage two: every problem at once, or the typed settings.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let mut c = Check::default();
+        let capture = self.validate_capture(&mut c);
+        let iocs = IocSettings {
+            feeds: self
+                .iocs
+                .feeds
+                .iter()
+                .map(|f| FeedSource::parse(f))
+                .collect(),
+            filters: self.iocs.filters.clone(),
+            watch_interval: c.optional_duration(
+                "iocs.watch_interval",
+                &self.iocs.watch_interval,
+                Duration::from_secs(1),
+            ),
+        };
+        for (i, feed) in self.iocs.feeds.iter().enumerate() {
+            if feed.trim().is_empty() {
+                c.fail(&format!("iocs.feeds[{i}]"), "must not be empty");
+            }
+        }
+        if let Some(conf) = self.iocs.filters.min_confidence {
+            if conf > 100 {
+                c.fail("iocs.filters.min_confidence", "must be between 0 and 100");
+            }
+        }
+        let f = &self.flow;
+        let t = &f.timeouts;
+        let mut timeout = |name: &str, text: &str| {
+            nanos(c.duration(&format!("flow.timeouts.{name}"), text, MS, 7 * DAY))
+        };
+        let timeouts = Timeouts {
+            tcp_opening: timeout("tcp_opening", &t.tcp_opening),
+            tcp_established: timeout("tcp_established", &t.tcp_established),
+            tcp_closed: timeout("tcp_closed", &t.tcp_closed),
+            udp: timeout("udp", &t.udp),
+            other: timeout("other", &t.other),
+        };
+        let max_flows = c.range("flow.max_flows", f.max_flows, 1, 100_000_000) as usize;
+        let holddown = c.duration("flow.holddown", &f.holddown, Duration::ZERO, DAY);
+        let per_worker = (max_flows / capture.workers.max(1)).max(1);
+        let worker = WorkerConfig {
+            flow: FlowConfig {
+                max_flows: per_worker,
+                timeouts,
+            },
+            holddown: nanos(holddown),
+            track_all: f.track_all,
+        };
+        if self.outputs.urls.is_empty() {
+            c.fail("outputs.urls", "at least one output is required");
+        }
+        for (i, url) in self.outputs.urls.iter().enumerate() {
+            if let Err(e) = crate::app::run::check_output_url(url) {
+                c.fail(&format!("outputs.urls[{i}]"), e);
+            }
+        }
+        if let Err(e) = crate::app::run::check_output_options(&self.outputs.options) {
+            c.fail("outputs.options", e);
+        }
+        let listen = match self.metrics.listen.trim() {
+            "" => None,
+            addr => match addr.parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    c.fail(
+                        "metrics.listen",
+                        format!(
+                            "`{addr}` is not an address:port (e.g. 127.0.0.1:9464); \"\" = off"
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let health_interval = c.optional_duration(
+            "health.interval",
+            &self.health.interval,
+            Duration::from_secs(1),
+        );
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
+            c.fail("logging.level", format!("not a level or filter: {e}"));
+        }
+        if let Some(user) = &self.user {
+            let ok = !user.is_empty()
+                && user.len() <= 32
+                && user
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                c.fail(
+                    "user",
+                    "must be a system user name (letters, digits, _ and -)",
+                );
+            }
+        }
+        if !c.problems.is_empty() {
+            return Err(ConfigError::Invalid(c.problems));
+        }
+        Ok(Settings {
+            capture,
+            iocs,
+            worker,
+            max_flows,
+            outputs: OutputSettings {
+                urls: self.outputs.urls.clone(),
+                options: self.outputs.options.clone(),
+            },
+            metrics: MetricsSettings {
+                listen,
+                ioc_label_threshold: self.metrics.ioc_label_threshold as usize,
+            },
+            health_interval,
+            log_level: self.logging.level.clone(),
+            user: self.user.clone(),
+        })
+    }
+
+    fn validate_capture(&self, c: &mut Check) -> CaptureSettings {
+        let r = &self.capture;
+        if r.interfaces.is_empty() {
+            c.fail("capture.interfaces", "at least one interface is required");
+        }
+        for (i, name) in r.interfaces.iter().enumerate() {
+            // IFNAMSIZ is 16 including the NUL.
+            let ok = !name.is_empty()
+                && name.len() < 16
+                && !name.contains(['/', ' ', '\0'])
+                && name != "."
+                && name != "..";
+            if !ok {
+                c.fail(&format!("capture.interfaces[{i}]"), "not an interface name");
+            }
+            if r.interfaces
+                .get(..i)
+                .is_some_and(|before| before.contains(name))
+            {
+                c.fail(&format!("capture.interfaces[{i}]"), "listed twice");
+            }
+        }
+        let snaplen = c.range("capture.snaplen", r.snaplen.into(), 64, 262_144);
+        let buffer_size = match parse_size(&r.buffer_size) {
+            Ok(n) => c.range("capture.buffer_size", n, 1 << 20, 1 << 30),
+            Err(e) => {
+                c.fail("capture.buffer_size", e);
+                1 << 20
+            }
+        };
+        let timeout = c.duration("capture.timeout", &r.timeout, MS, Duration::from_secs(10));
+        let workers = c.range("capture.workers", r.workers.into(), 1, 64) as usize;
+        let bpf = r
+            .bpf
+            .as_ref()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if let Some(expr) = &bpf {
+            if let Err(e) = crate::capture::prefilter::check_expression(expr) {
+                c.fail("capture.bpf", e.to_string());
+            }
+        }
+        let prefilter_max_iocs = c.range(
+            "capture.prefilter_max_iocs",
+            r.prefilter_max_iocs.into(),
+            1,
+            crate::capture::prefilter::HARD_MAX_IOCS as u64,
+        ) as usize;
+        CaptureSettings {
+            interfaces: r.interfaces.clone(),
+            snaplen: i32::try_from(snaplen).unwrap_or(512),
+            buffer_size: i32::try_from(buffer_size).unwrap_or(i32::MAX),
+            promiscuous: r.promiscuous,
+            immediate: r.immediate,
+            timeout,
+            workers,
+            fanout_group: r.fanout_group,
+            bpf,
+            prefilter: r.prefilter,
+            prefilter_max_iocs,
+        }
+    }
+}
+
+/// Reads, parses and validates a file.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    RawConfig::read(path)?.validate()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        let raw = match RawConfig::parse(text) {
+            Ok(raw) => raw,
+            Err(p) => return p.iter().map(Problem::to_string).collect(),
+        };
+        match raw.validate() {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems().iter().map(Problem::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn shipped_example_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/c2tap.toml");
+        let settings = match load(&path) {
+            Ok(s) => s,
+            Err(e) => panic!("config/c2tap.toml: {e}"),
+        };
+        assert_eq!(settings.capture.interfaces, vec!["eth1".to_string()]);
+        assert_eq!(settings.capture.buffer_size, 128 << 20);
+        assert_eq!(settings.worker.flow.timeouts, Timeouts::default());
+        assert_eq!(settings.health_interval, Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let raw = RawConfig::parse("[capture]\ninterfaces = [\"eth0\"]\n");
+        let s = match raw.map(|r| r.validate()) {
+            Ok(Ok(s)) => s,
+            _ => panic!("minimal config rejected"),
+        };
+        assert_eq!(s.capture.snaplen, 512);
+        assert_eq!(s.capture.buffer_size, 64 << 20);
+        assert_eq!(s.capture.timeout, Duration::from_millis(50));
+        assert_eq!(s.worker.flow.max_flows, 500_000);
+        assert_eq!(s.worker.flow.timeouts, Timeouts::default());
+        assert_eq!(s.iocs.watch_interval, Some(Duration::from_secs(30)));
+        assert_eq!(s.outputs.urls, vec!["udp://127.0.0.1:514".to_string()]);
+        assert_eq!(s.metrics.listen, "127.0.0.1:9464".parse().ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let got = problems(
+            r#"
+            [capture]
+            interfaces = []
+            workers = 0
+            buffer_size = "12 parsecs"
+            [flow.timeouts]
+            tcp_established = "0s"
+            udp = "forever"
+            [metrics]
+            listen = "localhost"
+            [health]
+            interval = "10ms"
+            "#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                "capture.interfaces: at least one interface is required",
+                "capture.buffer_size: `12 parsecs`: unit must be one of KiB, MiB, GiB",
+                "capture.workers: must be between 1 and 64",
+                "flow.timeouts.tcp_established: must be > 0",
+                "flow.timeouts.udp: `forever` is not a duration (e.g. 250ms, 30s, 10m, 2h, 1d)",
+                "metrics.listen: `localhost` is not an address:port (e.g. 127.0.0.1:9464); \"\" = off",
+                "health.interval: must be 0 (off) or at least 1s",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_in_every_section() {
+        let got = problems(
+            "colour = 1\n[capture]\ninterfaces=[\"eth0\"]\nsnaplenn = 3\n[flow.timeouts]\nicmp = \"1s\"\n",
+        );
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got[0].starts_with("capture: unknown field `snaplenn`"),
+            "{got:?}"
+        );
+        assert!(got[1].starts_with("colour: unknown key"), "{got:?}");
+        assert!(got[2].starts_with("flow: unknown field `icmp`"), "{got:?}");
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(parse_size(&SizeText::Text("64MiB".into())), Ok(64 << 20));
+        assert_eq!(parse_size(&SizeText::Bytes(4096)), Ok(4096));
+        assert!(parse_size(&SizeText::Text("1TB".into())).is_err());
+    }
+
+    #[test]
+    fn bad_bpf_is_reported() {
+        let got = problems("[capture]\ninterfaces=[\"eth0\"]\nbpf = \"host and and\"\n");
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("capture.bpf: "), "{got:?}");
+    }
+
+    #[test]
+    fn max_flows_is_shared_by_workers() {
+        let raw = RawConfig::parse(
+            "[capture]\ninterfaces=[\"eth0\"]\nworkers=4\n[flow]\nmax_flows=1000\n",
+        );
+        let s = raw.ok().and_then(|r| r.validate().ok());
+        assert_eq!(s.map(|s| s.worker.flow.max_flows), Some(250));
+    }
+}
