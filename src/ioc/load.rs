@@ -199,6 +199,10 @@ impl Collector<'_> {
 
     fn load_file(&mut self, path: &Path) -> Result<(), LoadError> {
         let label = self.stats.file.clone();
+        // Refuse by size before reading a byte: a sparse or huge file costs nothing this way.
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_FEED_BYTES) {
+            return Err(LoadError::TooLarge { file: label });
+        }
         let mut bytes = read_bounded(File::open(path), &label)?;
         let mut format = detect(&bytes).map_err(|source| LoadError::Format {
             file: label.clone(),
