@@ -32,6 +32,45 @@ enum Command {
     Iocs(IocArgs),
     /// Print Sentinel hunting queries (KQL) for the effective IOC set.
     Kql(FeedArgs),
+    /// Run the live sensor (config file plus overrides); stops on SIGTERM/SIGINT.
+    Run(RunArgs),
+    /// Validate a config file and print every problem with its key path.
+    CheckConfig(CheckConfigArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Config file (TOML); without it, defaults plus the flags below.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Capture interface; repeatable (replaces `capture.interfaces`).
+    #[arg(long = "interface", short = 'i', value_name = "IF")]
+    interfaces: Vec<String>,
+    /// IOC feed file or `builtin`; repeatable (replaces `iocs.feeds`).
+    #[arg(long = "iocs", value_name = "FILE")]
+    iocs: Vec<String>,
+    /// Output URL (udp://, tcp://, tls://, file://); repeatable (replaces `outputs.urls`).
+    #[arg(long = "syslog", alias = "output", value_name = "URL")]
+    outputs: Vec<String>,
+    /// Metrics listen address (`""` turns the endpoint off).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// Capture handles (worker threads) per interface.
+    #[arg(long, value_name = "N")]
+    workers: Option<u32>,
+    /// BPF filter expression applied in the kernel.
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+    /// Compile the IOC set into the kernel filter (only IOC traffic leaves the kernel).
+    #[arg(long)]
+    prefilter: bool,
+}
+
+#[derive(Args)]
+struct CheckConfigArgs {
+    /// Config file to check.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
 }
 
 #[derive(Args)]
@@ -140,12 +179,38 @@ fn kql(args: FeedArgs) -> Result<()> {
     Ok(())
 }
 
+fn run(args: RunArgs) -> Result<()> {
+    let flags = app::run::RunFlags {
+        config: args.config,
+        interfaces: args.interfaces,
+        iocs: args.iocs,
+        outputs: args.outputs,
+        metrics: args.metrics,
+        workers: args.workers,
+        bpf: args.bpf,
+        prefilter: args.prefilter,
+    };
+    let settings = app::run::settings(&flags)?;
+    app::run::init_logging(&settings.log_level);
+    app::run::run(settings)
+}
+
+fn check_config(args: CheckConfigArgs) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match app::check_config::check_config(&args.config, &mut out)? {
+        true => Ok(()),
+        false => anyhow::bail!("{} is not valid", args.config.display()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(a) => replay(a),
         Command::Iocs(a) => iocs(a),
         Command::Kql(a) => kql(a),
+        Command::Run(a) => run(a),
+        Command::CheckConfig(a) => check_config(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

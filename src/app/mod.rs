@@ -1,7 +1,9 @@
 //! App: one function per subcommand, wiring the stages together. `main.rs` only parses the
 //! command line and calls into here.
 
+pub mod check_config;
 pub mod replay;
+pub mod run;
 pub mod summary;
 
 /// The host name records carry (CEF `dvchost`, syslog HOSTNAME) unless configured.
