@@ -1,1 +1,240 @@
-//! JSON lines formatting: the same records as CEF, snake_case fields.
+//! JSON lines formatting: the same records as CEF, one object per line with snake_case keys in
+//! a fixed order, for `--format json` on stdout and `file://` outputs (jq, Vector, Splunk HEC
+//! batchers). Written by hand into the reused buffer so key order is part of the contract and
+//! nothing is allocated per record.
+
+use std::net::IpAddr;
+
+use crate::output::cef::{
+    mode, name_suffix, proto_name, severity, write_times_and_endpoints, write_tunnel, Fields,
+    HEALTH_NAME,
+};
+use crate::output::timefmt::push_u64;
+use crate::record::{FlowRecord, HealthRecord, Record, SensorContext, Signature};
+use crate::time::to_millis;
+
+pub use crate::output::line::Format;
+
+/// Appends one JSON object (no trailing newline) for `rec`.
+pub fn write_json(buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext) {
+    let mut obj = Obj::open(buf);
+    match rec {
+        Record::Flow(flow) => write_flow(&mut obj, flow, rec, ctx),
+        Record::Health(health) => write_health(&mut obj, health, rec, ctx),
+    }
+    obj.close();
+}
+
+fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContext) {
+    obj.num("signature_id", u64::from(flow.signature.id()));
+    let name = obj.key("name");
+    name.push(b'"');
+    escape_json(
+        name,
+        if flow.ioc.malware.is_empty() {
+            "Unknown"
+        } else {
+            &flow.ioc.malware
+        },
+    );
+    escape_json(name, name_suffix(flow.signature));
+    name.push(b'"');
+    obj.num("severity", u64::from(severity(rec)));
+    obj.str("action", flow.action.as_str());
+    let start = to_millis(flow.start);
+    write_times_and_endpoints(obj, flow);
+    let proto = obj.key("proto");
+    proto.push(b'"');
+    proto_name(flow.proto, proto);
+    proto.push(b'"');
+    obj.str(
+        "direction",
+        if flow.ioc_is_server {
+            "outbound"
+        } else {
+            "inbound"
+        },
+    );
+    obj.num("count", u64::from(flow.count));
+    obj.num("bytes_to_server", flow.totals.bytes_to_server);
+    obj.num("bytes_to_client", flow.totals.bytes_to_client);
+    obj.num("packets_to_server", flow.totals.packets_to_server);
+    obj.num("packets_to_client", flow.totals.packets_to_client);
+    if flow.signature == Signature::FlowSummary {
+        obj.num("duration_ms", to_millis(flow.end).saturating_sub(start));
+    }
+    obj.str("sensor", &ctx.hostname);
+    obj.str("interface", &flow.interface);
+    obj.str("mode", mode(ctx));
+    if flow.vlan != 0 {
+        obj.num("vlan", u64::from(flow.vlan));
+    }
+    let tunnel_at = obj.buf.len();
+    let tunnel = obj.key("tunnel");
+    tunnel.push(b'"');
+    if write_tunnel(tunnel, flow.tunnel) {
+        tunnel.push(b'"');
+    } else {
+        obj.buf.truncate(tunnel_at);
+    }
+    let ioc = &flow.ioc;
+    let mut inner = Obj::open(obj.key("ioc"));
+    inner.str("value", &ioc.value);
+    inner.str("malware", &ioc.malware);
+    inner.str("threat_type", &ioc.threat_type);
+    if let Some(confidence) = ioc.confidence {
+        inner.num("confidence", u64::from(confidence));
+    }
+    inner.str("feed", &ioc.source);
+    for (key, value) in [
+        ("first_seen", &ioc.first_seen),
+        ("last_seen", &ioc.last_seen),
+        ("reference", &ioc.reference),
+    ] {
+        if let Some(value) = value {
+            inner.str(key, value);
+        }
+    }
+    inner.close();
+}
+
+fn write_health(obj: &mut Obj, health: &HealthRecord, rec: &Record, ctx: &SensorContext) {
+    obj.num("signature_id", u64::from(Signature::Health.id()));
+    obj.str("name", HEALTH_NAME);
+    obj.num("severity", u64::from(severity(rec)));
+    obj.str("action", "health");
+    obj.num("rt", to_millis(health.time));
+    obj.str("sensor", &ctx.hostname);
+    obj.str("mode", mode(ctx));
+    obj.num("packets", health.packets);
+    obj.num("kernel_drops", health.kernel_drops);
+    obj.num("matches", health.matches);
+    obj.num("iocs_loaded", health.iocs_loaded);
+    obj.num("ioc_age_secs", health.ioc_age_secs);
+}
+
+/// An object being written: tracks whether a comma is due.
+struct Obj<'a> {
+    buf: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn open(buf: &'a mut Vec<u8>) -> Obj<'a> {
+        buf.push(b'{');
+        Obj { buf, first: true }
+    }
+
+    fn close(self) {
+        self.buf.push(b'}');
+    }
+
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+        self.buf
+    }
+
+    fn str(&mut self, key: &str, value: &str) {
+        let buf = self.key(key);
+        buf.push(b'"');
+        escape_json(buf, value);
+        buf.push(b'"');
+    }
+}
+
+impl Fields for Obj<'_> {
+    fn num(&mut self, key: &str, n: u64) {
+        push_u64(self.key(key), n);
+    }
+
+    fn ip(&mut self, key: &str, addr: IpAddr) {
+        let buf = self.key(key);
+        buf.push(b'"');
+        let _ = std::io::Write::write_fmt(buf, format_args!("{addr}"));
+        buf.push(b'"');
+    }
+}
+
+/// JSON string escaping (RFC 8259): quote, backslash and control characters.
+fn escape_json(buf: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut plain_from = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            b if b < 0x20 || b == 0x7f => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(text.as_bytes().get(plain_from..i).unwrap_or_default());
+        if short.is_empty() {
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            buf.extend_from_slice(short);
+        }
+        plain_from = i + 1;
+    }
+    buf.extend_from_slice(text.as_bytes().get(plain_from..).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::test_records::{ctx, flow_record, health_record};
+
+    fn json(rec: &Record) -> serde_json::Value {
+        let mut buf = Vec::new();
+        write_json(&mut buf, rec, &ctx());
+        serde_json::from_slice(&buf).unwrap()
+    }
+
+    #[test]
+    fn flow_record_keys_in_order() {
+        let mut buf = Vec::new();
+        write_json(&mut buf, &flow_record(), &ctx());
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            text,
+            r#"{"signature_id":1001,"name":"Remcos C2 connection","severity":8,"action":"established","rt":1778335407123,"start":1778335407123,"end":1778335408123,"src":"10.1.2.3","spt":49822,"dst":"138.9.223.13","dpt":8015,"proto":"TCP","direction":"outbound","count":1,"bytes_to_server":120,"bytes_to_client":80,"packets_to_server":3,"packets_to_client":2,"sensor":"sensor01","interface":"eth1","mode":"live","ioc":{"value":"138.9.223.13:8015","malware":"Remcos","threat_type":"botnet_cc","confidence":75,"feed":"ThreatFox","first_seen":"2026-05-09"}}"#
+        );
+    }
+
+    #[test]
+    fn escapes_and_optional_keys() {
+        let Record::Flow(mut flow) = flow_record() else {
+            unreachable!()
+        };
+        let mut ioc = (*flow.ioc).clone();
+        ioc.malware = "a\"b\\c\n\u{1}é".into();
+        flow.ioc = std::sync::Arc::new(ioc);
+        flow.signature = Signature::FlowSummary;
+        flow.vlan = 7;
+        flow.tunnel = crate::decode::Tunnel::Vxlan { vni: 42 };
+        let v = json(&Record::Flow(flow));
+        assert_eq!(v["ioc"]["malware"], "a\"b\\c\n\u{1}é");
+        assert_eq!(v["name"], "a\"b\\c\n\u{1}é C2 flow ended");
+        assert_eq!(v["duration_ms"], 1000);
+        assert_eq!(v["vlan"], 7);
+        assert_eq!(v["tunnel"], "vxlan:42");
+        assert_eq!(v["severity"], 3);
+    }
+
+    #[test]
+    fn health_record_fields() {
+        let v = json(&health_record());
+        assert_eq!(v["signature_id"], 1004);
+        assert_eq!(v["kernel_drops"], 2);
+        assert_eq!(v["mode"], "live");
+    }
+}

@@ -1,8 +1,25 @@
 //! Output: records become CEF or JSON lines and leave through stdout, files or syslog.
 //! Formatting is pure (one reused buffer per writer); transports own their sockets and queues.
 
+pub mod aggregate;
 pub mod cef;
+pub mod cef_parse;
+pub mod dispatcher;
 pub mod json;
+pub mod line;
+pub mod options;
+pub mod spool;
+pub mod syslog;
+pub mod timefmt;
+pub mod transport;
+mod worker;
+
+#[cfg(test)]
+pub(crate) mod test_records;
+
+pub use dispatcher::{DispatchSink, Dispatcher, OutputStats, ShutdownReport};
+pub use line::{Format, LineWriter};
+pub use options::{OutputError, OutputOptions, OutputSpec};
 
 use crate::record::Record;
 

@@ -1,0 +1,246 @@
+//! The dispatcher: the live sensor's output stage. Detection hands each record to a
+//! [`DispatchSink`], which copies it (a few reference counts, no allocation) into the hand-off
+//! channel of every output and returns — O(1), never blocking, never waiting on a socket or a
+//! disk. Each output then has its own intake and sender threads (see `worker`), its own memory
+//! queue and spool, so one dead receiver never delays another.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Sender, TrySendError};
+
+use crate::output::options::{OutputError, OutputOptions, OutputSpec};
+use crate::output::spool::Spool;
+use crate::output::syslog::Envelope;
+use crate::output::transport::Connector;
+use crate::output::worker::{run_intake, run_sender, Counters, Render, Shared};
+use crate::output::RecordSink;
+use crate::record::{Record, SensorContext};
+
+/// Counters of one output at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutputStats {
+    /// `OutputSpec::name()`: a closed set per configuration, fit for a metric label.
+    pub name: String,
+    /// Records waiting in memory (hand-off channel + memory queue).
+    pub queued: u64,
+    /// Messages written to the transport (including resends after a connection loss).
+    pub sent: u64,
+    /// Messages ever written to the spool.
+    pub spooled: u64,
+    /// Messages in the spool now, and its size.
+    pub spool_records: u64,
+    pub spool_bytes: u64,
+    /// Records lost: hand-off channel full, memory queue full without a spool, or spool full.
+    pub dropped: u64,
+    /// Records that stayed over `max_record_bytes` even with their free text emptied.
+    pub oversize: u64,
+    /// Records held back by aggregation (each is inside a later record's `cnt`).
+    pub aggregated: u64,
+    pub reconnects: u64,
+    pub connected: bool,
+}
+
+/// What shutdown left behind, per output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShutdownReport {
+    pub outputs: Vec<OutputStats>,
+    /// True when every output finished delivering before the deadline.
+    pub complete: bool,
+}
+
+struct Output {
+    name: String,
+    tx: Sender<Record>,
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Running outputs. Dropping it without [`Dispatcher::shutdown`] leaves the threads to end with
+/// the process; call shutdown so queued records reach the receiver or the spool.
+pub struct Dispatcher {
+    outputs: Vec<Output>,
+}
+
+/// The capture side's handle: cheap to clone (one per capture worker), never blocks.
+#[derive(Clone)]
+pub struct DispatchSink {
+    inputs: Arc<[(Sender<Record>, Arc<Shared>)]>,
+}
+
+impl Dispatcher {
+    /// Starts every output: opens its spool (recovering what a previous run left), loads TLS
+    /// material, and spawns its threads. Connecting happens in the background; a receiver that
+    /// is down at start is not an error (its records are spooled).
+    pub fn start(
+        specs: Vec<OutputSpec>,
+        opts: OutputOptions,
+        mut ctx: SensorContext,
+    ) -> Result<Dispatcher, OutputError> {
+        opts.validate()?;
+        if let Some(host) = &opts.hostname {
+            ctx.hostname.clone_from(host);
+        }
+        let mut names: Vec<String> = Vec::new();
+        for spec in &specs {
+            let name = spec.name();
+            if names.contains(&name) {
+                return Err(OutputError::Duplicate(name));
+            }
+            names.push(name);
+        }
+        let mut dispatcher = Dispatcher {
+            outputs: Vec::new(),
+        };
+        for (spec, name) in specs.into_iter().zip(names) {
+            match start_output(&spec, name, &opts, &ctx) {
+                Ok(output) => dispatcher.outputs.push(output),
+                Err(e) => {
+                    dispatcher.shutdown(Duration::ZERO);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(dispatcher)
+    }
+
+    pub fn sink(&self) -> DispatchSink {
+        DispatchSink {
+            inputs: self
+                .outputs
+                .iter()
+                .map(|o| (o.tx.clone(), Arc::clone(&o.shared)))
+                .collect(),
+        }
+    }
+
+    pub fn stats(&self) -> Vec<OutputStats> {
+        self.outputs.iter().map(stats_of).collect()
+    }
+
+    /// SIGHUP: file outputs close and reopen their file (after logrotate moved it).
+    pub fn reopen_files(&self) {
+        for output in &self.outputs {
+            output.shared.reopen.store(true, Ordering::Release);
+            output.shared.wake.notify_all();
+        }
+    }
+
+    /// SIGTERM: stops taking records, delivers what is queued until `deadline` from now, and
+    /// spools the rest (records in memory are lost only when no spool is configured; they are
+    /// then counted as dropped). Emitting after this counts as dropped.
+    pub fn shutdown(self, deadline: Duration) -> ShutdownReport {
+        let until = Instant::now() + deadline;
+        for output in &self.outputs {
+            output.shared.closing.store(true, Ordering::Release);
+            output.shared.set_deadline(until);
+        }
+        let mut complete = true;
+        let mut outputs = Vec::new();
+        for mut output in self.outputs {
+            for thread in output.threads.drain(..) {
+                let _ = thread.join();
+            }
+            let stats = stats_of(&output);
+            complete &= stats.queued == 0 && stats.spool_records == 0;
+            outputs.push(stats);
+        }
+        ShutdownReport { outputs, complete }
+    }
+}
+
+fn start_output(
+    spec: &OutputSpec,
+    name: String,
+    opts: &OutputOptions,
+    ctx: &SensorContext,
+) -> Result<Output, OutputError> {
+    let connector = Connector::new(spec, opts)?;
+    let spool = match &opts.spool_dir {
+        Some(dir) => Some(Spool::open(&dir.join(&name), opts.spool_max_bytes)?),
+        None => None,
+    };
+    let render = match spec {
+        OutputSpec::File { format, .. } => Render::Lines(*format),
+        _ => Render::Syslog(Envelope::new(
+            opts.facility,
+            opts.rfc5424,
+            &ctx.hostname,
+            opts.max_record_bytes,
+        )),
+    };
+    let counters = Arc::new(Counters::default());
+    let shared = Arc::new(Shared::new(opts.queue_records, spool, counters));
+    let (tx, rx) = bounded(opts.queue_records);
+    let window = u64::try_from(opts.aggregate_window.as_nanos()).unwrap_or(u64::MAX);
+    let intake = {
+        let (shared, ctx) = (Arc::clone(&shared), ctx.clone());
+        std::thread::Builder::new()
+            .name(format!("out-in-{}", short(&name)))
+            .spawn(move || run_intake(rx, shared, render, ctx, window))
+            .map_err(OutputError::Thread)?
+    };
+    let sender = {
+        let (shared, name, reconnect_max) = (Arc::clone(&shared), name.clone(), opts.reconnect_max);
+        std::thread::Builder::new()
+            .name(format!("out-tx-{}", short(&name)))
+            .spawn(move || run_sender(shared, connector, reconnect_max, name))
+            .map_err(OutputError::Thread)?
+    };
+    Ok(Output {
+        name,
+        tx,
+        shared,
+        threads: vec![intake, sender],
+    })
+}
+
+/// Thread names are cut at 15 bytes by the kernel; keep the informative end.
+fn short(name: &str) -> &str {
+    name.get(name.len().saturating_sub(8)..).unwrap_or(name)
+}
+
+fn stats_of(output: &Output) -> OutputStats {
+    let c = &output.shared.counters;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    OutputStats {
+        name: output.name.clone(),
+        queued: output.tx.len() as u64 + load(&c.mem_queued),
+        sent: load(&c.sent),
+        spooled: load(&c.spooled),
+        spool_records: load(&c.spool_records),
+        spool_bytes: load(&c.spool_bytes),
+        dropped: load(&c.dropped),
+        oversize: load(&c.oversize),
+        aggregated: load(&c.aggregated),
+        reconnects: load(&c.reconnects),
+        connected: c.connected.load(Ordering::Relaxed),
+    }
+}
+
+impl RecordSink for DispatchSink {
+    fn emit(&mut self, record: Record) {
+        let Some(((last_tx, last_shared), rest)) = self.inputs.split_last() else {
+            return;
+        };
+        for (tx, shared) in rest {
+            offer(tx, shared, record.clone());
+        }
+        offer(last_tx, last_shared, record);
+    }
+}
+
+fn offer(tx: &Sender<Record>, shared: &Shared, record: Record) {
+    if shared.closing.load(Ordering::Relaxed) {
+        shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    match tx.try_send(record) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
