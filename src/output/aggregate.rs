@@ -211,7 +211,7 @@ impl<S: RecordSink> RecordSink for Aggregating<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::test_records::{flow, health_record, ioc, T0};
+    use crate::output::examples::{flow, health_record, ioc, T0};
     use crate::time::NANOS_PER_SEC;
 
     fn conn(at_secs: u64, client: u8) -> Record {

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::ioc::Ioc;
 use crate::output::cef_parse::parse_cef;
-use crate::output::test_records::{ctx, flow, flow_record, health_record, ioc};
+use crate::output::examples::{ctx, flow, flow_record, health_record, ioc};
 use crate::record::{Action, Endpoint};
 
 fn cef(rec: &Record) -> String {

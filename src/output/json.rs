@@ -191,7 +191,7 @@ fn escape_json(buf: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::test_records::{ctx, flow_record, health_record};
+    use crate::output::examples::{ctx, flow_record, health_record};
 
     fn json(rec: &Record) -> serde_json::Value {
         let mut buf = Vec::new();

@@ -96,7 +96,7 @@ impl<W: Write> RecordSink for LineWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::test_records::{ctx, flow_record, health_record};
+    use crate::output::examples::{ctx, flow_record, health_record};
 
     #[test]
     fn writes_one_line_per_record() {

@@ -5,6 +5,10 @@ pub mod aggregate;
 pub mod cef;
 pub mod cef_parse;
 pub mod dispatcher;
+pub mod examples;
+/// Old name of [`examples`], still used by other modules' unit tests.
+#[cfg(test)]
+pub(crate) use examples as test_records;
 pub mod json;
 pub mod line;
 pub mod options;
@@ -14,12 +18,10 @@ pub mod timefmt;
 pub mod transport;
 mod worker;
 
-#[cfg(test)]
-pub(crate) mod test_records;
-
 pub use dispatcher::{DispatchSink, Dispatcher, OutputStats, ShutdownReport};
 pub use line::{Format, LineWriter};
 pub use options::{OutputError, OutputOptions, OutputSpec};
+pub use worker::{RESEND_MAX, RESEND_SPAN};
 
 use crate::record::Record;
 

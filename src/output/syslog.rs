@@ -168,7 +168,7 @@ pub fn local_hostname() -> String {
 mod tests {
     use super::*;
     use crate::output::cef::{write_cef, VERSION};
-    use crate::output::test_records::{ctx, flow_record, health_record};
+    use crate::output::examples::{ctx, flow_record, health_record};
 
     fn message(env: &Envelope, rec: &Record) -> String {
         let mut buf = Vec::new();

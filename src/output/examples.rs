@@ -1,11 +1,12 @@
-//! Records for the output stage's unit tests: the reference worked example (Remcos C2
-//! connection 10.1.2.3:49822 → 138.9.223.13:8015/TCP at 2026-05-09T14:03:27.123Z).
+//! Example records for tests of the output stage and beyond: the reference worked example
+//! (Remcos C2 connection 10.1.2.3:49822 → 138.9.223.13:8015/TCP at 2026-05-09T14:03:27.123Z),
+//! with the same IOC as the built-in set. Not used on the data path.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::decode::Tunnel;
-use crate::ioc::{Ioc, IocSet};
+use crate::ioc::Ioc;
 use crate::record::{
     Action, Endpoint, FlowRecord, HealthRecord, Record, SensorContext, Signature, Totals,
 };
@@ -20,11 +21,19 @@ pub fn ctx() -> SensorContext {
     }
 }
 
-/// The built-in Remcos IOC (ThreatFox, confidence 75, first seen 2026-05-09).
+/// The Remcos IOC of the worked example, as ThreatFox lists it.
 pub fn ioc() -> Ioc {
-    let set = IocSet::builtin();
-    let found = set.iter().find(|ioc| ioc.value == "138.9.223.13:8015");
-    Ioc::clone(found.expect("built-in IOC set has the reference Remcos endpoint"))
+    Ioc {
+        value: "138.9.223.13:8015".into(),
+        port: Some(8015),
+        malware: "Remcos".into(),
+        threat_type: "botnet_cc".into(),
+        confidence: Some(75),
+        first_seen: Some("2026-05-09".into()),
+        last_seen: None,
+        source: "ThreatFox".into(),
+        reference: None,
+    }
 }
 
 pub fn flow(ioc: Ioc) -> FlowRecord {
