@@ -109,12 +109,23 @@ fn bump(map: &mut HashMap<String, u64>, label: &str, n: u64, cap: usize, overflo
 /// A [`RecordSink`] that counts alert records for the metrics, then passes every record on.
 pub struct CountingSink<S> {
     inner: S,
-    counters: Arc<WorkerCounters>,
+    counters: Option<Arc<WorkerCounters>>,
 }
 
 impl<S> CountingSink<S> {
     pub fn new(inner: S, counters: Arc<WorkerCounters>) -> CountingSink<S> {
-        CountingSink { inner, counters }
+        CountingSink {
+            inner,
+            counters: Some(counters),
+        }
+    }
+
+    /// Passes records on without counting: one sink type whether metrics are on or off.
+    pub fn uncounted(inner: S) -> CountingSink<S> {
+        CountingSink {
+            inner,
+            counters: None,
+        }
     }
 
     pub fn inner(&self) -> &S {
@@ -129,19 +140,19 @@ impl<S> CountingSink<S> {
         self.inner
     }
 
-    pub fn counters(&self) -> &Arc<WorkerCounters> {
-        &self.counters
+    pub fn counters(&self) -> Option<&Arc<WorkerCounters>> {
+        self.counters.as_ref()
     }
 }
 
 impl<S: RecordSink> RecordSink for CountingSink<S> {
     fn emit(&mut self, record: Record) {
-        if let Record::Flow(f) = &record {
+        if let (Record::Flow(f), Some(counters)) = (&record, &self.counters) {
             if let Some(sig) = MATCH_SIGNATURES.iter().position(|s| *s == f.signature) {
-                let gate = &self.counters.gate;
+                let gate = &counters.gate;
                 let ioc = gate.is_open().then_some(f.ioc.value.as_str());
                 let n = u64::from(f.count.max(1));
-                self.counters
+                counters
                     .tally
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)

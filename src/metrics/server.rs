@@ -116,25 +116,36 @@ async fn accept_loop(
 async fn answer(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
-    let response = loop {
+    let (response, unread) = loop {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
             return Ok(()); // closed before a full request
         }
         head.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
-            break respond(&head, metrics);
-        }
         if head.len() > MAX_REQUEST_BYTES {
-            break Response::text(
-                431,
-                "Request Header Fields Too Large",
-                "request too large\n",
-            );
+            let too_large = "Request Header Fields Too Large";
+            break (Response::text(431, too_large, "request too large\n"), true);
+        }
+        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
+            break (respond(&head, metrics), false);
         }
     };
     stream.write_all(&response.to_bytes()).await?;
-    stream.shutdown().await
+    stream.shutdown().await?;
+    if unread {
+        // Closing with unread input would reset the connection and could destroy the answer
+        // before the client reads it: take (and discard) what it still sends, within the
+        // connection deadline and a byte bound.
+        let mut left = 16 * MAX_REQUEST_BYTES;
+        while left > 0 {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            left = left.saturating_sub(n);
+        }
+    }
+    Ok(())
 }
 
 /// An HTTP answer before serialization.

@@ -4,7 +4,7 @@ use super::names::{self, Kind};
 use super::server::respond;
 use super::*;
 use crate::ioc::{FeedFormat, FeedSource, FileStats, Filters, IocSet};
-use crate::output::test_records::{flow, ioc};
+use crate::output::examples::{flow, ioc};
 use crate::output::RecordSink;
 use crate::pipeline::WorkerStats;
 use crate::record::{Record, Signature};
@@ -283,4 +283,12 @@ fn the_catalogue_follows_prometheus_naming() {
         );
         assert!(!spec.labels.contains(&"ip") && !spec.labels.contains(&"port"));
     }
+}
+
+#[test]
+fn an_uncounted_sink_only_passes_records_on() {
+    let mut sink = CountingSink::uncounted(Vec::<Record>::new());
+    sink.emit(Record::Flow(flow(ioc())));
+    assert!(sink.counters().is_none());
+    assert_eq!(sink.into_inner().len(), 1);
 }
