@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use crate::capture::file::{CaptureFile, FileError};
 use crate::detect::IocHandle;
 use crate::ioc::IocSet;
+use crate::metrics::{CountingSink, Metrics};
 use crate::output::line::{Format, LineWriter};
 use crate::pipeline::{Worker, WorkerConfig, WorkerStats};
 use crate::record::{Record, SensorContext};
@@ -41,6 +42,21 @@ pub fn replay(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ReplayOutcome> {
+    replay_with_metrics(settings, None, out, err)
+}
+
+/// Interface label of replayed traffic in the metrics.
+pub const METRICS_INTERFACE: &str = "replay";
+/// Packets between two publications of the replay's counters to the metrics.
+const PUBLISH_EVERY: u32 = 4096;
+
+/// [`replay`], also publishing the counters to `metrics` as it goes (`--metrics`).
+pub fn replay_with_metrics(
+    settings: ReplaySettings,
+    metrics: Option<&Metrics>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ReplayOutcome> {
     // Open every file first: a file that is not a capture fails before any output.
     let mut files = Vec::with_capacity(settings.pcaps.len());
     for path in &settings.pcaps {
@@ -50,7 +66,16 @@ pub fn replay(
         hostname: settings.hostname.clone(),
         replay: true,
     };
-    let sink = LineWriter::new(out, settings.format, ctx);
+    let lines = LineWriter::new(out, settings.format, ctx);
+    let counters = metrics.map(|m| m.worker(METRICS_INTERFACE, 0));
+    let sink = match &counters {
+        Some(c) => CountingSink::new(lines, Arc::clone(c)),
+        None => CountingSink::uncounted(lines),
+    };
+    if let Some(m) = metrics {
+        m.set_capture_running(true);
+    }
+    let mut since_publish = 0u32;
     let iocs = Arc::new(IocHandle::new(settings.iocs));
     let mut worker = Worker::new(0, settings.worker, iocs, sink);
     let started = Instant::now();
@@ -66,6 +91,13 @@ pub fn replay(
                 Ok(Some(p)) => {
                     worker.packet(p.ts, p.link, p.data, p.wire_len);
                     progress.tick(err, done_before + file.bytes_read());
+                    if let Some(c) = &counters {
+                        since_publish += 1;
+                        if since_publish == PUBLISH_EVERY {
+                            since_publish = 0;
+                            c.publish(&worker.stats());
+                        }
+                    }
                 }
                 Ok(None) => break,
                 Err(e @ FileError::Truncated { .. }) => {
@@ -83,7 +115,15 @@ pub fn replay(
     worker.finish();
     progress.clear(err);
     let stats = worker.stats();
-    worker.sink_mut().flush().context("writing records")?;
+    if let (Some(m), Some(c)) = (metrics, &counters) {
+        c.publish(&stats);
+        m.set_capture_running(false);
+    }
+    worker
+        .sink_mut()
+        .inner_mut()
+        .flush()
+        .context("writing records")?;
     Summary {
         files: n_files,
         stats: &stats,
