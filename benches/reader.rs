@@ -2,13 +2,12 @@
 //! reader next to `pcap-parser` (the alternative it was measured against), classic pcap and pcapng.
 
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::BufWriter;
 use std::path::Path;
 
 use c2tap::capture::file::CaptureFile;
 use c2tap_pcapgen::{write_bench, BenchSpec, Endian, Interface, PcapngWriter, Shape};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::PcapError;
 
 const PACKETS: u64 = 1_000_000;
@@ -50,7 +49,7 @@ fn c2tap_reader(path: &Path) -> u64 {
 }
 
 fn pcap_parser_reader(path: &Path) -> u64 {
-    let file: Box<dyn Read> = Box::new(File::open(path).unwrap());
+    let file = File::open(path).unwrap();
     let mut reader = pcap_parser::create_reader(1 << 20, file).unwrap();
     let mut sum = 0u64;
     loop {
