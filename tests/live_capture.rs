@@ -327,3 +327,28 @@ fn a_missing_interface_is_retried_not_fatal() {
     assert!(status.success(), "{text}");
     assert!(text.contains("retrying with backoff"), "{text}");
 }
+
+/// The shipped unit passes `systemd-analyze verify` (with the unit pointed at the built binary,
+/// since verify also checks that the executables exist).
+#[test]
+fn systemd_unit_verifies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("systemd/c2tap.service")).expect("unit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c2tap.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/bin/c2tap", env!("CARGO_BIN_EXE_c2tap")),
+    )
+    .expect("write unit");
+    let out = match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => panic!("systemd-analyze is required (apt-get install systemd): {e}"),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
+}
