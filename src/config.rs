@@ -252,21 +252,38 @@ const SECTIONS: [&str; 7] = [
 impl RawConfig {
     /// Reads and parses a file. Syntax and type errors are reported per section.
     pub fn read(path: &Path) -> Result<RawConfig, ConfigError> {
-        let io = |source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let meta = std::fs::metadata(path).map_err(io)?;
-        if meta.len() > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge {
-                path: path.to_path_buf(),
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(io)?;
+        let text = read_text(path)?;
         RawConfig::parse(&text).map_err(ConfigError::Invalid)
     }
 
+    /// Reads, parses and validates, reporting the problems of both stages together. Checks
+    /// of a section that did not parse are left out (they would judge its defaults).
+    pub fn check(path: &Path) -> Result<Settings, ConfigError> {
+        let text = read_text(path)?;
+        let (raw, mut problems) = RawConfig::parse_lenient(&text).map_err(ConfigError::Invalid)?;
+        let failed: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+        match raw.validate() {
+            Ok(settings) if problems.is_empty() => return Ok(settings),
+            Ok(_) => {}
+            Err(e) => problems.extend(e.problems().into_iter().filter(|p| {
+                let section = p.key.split(['.', '[']).next().unwrap_or("");
+                !failed.iter().any(|f| f == section)
+            })),
+        }
+        Err(ConfigError::Invalid(problems))
+    }
+
     pub fn parse(text: &str) -> Result<RawConfig, Vec<Problem>> {
+        let (raw, problems) = RawConfig::parse_lenient(text)?;
+        match problems.is_empty() {
+            true => Ok(raw),
+            false => Err(problems),
+        }
+    }
+
+    /// Parses what it can: a section that fails keeps its defaults and yields a problem.
+    /// `Err` only for a file that is not TOML at all.
+    pub fn parse_lenient(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             vec![Problem {
                 key: "(syntax)".into(),
@@ -298,11 +315,23 @@ impl RawConfig {
                 )),
             }
         }
-        match problems.is_empty() {
-            true => Ok(raw),
-            false => Err(problems),
-        }
+        Ok((raw, problems))
     }
+}
+
+/// The file's text, refusing anything too large to be a config before reading it.
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    std::fs::read_to_string(path).map_err(io)
 }
 
 fn problem(key: &str, message: &str) -> Problem {
@@ -688,7 +717,7 @@ impl RawConfig {
 
 /// Reads, parses and validates a file.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    RawConfig::read(path)?.validate()
+    RawConfig::check(path)
 }
 
 #[cfg(test)]
@@ -793,6 +822,24 @@ mod tests {
         assert_eq!(parse_size(&SizeText::Text("64MiB".into())), Ok(64 << 20));
         assert_eq!(parse_size(&SizeText::Bytes(4096)), Ok(4096));
         assert!(parse_size(&SizeText::Text("1TB".into())).is_err());
+    }
+
+    #[test]
+    fn problems_of_both_stages_are_reported_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let text = "[capture]\ninterfaces=[]\nworkerz=2\n[flow.timeouts]\nudp=\"0s\"\n";
+        std::fs::write(&path, text).unwrap();
+        let got: Vec<String> = match load(&path) {
+            Err(e) => e.problems().iter().map(Problem::to_string).collect(),
+            Ok(_) => Vec::new(),
+        };
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("capture: unknown field `workerz`"),
+            "{got:?}"
+        );
+        assert_eq!(got[1], "flow.timeouts.udp: must be > 0");
     }
 
     #[test]
