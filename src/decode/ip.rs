@@ -8,7 +8,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{be16, be32, tail, transport, DecodeError, Encap, Fragment, PacketMeta};
+use super::transport::{self, Transport, Upper};
+use super::{be16, be32, tail, DecodeError, Encap, Fragment, PacketMeta};
 
 const IPV4_HEADER: usize = 20;
 const IPV6_HEADER: usize = 40;
@@ -56,13 +57,14 @@ pub(super) fn v4(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
         offset,
         more,
     });
-    let meta = PacketMeta {
+    let network = Network {
         src: IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)),
         dst: IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)),
+        protocol,
+        ip_len,
         fragment,
-        ..empty_meta(protocol, ip_len, encap)
     };
-    upper_layer(meta, tail(packet, header_len), encap)
+    network.finish(tail(packet, header_len), encap)
 }
 
 pub(super) fn v6(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeError> {
@@ -84,10 +86,12 @@ pub(super) fn v6(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
         IPV6_HEADER + payload_len
     };
     let (packet, ip_len) = within_stated(bytes, stated);
-    let mut meta = PacketMeta {
+    let mut network = Network {
         src: IpAddr::V6(Ipv6Addr::from(src)),
         dst: IpAddr::V6(Ipv6Addr::from(dst)),
-        ..empty_meta(next, ip_len, encap)
+        protocol: next,
+        ip_len,
+        fragment: None,
     };
     let mut rest = tail(packet, IPV6_HEADER);
     for _ in 0..MAX_EXTENSION_HEADERS {
@@ -102,12 +106,12 @@ pub(super) fn v6(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
                 let offset = u32::from(field & 0xfff8);
                 let more = field & 1 != 0;
                 // An atomic fragment (offset 0, no more) is a whole packet (RFC 6946).
-                meta.fragment = (more || offset != 0).then_some(Fragment { id, offset, more });
+                network.fragment = (more || offset != 0).then_some(Fragment { id, offset, more });
                 8
             }
             _ => {
-                meta.proto = next;
-                return upper_layer(meta, rest, encap);
+                network.protocol = next;
+                return network.finish(rest, encap);
             }
         };
         next = ext_byte(rest, 0)?;
@@ -133,33 +137,41 @@ fn within_stated(bytes: &[u8], stated: usize) -> (&[u8], u32) {
     (packet, u32::try_from(stated).unwrap_or(u32::MAX))
 }
 
-fn empty_meta(protocol: u8, ip_len: u32, encap: &Encap) -> PacketMeta {
-    PacketMeta {
-        src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        proto: protocol,
-        sport: 0,
-        dport: 0,
-        has_ports: false,
-        tcp_flags: 0,
-        icmp_type: 0,
-        icmp_code: 0,
-        vlan: encap.vlan,
-        tunnel: encap.tunnel,
-        fragment: None,
-        ip_len,
-    }
+/// The IP layer's facts about a packet, waiting for its transport layer.
+struct Network {
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    ip_len: u32,
+    fragment: Option<Fragment>,
 }
 
-/// Only a first fragment (offset 0) holds the transport header; later ones end here.
-fn upper_layer(
-    meta: PacketMeta,
-    payload: &[u8],
-    encap: &mut Encap,
-) -> Result<PacketMeta, DecodeError> {
-    match meta.fragment {
-        Some(Fragment { offset, .. }) if offset != 0 => Ok(meta),
-        _ => transport::upper_layer(meta, payload, encap),
+impl Network {
+    /// Only a first fragment (offset 0) holds the transport header; later ones end here.
+    fn finish(self, payload: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeError> {
+        let (vlan, tunnel) = (encap.vlan, encap.tunnel);
+        let transport = match self.fragment {
+            Some(Fragment { offset, .. }) if offset != 0 => Transport::default(),
+            _ => match transport::upper_layer(self.protocol, payload, encap)? {
+                Upper::Transport(transport) => transport,
+                Upper::Inner(inner) => return Ok(inner),
+            },
+        };
+        Ok(PacketMeta {
+            src: self.src,
+            dst: self.dst,
+            proto: self.protocol,
+            sport: transport.sport,
+            dport: transport.dport,
+            has_ports: transport.has_ports,
+            tcp_flags: transport.tcp_flags,
+            icmp_type: transport.icmp_type,
+            icmp_code: transport.icmp_code,
+            vlan,
+            tunnel,
+            fragment: self.fragment,
+            ip_len: self.ip_len,
+        })
     }
 }
 

@@ -5,7 +5,8 @@
 //! [`DecodeError::kind`]; nothing in packet data can panic or allocate here.
 //!
 //! This is the per-packet hot path, so it is a hand-written decoder over the borrowed bytes
-//! (no intermediate slices struct, every read bounds-checked with `get`): the layers are
+//! (no intermediate slices struct, every read bounds-checked with `get`). Plain Ethernet
+//! IPv4/IPv6 TCP/UDP takes a fixed-offset `fast` path; everything else walks the layers
 //! `link` (pcap link types) → `ether` (Ethernet, VLAN/QinQ, MPLS) → `ip` (IPv4/IPv6,
 //! extension headers, fragments) → `transport` (ports, flags, ICMP) and `tunnel` (GRE, ERSPAN,
 //! VXLAN, Geneve), which loops back into `ether`/`ip` for the inner packet.
@@ -18,6 +19,7 @@
 use std::net::IpAddr;
 
 mod ether;
+mod fast;
 mod ip;
 mod link;
 #[cfg(test)]
@@ -183,6 +185,11 @@ impl DecodeError {
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<PacketMeta, DecodeError> {
     if frame.is_empty() {
         return Err(DecodeError::Empty);
+    }
+    if link == LinkType::ETHERNET {
+        if let Some(meta) = fast::ethernet(frame) {
+            return Ok(meta);
+        }
     }
     link::decode(link, frame, &mut Encap::default())
 }
