@@ -2,11 +2,12 @@
 //! IPv4 without options or IPv6 without extension headers, then TCP or UDP, unfragmented and
 //! captured at least through the TCP flags. One length check up front and fixed offsets after
 //! it; anything else returns `None` and takes the general layered path, which yields the same
-//! meta for these frames too (a property test holds the two together).
+//! meta for these frames too (a property test holds the two together). Tunnels' inner frames
+//! take it as well, so mirrored traffic pays the layered path only for the outer headers.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{be16, ether, proto, PacketMeta, Tunnel};
+use super::{be16, ether, proto, Encap, PacketMeta, Tunnel};
 
 const VLAN_CTAG: u16 = 0x8100;
 const IPV4_NO_OPTIONS: u8 = 0x45;
@@ -18,11 +19,13 @@ const UDP_PORTS: usize = 4;
 const VXLAN_PORT: u16 = 4789;
 const GENEVE_PORT: u16 = 6081;
 
+/// `encap` is what the layers above already said: the tunnel this frame came through and the
+/// VLAN to report when the frame itself is untagged.
 #[inline(always)]
-pub(super) fn ethernet(frame: &[u8]) -> Option<PacketMeta> {
+pub(super) fn ethernet(frame: &[u8], encap: &Encap) -> Option<PacketMeta> {
     let mut ethertype = be16(frame, 12)?;
     let mut network_at = 14;
-    let mut vlan = 0;
+    let mut vlan = encap.vlan;
     if ethertype == VLAN_CTAG {
         vlan = be16(frame, 14)? & 0x0fff;
         ethertype = be16(frame, 16)?;
@@ -30,14 +33,14 @@ pub(super) fn ethernet(frame: &[u8]) -> Option<PacketMeta> {
     }
     let packet = frame.get(network_at..)?;
     match ethertype {
-        ether::IPV4 => ipv4(packet, vlan),
-        ether::IPV6 => ipv6(packet, vlan),
+        ether::IPV4 => ipv4(packet, vlan, encap.tunnel),
+        ether::IPV6 => ipv6(packet, vlan, encap.tunnel),
         _ => None,
     }
 }
 
 #[inline(always)]
-fn ipv4(packet: &[u8], vlan: u16) -> Option<PacketMeta> {
+fn ipv4(packet: &[u8], vlan: u16, tunnel: Tunnel) -> Option<PacketMeta> {
     let header = packet.first_chunk::<{ 20 + TCP_THROUGH_FLAGS }>()?;
     let [version_ihl, _, len_hi, len_lo, _, _, frag_hi, frag_lo, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3, sp_hi, sp_lo, dp_hi, dp_lo, _, _, _, _, _, _, _, _, _, flags] =
         *header;
@@ -58,13 +61,13 @@ fn ipv4(packet: &[u8], vlan: u16) -> Option<PacketMeta> {
         IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)),
         protocol,
         (sport, dport, tcp_flags),
-        vlan,
+        (vlan, tunnel),
         u32::from(total),
     ))
 }
 
 #[inline(always)]
-fn ipv6(packet: &[u8], vlan: u16) -> Option<PacketMeta> {
+fn ipv6(packet: &[u8], vlan: u16, tunnel: Tunnel) -> Option<PacketMeta> {
     let header = packet.first_chunk::<{ 40 + TCP_THROUGH_FLAGS }>()?;
     let (fixed, rest) = header.split_first_chunk::<8>()?;
     let (src, rest) = rest.split_first_chunk::<16>()?;
@@ -83,19 +86,19 @@ fn ipv6(packet: &[u8], vlan: u16) -> Option<PacketMeta> {
         IpAddr::V6(Ipv6Addr::from(*dst)),
         protocol,
         (sport, dport, tcp_flags),
-        vlan,
+        (vlan, tunnel),
         40 + u32::from(payload_len),
     ))
 }
 
-/// A TCP/UDP packet with its ports, untunnelled and unfragmented.
+/// An unfragmented TCP/UDP packet with its ports.
 #[inline(always)]
 fn plain_flow(
     src: IpAddr,
     dst: IpAddr,
     protocol: u8,
     (sport, dport, tcp_flags): (u16, u16, u8),
-    vlan: u16,
+    (vlan, tunnel): (u16, Tunnel),
     ip_len: u32,
 ) -> PacketMeta {
     PacketMeta {
@@ -109,7 +112,7 @@ fn plain_flow(
         icmp_type: 0,
         icmp_code: 0,
         vlan,
-        tunnel: Tunnel::None,
+        tunnel,
         fragment: None,
         ip_len,
     }
@@ -134,11 +137,11 @@ mod tests {
     use proptest::prelude::*;
 
     use super::super::test_frames::*;
-    use super::super::{link, proto, Encap, LinkType, PacketMeta};
+    use super::super::{link, proto, Encap, LinkType, PacketMeta, Tunnel};
     use super::ethernet;
 
-    fn layered(frame: &[u8]) -> Option<PacketMeta> {
-        link::decode(LinkType::ETHERNET, frame, &mut Encap::default()).ok()
+    fn layered(frame: &[u8], mut encap: Encap) -> Option<PacketMeta> {
+        link::decode(LinkType::ETHERNET, frame, &mut encap).ok()
     }
 
     fn covered_frames() -> Vec<Vec<u8>> {
@@ -161,9 +164,9 @@ mod tests {
     #[test]
     fn covers_the_common_shapes_exactly_like_the_layered_path() {
         for frame in covered_frames() {
-            let fast = ethernet(&frame);
+            let fast = ethernet(&frame, &Encap::default());
             assert!(fast.is_some());
-            assert_eq!(fast, layered(&frame));
+            assert_eq!(fast, layered(&frame, Encap::default()));
         }
     }
 
@@ -192,11 +195,11 @@ mod tests {
             udp_to(6081),
             ipv6_ext,
         ] {
-            assert_eq!(ethernet(&frame), None);
+            assert_eq!(ethernet(&frame, &Encap::default()), None);
         }
         let frame = eth(ETH_IPV4, &ipv4_tcp(SYN));
-        assert_eq!(ethernet(&frame[..47]), None);
-        assert!(ethernet(&frame[..48]).is_some());
+        assert_eq!(ethernet(&frame[..47], &Encap::default()), None);
+        assert!(ethernet(&frame[..48], &Encap::default()).is_some());
     }
 
     proptest! {
@@ -205,6 +208,8 @@ mod tests {
             which in 0usize..4,
             flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
             cut in any::<prop::sample::Index>(),
+            vlan in 0u16..4096,
+            vni in any::<u32>(),
         ) {
             let mut frame = covered_frames().swap_remove(which);
             for (at, value) in flips {
@@ -212,8 +217,12 @@ mod tests {
                 frame[at] = value;
             }
             let frame = &frame[..cut.index(frame.len() + 1)];
-            if let Some(fast) = ethernet(frame) {
-                prop_assert_eq!(Some(fast), layered(frame));
+            // As a tunnel's inner frame: the tunnel and a VLAN from the tunnel header carry over.
+            let inner = Encap { vlan, tunnel: Tunnel::Vxlan { vni }, depth: 1 };
+            for encap in [Encap::default(), inner] {
+                if let Some(fast) = ethernet(frame, &encap) {
+                    prop_assert_eq!(Some(fast), layered(frame, encap));
+                }
             }
         }
     }

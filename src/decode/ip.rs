@@ -154,7 +154,7 @@ impl Network {
             Some(Fragment { offset, .. }) if offset != 0 => Transport::default(),
             _ => match transport::upper_layer(self.protocol, payload, encap)? {
                 Upper::Transport(transport) => transport,
-                Upper::Inner(inner) => return Ok(inner),
+                Upper::Tunnel(inner) => return inner.decode(encap),
             },
         };
         Ok(PacketMeta {

@@ -186,12 +186,13 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<PacketMeta, DecodeError> {
     if frame.is_empty() {
         return Err(DecodeError::Empty);
     }
+    let mut encap = Encap::default();
     if link == LinkType::ETHERNET {
-        if let Some(meta) = fast::ethernet(frame) {
+        if let Some(meta) = fast::ethernet(frame, &encap) {
             return Ok(meta);
         }
     }
-    link::decode(link, frame, &mut Encap::default())
+    link::decode(link, frame, &mut encap)
 }
 
 /// Tunnels peeled inside one another before giving up: real mirror paths nest at most two

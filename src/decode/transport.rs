@@ -2,7 +2,8 @@
 //! bytes were captured; also the switch into tunnels (GRE by protocol, VXLAN and Geneve by UDP
 //! destination port), whose inner flow replaces the outer one.
 
-use super::{be16, proto, tail, tunnel, DecodeError, Encap, PacketMeta};
+use super::tunnel::{self, Inner};
+use super::{be16, proto, tail, DecodeError, Encap};
 
 /// Protocols that start with a 16-bit source and destination port like TCP and UDP.
 const DCCP: u8 = 33;
@@ -24,18 +25,18 @@ pub(super) struct Transport {
 }
 
 /// The packet's own transport facts, or the inner packet of a tunnel it carried. Kept apart
-/// from [`PacketMeta`] so the common case returns eight bytes in a register and the caller
-/// writes the result once (mutating a returned meta in place cost a store-forwarding stall).
-pub(super) enum Upper {
+/// from [`PacketMeta`] so this returns a few bytes in registers and the caller writes the meta
+/// once (mutating a returned meta in place cost a store-forwarding stall per packet).
+pub(super) enum Upper<'a> {
     Transport(Transport),
-    Inner(PacketMeta),
+    Tunnel(Inner<'a>),
 }
 
-pub(super) fn upper_layer(
+pub(super) fn upper_layer<'a>(
     protocol: u8,
-    payload: &[u8],
+    payload: &'a [u8],
     encap: &mut Encap,
-) -> Result<Upper, DecodeError> {
+) -> Result<Upper<'a>, DecodeError> {
     let mut transport = Transport::default();
     match protocol {
         proto::TCP => {
@@ -50,7 +51,7 @@ pub(super) fn upper_layer(
                 _ => None,
             };
             if let Some(inner) = inner {
-                return Ok(Upper::Inner(inner));
+                return Ok(Upper::Tunnel(inner));
             }
         }
         proto::SCTP | DCCP | UDP_LITE => read_ports(&mut transport, payload),
@@ -60,7 +61,7 @@ pub(super) fn upper_layer(
         }
         proto::GRE => {
             if let Some(inner) = tunnel::gre(payload, encap)? {
-                return Ok(Upper::Inner(inner));
+                return Ok(Upper::Tunnel(inner));
             }
         }
         _ => {}

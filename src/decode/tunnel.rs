@@ -1,12 +1,14 @@
 //! Tunnels in decode: the encapsulations mirrored traffic arrives in (GRE, ERSPAN II/III over
-//! GRE, VXLAN, Geneve). Each peels its header and decodes the inner frame, so the flow that
-//! reaches the flow table is the mirrored one, tagged with the tunnel that carried it.
+//! GRE, VXLAN, Geneve). Each peels its header, records the tunnel in [`Encap`] and hands back
+//! the [`Inner`] packet, which the IP layer decodes in its place, so the flow that reaches the
+//! flow table is the mirrored one, tagged with the tunnel that carried it. Handing the bytes
+//! back (rather than decoding them here) keeps every layer's `PacketMeta` a tail return.
 //!
 //! `Ok(None)` means "not a tunnel c2tap peels" (PPTP's enhanced GRE, an unknown GRE payload, a
 //! UDP packet on port 4789 without the VXLAN I flag): the outer packet then stands as its own
 //! flow, which keeps an IOC on the outer addresses visible. A header cut short is `BadTunnel`.
 
-use super::{be16, be32, ether, ip, tail, DecodeError, Encap, PacketMeta, Tunnel};
+use super::{be16, be32, ether, fast, ip, tail, DecodeError, Encap, PacketMeta, Tunnel};
 
 const GRE_CHECKSUM: u16 = 0x8000;
 const GRE_ROUTING: u16 = 0x4000;
@@ -30,9 +32,30 @@ const VXLAN_HEADER: usize = 8;
 const VXLAN_VNI_VALID: u8 = 0x08;
 const GENEVE_HEADER: usize = 8;
 
-type Peeled = Result<Option<PacketMeta>, DecodeError>;
+/// The packet a tunnel carried, and what it starts with.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Inner<'a> {
+    Ethernet(&'a [u8]),
+    Ip(&'a [u8]),
+    Mpls(&'a [u8]),
+}
 
-pub(super) fn gre(bytes: &[u8], encap: &mut Encap) -> Peeled {
+impl Inner<'_> {
+    pub(super) fn decode(self, encap: &mut Encap) -> Result<PacketMeta, DecodeError> {
+        match self {
+            Inner::Ethernet(frame) => match fast::ethernet(frame, encap) {
+                Some(meta) => Ok(meta),
+                None => ether::frame(frame, encap),
+            },
+            Inner::Ip(packet) => ip::by_version(packet, encap),
+            Inner::Mpls(stack) => ether::mpls(stack, encap),
+        }
+    }
+}
+
+type Peeled<'a> = Result<Option<Inner<'a>>, DecodeError>;
+
+pub(super) fn gre<'a>(bytes: &'a [u8], encap: &mut Encap) -> Peeled<'a> {
     let flags = be16(bytes, 0).ok_or(DecodeError::BadTunnel)?;
     let protocol = be16(bytes, 2).ok_or(DecodeError::BadTunnel)?;
     if flags & (GRE_ROUTING | GRE_VERSION) != 0 {
@@ -57,7 +80,7 @@ pub(super) fn gre(bytes: &[u8], encap: &mut Encap) -> Peeled {
         TRANSPARENT_ETHERNET => inner_ethernet(gre, payload, encap),
         ether::MPLS_UNICAST => {
             encap.enter(gre)?;
-            ether::mpls(payload, encap).map(Some)
+            Ok(Some(Inner::Mpls(payload)))
         }
         ERSPAN_II => erspan_ii(payload, encap),
         ERSPAN_III => erspan_iii(payload, encap),
@@ -66,7 +89,7 @@ pub(super) fn gre(bytes: &[u8], encap: &mut Encap) -> Peeled {
 }
 
 /// ERSPAN type II: version 1, session id, and the original VLAN when the switch stripped it.
-fn erspan_ii(bytes: &[u8], encap: &mut Encap) -> Peeled {
+fn erspan_ii<'a>(bytes: &'a [u8], encap: &mut Encap) -> Peeled<'a> {
     let word = be32(bytes, 0).ok_or(DecodeError::BadTunnel)?;
     let frame = bytes
         .get(ERSPAN_II_HEADER..)
@@ -80,12 +103,12 @@ fn erspan_ii(bytes: &[u8], encap: &mut Encap) -> Peeled {
     if matches!((word >> 11) & 0b11, ERSPAN_EN_ISL | ERSPAN_EN_DOT1Q) {
         encap.vlan = original_vlan(word);
     }
-    ether::frame(frame, encap).map(Some)
+    Ok(Some(Inner::Ethernet(frame)))
 }
 
 /// ERSPAN type III: version 2, a 12-byte header, an optional platform-specific subheader, and a
 /// frame type saying whether Ethernet or bare IP follows.
-fn erspan_iii(bytes: &[u8], encap: &mut Encap) -> Peeled {
+fn erspan_iii<'a>(bytes: &'a [u8], encap: &mut Encap) -> Peeled<'a> {
     let word = be32(bytes, 0).ok_or(DecodeError::BadTunnel)?;
     let last = be32(bytes, 8).ok_or(DecodeError::BadTunnel)?;
     if word >> 28 != 2 {
@@ -117,7 +140,7 @@ fn original_vlan(word: u32) -> u16 {
     ((word >> 16) & 0x0fff) as u16
 }
 
-pub(super) fn vxlan(bytes: &[u8], encap: &mut Encap) -> Peeled {
+pub(super) fn vxlan<'a>(bytes: &'a [u8], encap: &mut Encap) -> Peeled<'a> {
     let flags = *bytes.first().ok_or(DecodeError::BadTunnel)?;
     let vni = be32(bytes, 4).ok_or(DecodeError::BadTunnel)? >> 8;
     if flags & VXLAN_VNI_VALID == 0 {
@@ -126,7 +149,7 @@ pub(super) fn vxlan(bytes: &[u8], encap: &mut Encap) -> Peeled {
     inner_ethernet(Tunnel::Vxlan { vni }, tail(bytes, VXLAN_HEADER), encap)
 }
 
-pub(super) fn geneve(bytes: &[u8], encap: &mut Encap) -> Peeled {
+pub(super) fn geneve<'a>(bytes: &'a [u8], encap: &mut Encap) -> Peeled<'a> {
     let word = be32(bytes, 0).ok_or(DecodeError::BadTunnel)?;
     let vni = be32(bytes, 4).ok_or(DecodeError::BadTunnel)? >> 8;
     if word >> 30 != 0 {
@@ -144,14 +167,14 @@ pub(super) fn geneve(bytes: &[u8], encap: &mut Encap) -> Peeled {
     }
 }
 
-fn inner_ethernet(tunnel: Tunnel, frame: &[u8], encap: &mut Encap) -> Peeled {
+fn inner_ethernet<'a>(tunnel: Tunnel, frame: &'a [u8], encap: &mut Encap) -> Peeled<'a> {
     encap.enter(tunnel)?;
-    ether::frame(frame, encap).map(Some)
+    Ok(Some(Inner::Ethernet(frame)))
 }
 
-fn inner_ip(tunnel: Tunnel, packet: &[u8], encap: &mut Encap) -> Peeled {
+fn inner_ip<'a>(tunnel: Tunnel, packet: &'a [u8], encap: &mut Encap) -> Peeled<'a> {
     encap.enter(tunnel)?;
-    ip::by_version(packet, encap).map(Some)
+    Ok(Some(Inner::Ip(packet)))
 }
 
 #[cfg(test)]
