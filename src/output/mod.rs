@@ -6,9 +6,6 @@ pub mod cef;
 pub mod cef_parse;
 pub mod dispatcher;
 pub mod examples;
-/// Old name of [`examples`], still used by other modules' unit tests.
-#[cfg(test)]
-pub(crate) use examples as test_records;
 pub mod json;
 pub mod line;
 pub mod options;
