@@ -70,14 +70,20 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Parses refanged text: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]:443`,
-    /// `198.51.100.0/24` (host bits are cleared). IPv4-mapped IPv6 becomes IPv4 because that
+    /// `198.51.100.0/24` (host bits are cleared), MISP's `5.6.7.8|5678`. IPv4-mapped IPv6 becomes IPv4 because that
     /// is how the packet path sees such peers.
     pub fn parse(text: &str) -> Result<Endpoint, RejectReason> {
         let text = text.trim();
         if text.is_empty() {
             return Err(RejectReason::Unparsable);
         }
-        let endpoint = if let Some(rest) = text.strip_prefix('[') {
+        let endpoint = if let Some((addr, port)) = text.rsplit_once('|') {
+            // MISP `ip-dst|port` notation.
+            match Endpoint::parse(addr)? {
+                Endpoint::Addr(addr) => Endpoint::AddrPort(addr, parse_port(port)?),
+                _ => return Err(RejectReason::BadAddress),
+            }
+        } else if let Some(rest) = text.strip_prefix('[') {
             let (inside, after) = rest.split_once(']').ok_or(RejectReason::BadAddress)?;
             let addr = parse_v6(inside)?;
             match after {
@@ -211,7 +217,7 @@ pub(crate) fn looks_like_address(text: &str) -> bool {
         match b {
             b'0'..=b'9' => digit = true,
             b'.' | b':' => separator = true,
-            b'a'..=b'f' | b'A'..=b'F' | b'[' | b']' | b'/' => {}
+            b'a'..=b'f' | b'A'..=b'F' | b'[' | b']' | b'/' | b'|' => {}
             _ => return false,
         }
     }
@@ -244,6 +250,8 @@ mod tests {
         assert_eq!(ok("::ffff:1.2.3.4"), "1.2.3.4");
         assert_eq!(ok("[::ffff:1.2.3.4]:80"), "1.2.3.4:80");
         assert_eq!(ok("::ffff:1.2.3.0/120"), "1.2.3.0/24");
+        assert_eq!(ok("5.6.7.8|5678"), "5.6.7.8:5678");
+        assert_eq!(ok("2001:db8::1|443"), "[2001:db8::1]:443");
     }
 
     #[test]
@@ -262,6 +270,9 @@ mod tests {
             ("1.2.3.4:", BadPort),
             ("1.2.3.4:8o", BadPort),
             ("[2001:db8::1]443", BadPort),
+            ("5.6.7.8|0", BadPort),
+            ("5.6.7.8:1|2", BadAddress),
+            ("127.0.0.1|80", Loopback),
             ("0.0.0.0", Unspecified),
             ("0.0.0.0:80", Unspecified),
             ("::", Unspecified),

@@ -35,20 +35,25 @@ struct Record<'a> {
     reference: Option<Cow<'a, str>>,
 }
 
-/// A number some producers write as a string.
+/// A number some producers write as a string; any other JSON value reads as "unknown" rather
+/// than failing the whole feed over one odd field.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum Scalar<'a> {
     Number(u64),
+    Float(f64),
     #[serde(borrow)]
     Text(Cow<'a, str>),
+    Other(serde::de::IgnoredAny),
 }
 
 impl Scalar<'_> {
     pub fn confidence(&self) -> Option<u8> {
         match self {
             Scalar::Number(n) => u8::try_from(*n).ok().filter(|c| *c <= 100),
+            Scalar::Float(f) if (0.0..=100.0).contains(f) => Some(f.round() as u8),
             Scalar::Text(t) => confidence(t),
+            Scalar::Float(_) | Scalar::Other(_) => None,
         }
     }
 }
@@ -163,11 +168,25 @@ mod tests {
           "3": [{"ioc_value": "evil.example", "ioc_type": "domain"}],
           "5": [{"ioc_value": "1.2.3.4:80", "ioc_type": "ip:port", "confidence_level": "90",
                  "malware_printable": "Remcos \"x\""}],
-          "7": [{"ioc_type": "ip:port"}]
+          "7": [{"ioc_type": "ip:port"}],
+          "8": [{"ioc_value": "5.6.7.8:80", "confidence_level": 80.4}],
+          "9": [{"ioc_value": "5.6.7.9:80", "confidence_level": [1]}]
         }"#;
         let mut rec = Recorder::default();
         assert!(parse_export(text, &mut rec).is_ok());
-        assert_eq!(rec.values(), [(1, "138.9.223.13:8015"), (3, "1.2.3.4:80")]);
+        assert_eq!(
+            rec.values(),
+            [
+                (1, "138.9.223.13:8015"),
+                (3, "1.2.3.4:80"),
+                (5, "5.6.7.8:80"),
+                (6, "5.6.7.9:80")
+            ]
+        );
+        assert_eq!(
+            (rec.rows[2].2.confidence, rec.rows[3].2.confidence),
+            (Some(80), None)
+        );
         let first = &rec.rows[0].2;
         assert_eq!(first.confidence, Some(75));
         assert_eq!(
