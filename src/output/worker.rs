@@ -28,6 +28,8 @@ pub const RESEND_SPAN: Duration = Duration::from_secs(2);
 /// At most this many messages are sent again after a connection loss.
 pub const RESEND_MAX: usize = 1024;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// A connection that lasted this long resets the backoff when it is lost.
+const STABLE_CONNECTION: Duration = Duration::from_secs(1);
 const IDLE_TICK: Duration = Duration::from_millis(200);
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -265,6 +267,8 @@ pub fn run_sender(
     let mut frame = Vec::new();
     let mut msg = Vec::new();
     let mut woke = true;
+    let mut connected_at = Instant::now();
+    let mut lost = false;
     loop {
         if shared.reopen.swap(false, Ordering::AcqRel) {
             if let Some(old) = conn.take() {
@@ -275,11 +279,22 @@ pub fn run_sender(
             if past_deadline(&shared) {
                 break;
             }
+            if std::mem::take(&mut lost) {
+                // A connection that failed soon after it was made (a UDP port that answers
+                // "unreachable", a receiver that accepts then drops) backs off like a refusal.
+                if connected_at.elapsed() >= STABLE_CONNECTION {
+                    backoff = FIRST_BACKOFF;
+                }
+                if !wait_backoff(&shared, backoff) {
+                    break;
+                }
+                backoff = (backoff * 2).min(reconnect_max);
+            }
             match connector.connect() {
                 Ok(new) => {
                     tracing::info!(output = %name, "connected");
                     conn = Some(new);
-                    backoff = FIRST_BACKOFF;
+                    connected_at = Instant::now();
                     shared.lock().connected = true;
                     shared.counters.connected.store(true, Ordering::Relaxed);
                 }
@@ -297,6 +312,7 @@ pub fn run_sender(
             woke = false;
             if let Err(e) = c.probe() {
                 lose_connection(&shared, &mut conn, &mut resend, None, &name, &e);
+                lost = true;
                 continue;
             }
         }
@@ -351,6 +367,7 @@ pub fn run_sender(
             Err(e) => {
                 let current = matches!(source, Source::Mem).then(|| std::mem::take(&mut msg));
                 lose_connection(&shared, &mut conn, &mut resend, current, &name, &e);
+                lost = true;
             }
         }
     }
