@@ -4,11 +4,12 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use c2tap::app;
 use c2tap::ioc::{self, FeedSource, Filters};
+use c2tap::metrics;
 use c2tap::output::line::Format;
 use c2tap::pipeline::WorkerConfig;
 use c2tap::time::NANOS_PER_MILLI;
@@ -118,6 +119,12 @@ struct ReplayArgs {
     /// Host name put in records (default: this host's name).
     #[arg(long)]
     hostname: Option<String>,
+    /// Serve Prometheus metrics on this address while replaying (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+    /// Keep serving metrics this long after the replay ends, for a final scrape.
+    #[arg(long, value_name = "SECS", default_value_t = 0, requires = "metrics")]
+    metrics_linger: u64,
     /// Capture files, read in order as one continuous capture.
     #[arg(required = true, value_name = "PCAP")]
     pcaps: Vec<PathBuf>,
@@ -138,7 +145,12 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
 }
 
 fn replay(args: ReplayArgs) -> Result<()> {
+    let load_started = std::time::Instant::now();
     let loaded = load_iocs(&args.feeds)?;
+    let metrics = match args.metrics {
+        Some(addr) => Some(replay_metrics(addr, &loaded, load_started.elapsed())?),
+        None => None,
+    };
     let mut worker = WorkerConfig {
         track_all: !args.alerts_only,
         holddown: args.holddown_ms.saturating_mul(NANOS_PER_MILLI),
@@ -159,8 +171,43 @@ fn replay(args: ReplayArgs) -> Result<()> {
     let mut out = stdout.lock();
     let stderr = io::stderr();
     let mut err = stderr.lock();
-    app::replay::replay(settings, &mut out, &mut err)?;
+    let registry = metrics.as_ref().map(|(m, _)| m);
+    app::replay::replay_with_metrics(settings, registry, &mut out, &mut err)?;
+    if let Some((_, server)) = metrics {
+        if args.metrics_linger > 0 {
+            let url = format!("http://{}/metrics", server.local_addr());
+            writeln!(
+                err,
+                "c2tap replay: metrics stay up for {} s at {url}",
+                args.metrics_linger
+            )?;
+            std::thread::sleep(std::time::Duration::from_secs(args.metrics_linger));
+        }
+        server.shutdown();
+    }
     Ok(())
+}
+
+/// `replay --metrics`: the registry, with the IOC load recorded, and its endpoint.
+fn replay_metrics(
+    addr: std::net::SocketAddr,
+    loaded: &ioc::Loaded,
+    load_time: std::time::Duration,
+) -> Result<(metrics::Metrics, metrics::MetricsServer)> {
+    let m = metrics::Metrics::new(metrics::DEFAULT_IOC_LABEL_LIMIT);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    m.iocs_loaded(loaded, load_time.as_secs_f64(), now);
+    let server =
+        metrics::serve(m.clone(), addr).with_context(|| format!("metrics endpoint on {addr}"))?;
+    let _ = writeln!(
+        io::stderr(),
+        "c2tap replay: metrics on http://{}/metrics",
+        server.local_addr()
+    );
+    Ok((m, server))
 }
 
 fn iocs(args: IocArgs) -> Result<()> {

@@ -315,9 +315,12 @@ impl<S: RecordSink> Worker<S> {
         let is_tcp = meta.proto == proto::TCP;
         let flags = meta.tcp_flags;
         let out = &mut self.out;
-        let reuse = is_tcp && self.table.get_mut(&key).is_some_and(|f| f.is_reuse(flags));
-        if reuse {
-            if let Some(old) = self.table.remove(&key) {
+        let (mut flow, mut created) = self
+            .table
+            .upsert(key, ts, is_tcp, &mut |k, f, r| out.ended(k, f, r));
+        if is_tcp && !created && flow.is_reuse(flags) {
+            // A new connection on a closed 5-tuple: the old flow ends here, a new one starts.
+            if let Some(old) = self.table.replace(key, ts, is_tcp) {
                 let reason = if old.rst_seen[0] || old.rst_seen[1] {
                     EndReason::Reset
                 } else {
@@ -325,18 +328,15 @@ impl<S: RecordSink> Worker<S> {
                 };
                 out.ended(key, old, reason);
             }
-        }
-        let (flow, created) = match self.table.get_mut(&key) {
-            Some(f) => (f, false),
-            None => {
-                let f = self
-                    .table
-                    .insert(key, ts, is_tcp, &mut |k, f, r| out.ended(k, f, r));
-                f.tunnel = meta.tunnel;
-                f.iface = self.iface;
-                (f, true)
+            match self.table.get_mut(&key) {
+                Some(f) => (flow, created) = (f, true),
+                None => return,
             }
-        };
+        }
+        if created {
+            flow.tunnel = meta.tunnel;
+            flow.iface = self.iface;
+        }
         let class_before = FlowTable::class(&key, flow);
         flow.count(dir, ts, meta.ip_len);
         if is_tcp {

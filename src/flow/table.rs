@@ -6,6 +6,7 @@
 //! only refreshes `flow.last`, and an entry found unexpired at the head is pushed back — so
 //! expiry costs O(1) amortized per flow instead of a scan of the table.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use foldhash::fast::RandomState;
@@ -73,6 +74,9 @@ pub enum EndReason {
 
 const CLASSES: usize = 5;
 
+/// Flows the table has room for before its first growth.
+const INITIAL_CAPACITY: usize = 1 << 16;
+
 /// Timeout class of a flow; also the index of its queue.
 fn class_of(key: &FlowKey, flow: &Flow) -> usize {
     match flow.phase {
@@ -89,7 +93,7 @@ fn class_of(key: &FlowKey, flow: &Flow) -> usize {
 const EVICTION_ORDER: [usize; CLASSES] = [2, 0, 4, 3, 1];
 
 #[derive(Clone, Copy, Debug)]
-struct Entry {
+struct QEntry {
     key: FlowKey,
     seq: u64,
     /// Lower bound of the flow's last packet time when the entry was pushed.
@@ -105,7 +109,7 @@ pub struct TableStats {
 
 pub struct FlowTable {
     map: HashMap<FlowKey, Flow, RandomState>,
-    queues: [VecDeque<Entry>; CLASSES],
+    queues: [VecDeque<QEntry>; CLASSES],
     cfg: FlowConfig,
     next_seq: u64,
     next_id: u64,
@@ -116,8 +120,12 @@ impl FlowTable {
     pub fn new(cfg: FlowConfig) -> FlowTable {
         let max = cfg.max_flows.max(1);
         FlowTable {
-            // Presized once: growth would rehash a big table in the middle of a burst.
-            map: HashMap::with_capacity_and_hasher(max, RandomState::default()),
+            // Sized for a typical load, grown on demand: a table presized to its bound would
+            // spread a few flows over hundreds of MiB and pay a TLB miss on every packet.
+            map: HashMap::with_capacity_and_hasher(
+                max.min(INITIAL_CAPACITY),
+                RandomState::default(),
+            ),
             queues: Default::default(),
             cfg: FlowConfig {
                 max_flows: max,
@@ -158,18 +166,51 @@ impl FlowTable {
     }
 
     fn push(&mut self, class: usize, key: FlowKey, since: Nanos) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let q = &mut self.queues[class];
-        // Keep each queue ordered by `since` (see module doc); a slightly later `since` only
-        // delays an expiry, never advances it.
-        let since = q.back().map_or(since, |b| b.since.max(since));
-        q.push_back(Entry { key, seq, since });
-        seq
+        push(&mut self.queues[class], &mut self.next_seq, key, since)
     }
 
-    /// Insert a new flow; makes room first when the table is full. Evicted flows are handed to
-    /// `ended` so their summaries are not lost.
+    /// The flow of `key`, created (making room first when the table is full) if it is new.
+    /// One hash lookup on the common path; evicted flows are handed to `ended` so their
+    /// summaries are not lost.
+    #[inline]
+    pub fn upsert(
+        &mut self,
+        key: FlowKey,
+        now: Nanos,
+        connection_oriented: bool,
+        ended: &mut dyn FnMut(FlowKey, Flow, EndReason),
+    ) -> (&mut Flow, bool) {
+        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(&key) {
+            self.evict_one(ended);
+        }
+        if self.stats.created & 1023 == 0 {
+            self.maybe_compact();
+        }
+        match self.map.entry(key) {
+            Entry::Occupied(e) => (e.into_mut(), false),
+            Entry::Vacant(v) => {
+                let id = self.next_id;
+                self.next_id += 1;
+                let mut flow = Flow::new(id, now, connection_oriented);
+                let class = class_of(&key, &flow);
+                flow.queue_seq = push(&mut self.queues[class], &mut self.next_seq, key, now);
+                self.stats.created += 1;
+                let flow = v.insert(flow);
+                (flow, true)
+            }
+        }
+    }
+
+    /// Replace the flow of `key` by a new one (a closed 5-tuple reused by a new SYN); returns
+    /// the old flow so its summary can be written.
+    pub fn replace(&mut self, key: FlowKey, now: Nanos, connection_oriented: bool) -> Option<Flow> {
+        let old = self.map.remove(&key);
+        let mut noop = |_: FlowKey, _: Flow, _: EndReason| {};
+        self.upsert(key, now, connection_oriented, &mut noop);
+        old
+    }
+
+    /// Insert a new flow (tests and tools; the packet path uses [`FlowTable::upsert`]).
     pub fn insert(
         &mut self,
         key: FlowKey,
@@ -177,17 +218,8 @@ impl FlowTable {
         connection_oriented: bool,
         ended: &mut dyn FnMut(FlowKey, Flow, EndReason),
     ) -> &mut Flow {
-        if self.map.len() >= self.cfg.max_flows {
-            self.evict_one(ended);
-        }
-        self.maybe_compact();
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut flow = Flow::new(id, now, connection_oriented);
-        let class = class_of(&key, &flow);
-        flow.queue_seq = self.push(class, key, now);
-        self.stats.created += 1;
-        self.map.entry(key).insert_entry(flow).into_mut()
+        self.map.remove(&key);
+        self.upsert(key, now, connection_oriented, ended).0
     }
 
     /// Call after a packet changed a flow's phase: moves its live entry to the new class.
@@ -315,6 +347,16 @@ impl FlowTable {
         keys.sort_unstable_by_key(|(first, id, _)| (*first, *id));
         keys.into_iter().map(|(_, _, k)| k).collect()
     }
+}
+
+/// Append a live entry for `key`. Keeps each queue ordered by `since` (see module doc): a
+/// slightly later `since` only delays an expiry, never advances it.
+fn push(q: &mut VecDeque<QEntry>, next_seq: &mut u64, key: FlowKey, since: Nanos) -> u64 {
+    let seq = *next_seq;
+    *next_seq += 1;
+    let since = q.back().map_or(since, |b| b.since.max(since));
+    q.push_back(QEntry { key, seq, since });
+    seq
 }
 
 /// A closed TCP flow ends as Closed/Reset whatever removed it from the table.
