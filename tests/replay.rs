@@ -28,7 +28,10 @@ struct Case {
     alerts: Vec<Alert>,
 }
 
-fn parse_endpoint(s: &str) -> Option<(IpAddr, u16)> {
+/// An address and port as the fixture tables print them.
+type Addr = (IpAddr, u16);
+
+fn parse_endpoint(s: &str) -> Option<Addr> {
     if let Some(rest) = s.strip_prefix('[') {
         let (addr, port) = rest.split_once("]:")?;
         return Some((addr.parse().ok()?, port.parse().ok()?));
@@ -41,7 +44,7 @@ fn parse_endpoint(s: &str) -> Option<(IpAddr, u16)> {
 }
 
 /// `TCP 10.1.2.3:49823 → 138.9.223.13:8015 (note)` / `ICMP echo 10.1.3.4 → 138.9.223.13`
-fn parse_flow(text: &str) -> Option<(String, (IpAddr, u16), (IpAddr, u16))> {
+fn parse_flow(text: &str) -> Option<(String, Addr, Addr)> {
     let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "echo").collect();
     let proto = words.first()?.to_string();
     let arrow = words.iter().position(|w| *w == "→")?;
