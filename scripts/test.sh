@@ -11,4 +11,4 @@ command -v npm >/dev/null 2>&1 || scripts/deps.sh nodejs npm
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
+cargo test --workspace
