@@ -211,7 +211,7 @@ pub struct RawMetrics {
 impl Default for RawMetrics {
     fn default() -> Self {
         RawMetrics {
-            listen: "127.0.0.1:9464".into(),
+            listen: "127.0.0.1:9917".into(),
             ioc_label_threshold: 100,
         }
     }
@@ -601,7 +601,7 @@ impl RawConfig {
                     c.fail(
                         "metrics.listen",
                         format!(
-                            "`{addr}` is not an address:port (e.g. 127.0.0.1:9464); \"\" = off"
+                            "`{addr}` is not an address:port (e.g. 127.0.0.1:9917); \"\" = off"
                         ),
                     );
                     None
@@ -762,7 +762,7 @@ mod tests {
         assert_eq!(s.worker.flow.timeouts, Timeouts::default());
         assert_eq!(s.iocs.watch_interval, Some(Duration::from_secs(30)));
         assert_eq!(s.outputs.urls, vec!["udp://127.0.0.1:514".to_string()]);
-        assert_eq!(s.metrics.listen, "127.0.0.1:9464".parse().ok());
+        assert_eq!(s.metrics.listen, "127.0.0.1:9917".parse().ok());
     }
 
     #[test]
@@ -790,7 +790,7 @@ mod tests {
                 "capture.workers: must be between 1 and 64",
                 "flow.timeouts.tcp_established: must be > 0",
                 "flow.timeouts.udp: `forever` is not a duration (e.g. 250ms, 30s, 10m, 2h, 1d)",
-                "metrics.listen: `localhost` is not an address:port (e.g. 127.0.0.1:9464); \"\" = off",
+                "metrics.listen: `localhost` is not an address:port (e.g. 127.0.0.1:9917); \"\" = off",
                 "health.interval: must be 0 (off) or at least 1s",
             ]
         );
