@@ -80,7 +80,11 @@ pub fn detect(bytes: &[u8]) -> Result<FeedFormat, FormatError> {
             "an HTML/XML page (an error page instead of the download?)",
         ));
     }
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+    // `[2001:db8::1]:443` also starts with a bracket: a JSON array opens with an object.
+    let json_array = trimmed
+        .strip_prefix('[')
+        .is_some_and(|rest| rest.trim_start().starts_with(['{', ']']));
+    if trimmed.starts_with('{') || json_array {
         return Ok(detect_json(trimmed));
     }
     if trimmed.is_empty() {
@@ -122,6 +126,15 @@ mod tests {
 
     fn detected(text: &[u8]) -> Result<FeedFormat, String> {
         detect(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_bracketed_ipv6_line_is_plain_not_json() {
+        assert_eq!(detected(b"[2001:db8:c2::13]:8015\n"), Ok(FeedFormat::Plain));
+        assert_eq!(
+            detected(b"  [ {\"type\": \"indicator\"} ]"),
+            Ok(FeedFormat::Stix)
+        );
     }
 
     #[test]
