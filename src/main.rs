@@ -250,6 +250,22 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
     }
 }
 
+/// The error and its causes on one line, skipping causes whose text the message above them
+/// already includes (many module errors print their source inline).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -262,7 +278,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "c2tap: {e:#}");
+            let _ = writeln!(io::stderr(), "c2tap: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
