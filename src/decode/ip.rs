@@ -41,7 +41,7 @@ pub(super) fn v4(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
     let header = bytes
         .first_chunk::<IPV4_HEADER>()
         .ok_or(DecodeError::TruncatedIp)?;
-    let [version_ihl, _, len_hi, len_lo, _, _, frag_hi, frag_lo, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+    let [version_ihl, _, len_hi, len_lo, id_hi, id_lo, frag_hi, frag_lo, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
         *header;
     let header_len = usize::from(version_ihl & 0x0f) * 4;
     let stated = usize::from(u16::from_be_bytes([len_hi, len_lo]));
@@ -53,7 +53,7 @@ pub(super) fn v4(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
     let offset = u32::from(fragment_field & IPV4_OFFSET_MASK) * 8;
     let more = fragment_field & IPV4_MORE_FRAGMENTS != 0;
     let fragment = (more || offset != 0).then(|| Fragment {
-        id: u32::from(be16(bytes, 4).unwrap_or(0)),
+        id: u32::from(u16::from_be_bytes([id_hi, id_lo])),
         offset,
         more,
     });
