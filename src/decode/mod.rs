@@ -111,9 +111,11 @@ pub struct PacketMeta {
     /// ICMP/ICMPv6 type and code (0 otherwise).
     pub icmp_type: u8,
     pub icmp_code: u8,
-    /// Innermost 802.1Q VLAN id seen on the path to the inner IP header, 0 if untagged.
+    /// Innermost VLAN id of the Ethernet layer that carries the inner IP packet, 0 if untagged.
+    /// A tunnel's underlay VLAN is not reported (it belongs to the mirror transport); ERSPAN II
+    /// that stripped the mirrored frame's tag reports the VLAN from its header.
     pub vlan: u16,
-    /// Outer tunnel, if the inner packet came through one.
+    /// The innermost tunnel the packet came through (`None` if it arrived bare).
     pub tunnel: Tunnel,
     /// Set when the IP header says this is a fragment.
     pub fragment: Option<Fragment>,
