@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::exclude::severity::{RawSeverity, SeverityTable};
+use crate::exclude::{Disposal, ExclusionSet, RawRule};
 use crate::flow::{FlowConfig, Timeouts};
 use crate::ioc::{FeedSource, Filters};
 use crate::pipeline::WorkerConfig;
@@ -80,6 +82,11 @@ pub struct RawConfig {
     pub health: RawHealth,
     pub logging: RawLogging,
     pub user: Option<String>,
+    /// `[[exclude]]` rules that parsed, each with its index in the file (for key paths).
+    pub exclude: Vec<(usize, RawRule)>,
+    /// Default disposal of excluded records: `drop` (default) or `report`.
+    pub exclude_action: Option<String>,
+    pub severity: RawSeverity,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -245,8 +252,8 @@ impl Default for RawLogging {
     }
 }
 
-const SECTIONS: [&str; 7] = [
-    "capture", "iocs", "flow", "outputs", "metrics", "health", "logging",
+const SECTIONS: [&str; 8] = [
+    "capture", "iocs", "flow", "outputs", "metrics", "health", "logging", "severity",
 ];
 
 impl RawConfig {
@@ -302,6 +309,12 @@ impl RawConfig {
                 "metrics" => section(&key, value, p, &mut raw.metrics),
                 "health" => section(&key, value, p, &mut raw.health),
                 "logging" => section(&key, value, p, &mut raw.logging),
+                "severity" => section(&key, value, p, &mut raw.severity),
+                "exclude" => raw.exclude = exclude_rules(value, p),
+                "exclude_action" => match value {
+                    toml::Value::String(s) => raw.exclude_action = Some(s),
+                    _ => problems.push(problem("exclude_action", "must be a string")),
+                },
                 "user" => match value {
                     toml::Value::String(s) => raw.user = Some(s),
                     _ => problems.push(problem("user", "must be a string")),
@@ -309,7 +322,7 @@ impl RawConfig {
                 other => problems.push(problem(
                     other,
                     &format!(
-                        "unknown key (sections: {}, and the key `user`)",
+                        "unknown key (sections: {}, [[exclude]] rules, and the keys `user`, `exclude_action`)",
                         SECTIONS.join(", ")
                     ),
                 )),
@@ -357,6 +370,30 @@ fn section<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// `[[exclude]]`: each rule parsed on its own, so one bad rule does not hide the others.
+fn exclude_rules(value: toml::Value, problems: &mut Vec<Problem>) -> Vec<(usize, RawRule)> {
+    let toml::Value::Array(items) = value else {
+        problems.push(problem(
+            "exclude",
+            "must be an array of tables ([[exclude]])",
+        ));
+        return Vec::new();
+    };
+    let mut rules = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let key = format!("exclude[{i}]");
+        if !item.is_table() {
+            problems.push(problem(&key, "must be a table ([[exclude]])"));
+            continue;
+        }
+        match item.try_into::<RawRule>() {
+            Ok(rule) => rules.push((i, rule)),
+            Err(e) => problems.push(problem(&key, e.message().trim())),
+        }
+    }
+    rules
+}
+
 // ---------------------------------------------------------------- stage 2: typed settings
 
 /// Everything `c2tap run` needs, validated.
@@ -373,6 +410,10 @@ pub struct Settings {
     pub health_interval: Option<Duration>,
     pub log_level: String,
     pub user: Option<String>,
+    /// `[[exclude]]` rules, in file order (first match wins).
+    pub exclusions: ExclusionSet,
+    /// `[severity]`: confidence and match kind → CEF severity.
+    pub severity: SeverityTable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -629,6 +670,7 @@ impl RawConfig {
                 );
             }
         }
+        let (exclusions, severity) = self.validate_exclusions(&mut c);
         if !c.problems.is_empty() {
             return Err(ConfigError::Invalid(c.problems));
         }
@@ -648,7 +690,29 @@ impl RawConfig {
             health_interval,
             log_level: self.logging.level.clone(),
             user: self.user.clone(),
+            exclusions,
+            severity,
         })
+    }
+
+    /// `[[exclude]]`, `exclude_action` and `[severity]`.
+    fn validate_exclusions(&self, c: &mut Check) -> (ExclusionSet, SeverityTable) {
+        let default = match self.exclude_action.as_deref().map(Disposal::parse) {
+            None => Disposal::Drop,
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                c.fail("exclude_action", e);
+                Disposal::Drop
+            }
+        };
+        let exclusions = match ExclusionSet::compile_indexed(&self.exclude, default) {
+            Ok(set) => set,
+            Err(problems) => {
+                c.problems.extend(problems);
+                ExclusionSet::default()
+            }
+        };
+        (exclusions, self.severity.validate(&mut c.problems))
     }
 
     fn validate_capture(&self, c: &mut Check) -> CaptureSettings {

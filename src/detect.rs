@@ -225,6 +225,7 @@ pub fn flow_record(
             bytes_to_client: flow.bytes[s],
         },
         count: 1,
+        suppressed: None,
     }
 }
 

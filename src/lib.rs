@@ -15,6 +15,7 @@ pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod exclude;
 pub mod flow;
 pub mod ioc;
 pub mod metrics;

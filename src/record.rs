@@ -63,6 +63,8 @@ pub enum Action {
     Evicted,
     /// Health record.
     Health,
+    /// An exclusion rule matched and is set to report: the record is sent for audit only.
+    Suppressed,
 }
 
 impl Action {
@@ -78,6 +80,7 @@ impl Action {
             Action::Shutdown => "shutdown",
             Action::Evicted => "evicted",
             Action::Health => "health",
+            Action::Suppressed => "suppressed",
         }
     }
 }
@@ -121,6 +124,9 @@ pub struct FlowRecord {
     pub totals: Totals,
     /// How many flows this record stands for (alert-storm aggregation); 1 normally.
     pub count: u32,
+    /// `Some("rule: reason")` only when an exclusion rule set to report matched (act=suppressed):
+    /// what an auditor reads in CEF `reason=`.
+    pub suppressed: Option<Arc<str>>,
 }
 
 /// Periodic sensor health, so a silent sensor or a stale feed shows in Sentinel itself.

@@ -132,6 +132,7 @@ impl Collector for Scrape {
         let total = self.traffic(&mut out);
         self.flows(&total, &mut out);
         self.matches(&mut out);
+        self.suppressed(&mut out);
         self.feed(&mut out);
         self.outputs(&mut out);
         out.push(single(
@@ -234,6 +235,22 @@ impl Scrape {
             }
             out.push(iocs.done());
         }
+    }
+
+    fn suppressed(&self, out: &mut Vec<MetricFamily>) {
+        let rules = self
+            .shared
+            .suppressed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if rules.is_empty() {
+            return;
+        }
+        let mut family = Family::new(names::SUPPRESSED);
+        for (rule, n) in rules.iter() {
+            family.add(&[rule], n.load(std::sync::atomic::Ordering::Relaxed) as f64);
+        }
+        out.push(family.done());
     }
 
     fn feed(&self, out: &mut Vec<MetricFamily>) {

@@ -11,7 +11,7 @@ pub mod server;
 mod worker;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use prometheus::{Encoder, Registry, TextEncoder};
@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     outputs: RwLock<Option<OutputSource>>,
     capture_running: AtomicBool,
     outputs_ok: AtomicBool,
+    /// `c2tap_suppressed_total` by rule name (a closed set from the config file).
+    suppressed: RwLock<Vec<(String, Arc<AtomicU64>)>>,
 }
 
 /// IOC loads so far.
@@ -147,6 +149,7 @@ impl Metrics {
             outputs: RwLock::new(None),
             capture_running: AtomicBool::new(false),
             outputs_ok: AtomicBool::new(true),
+            suppressed: RwLock::new(Vec::new()),
         });
         let registry = Registry::new();
         // The catalogue's names are static and valid and registered once into a fresh
@@ -219,6 +222,22 @@ impl Metrics {
             .outputs
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Some(source);
+    }
+
+    /// The counter of exclusion rule `rule`; the same counter for the same name, so every
+    /// worker's suppressor adds into one series.
+    pub fn suppression_counter(&self, rule: &str) -> Arc<AtomicU64> {
+        let mut rules = self
+            .shared
+            .suppressed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, c)) = rules.iter().find(|(name, _)| name == rule) {
+            return Arc::clone(c);
+        }
+        let c = Arc::new(AtomicU64::new(0));
+        rules.push((rule.to_string(), Arc::clone(&c)));
+        c
     }
 
     pub fn set_capture_running(&self, running: bool) {

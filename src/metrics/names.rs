@@ -113,6 +113,11 @@ pub const SHADOWED: Spec = counter(
     NONE,
     "Matched flows seen by a second worker (mirrored twice) whose alert the first worker owns.",
 );
+pub const SUPPRESSED: Spec = counter(
+    "c2tap_suppressed_total",
+    &["rule"],
+    "Alerts (1001/1002) an [[exclude]] rule suppressed, by rule name; their flow summaries go with them uncounted. c2tap_matches_total still counts them.",
+);
 pub const OUTPUT_QUEUED: Spec = gauge(
     "c2tap_output_records_queued",
     OUTPUT,
@@ -181,7 +186,7 @@ pub const BUILD_INFO: Spec = gauge(
 );
 
 /// Every family, in the order the README documents them.
-pub const ALL: [Spec; 30] = [
+pub const ALL: [Spec; 31] = [
     PACKETS,
     BYTES,
     KERNEL_RECEIVED,
@@ -198,6 +203,7 @@ pub const ALL: [Spec; 30] = [
     RETRO_MATCHES,
     SUMMARIES,
     SHADOWED,
+    SUPPRESSED,
     OUTPUT_QUEUED,
     OUTPUT_SENT,
     OUTPUT_SPOOLED,

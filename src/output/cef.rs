@@ -217,20 +217,10 @@ fn push_display(buf: &mut Vec<u8>, value: impl Display) {
     let _ = write!(buf, "{value}");
 }
 
-/// CEF Severity (0-10) as fixed by the record format.
+/// CEF Severity (0-10): the configured `[severity]` table, by default the record format's
+/// (see [`crate::exclude::severity`] for the table and how it is set).
 pub fn severity(rec: &Record) -> u8 {
-    let Record::Flow(flow) = rec else { return 1 };
-    let c = flow.ioc.confidence.unwrap_or(50);
-    match flow.signature {
-        Signature::IocMatch if c >= 90 => 9,
-        Signature::IocMatch if c >= 75 => 8,
-        Signature::IocMatch if c >= 50 => 7,
-        Signature::IocMatch => 6,
-        Signature::IocAddressMatch if c >= 75 => 5,
-        Signature::IocAddressMatch => 4,
-        Signature::FlowSummary => 3,
-        Signature::Health => 1,
-    }
+    crate::exclude::severity::current().of(rec)
 }
 
 /// Text after the malware name in the Name header field.
