@@ -34,3 +34,22 @@ impl RecordSink for Vec<Record> {
         self.push(record);
     }
 }
+
+/// Both sinks get every record (replay printing on stdout and sending to syslog at once).
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: RecordSink, B: RecordSink> RecordSink for Tee<A, B> {
+    fn emit(&mut self, record: Record) {
+        self.0.emit(record.clone());
+        self.1.emit(record);
+    }
+}
+
+/// An optional sink: `None` discards, so wiring can keep one sink type either way.
+impl<S: RecordSink> RecordSink for Option<S> {
+    fn emit(&mut self, record: Record) {
+        if let Some(sink) = self {
+            sink.emit(record);
+        }
+    }
+}
