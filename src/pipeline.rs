@@ -11,13 +11,19 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use crate::decode::{self, proto, tcp_flags, DecodeError, LinkType, PacketMeta};
+use crate::decode::{self, proto, DecodeError, LinkType, PacketMeta};
 use crate::detect::{self, Hit, IocHandle};
-use crate::flow::{AlertState, ClientBasis, EndReason, Flow, FlowConfig, FlowKey, FlowTable};
+use crate::flow::{
+    AlertState, ClientBasis, Dir, EndReason, Flow, FlowConfig, FlowHash, FlowKey, FlowTable,
+};
 use crate::ioc::IocSet;
 use crate::output::RecordSink;
 use crate::record::{Record, Signature};
 use crate::time::{Nanos, NANOS_PER_MILLI, NANOS_PER_SEC};
+
+mod lookahead;
+
+use lookahead::{Decoded, Lookahead};
 
 /// Settings of the per-packet path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +209,7 @@ pub struct Worker<S: RecordSink> {
     set: Arc<IocSet>,
     generation: u64,
     table: FlowTable,
+    ahead: Lookahead,
     pending: VecDeque<(Nanos, FlowKey, u64)>,
     fragments: Fragments,
     out: Emitter<S>,
@@ -221,6 +228,7 @@ impl<S: RecordSink> Worker<S> {
             generation,
             iocs,
             table: FlowTable::new(cfg.flow),
+            ahead: Lookahead::new(),
             pending: VecDeque::new(),
             fragments: Fragments::new(),
             out: Emitter {
@@ -242,8 +250,10 @@ impl<S: RecordSink> Worker<S> {
         self
     }
 
-    /// Name the interface (or replayed file) the following packets come from.
+    /// Name the interface (or replayed file) the following packets come from. Frames held
+    /// by [`Worker::packet_ahead`] came from the previous one, so they are processed first.
     pub fn set_interface(&mut self, name: &str) {
+        self.flush();
         if let Some(i) = self.out.interfaces.iter().position(|n| &**n == name) {
             self.iface = u16::try_from(i).unwrap_or(0);
             return;
@@ -270,13 +280,60 @@ impl<S: RecordSink> Worker<S> {
         self.now
     }
 
-    /// Process one captured frame. `wire_len` is the original length on the wire.
+    /// Process one captured frame now. `wire_len` is the original length on the wire.
     #[inline]
     pub fn packet(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
+        let d = self.decode(ts, link, frame, wire_len);
+        self.process(d);
+    }
+
+    /// Process one captured frame a few packets later, and the frame from a few packets ago
+    /// now: meanwhile its flow's table slot and entry are fetched into the cache, which is what
+    /// a packet costs on a large table. The output is the same as with [`Worker::packet`];
+    /// call [`Worker::flush`] when the input pauses or ends.
+    #[inline]
+    pub fn packet_ahead(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
+        let d = self.decode(ts, link, frame, wire_len);
+        if let Some(oldest) = self.ahead.push(d, &self.table) {
+            self.process(oldest);
+        }
+    }
+
+    /// Process every frame still held by [`Worker::packet_ahead`].
+    pub fn flush(&mut self) {
+        while let Some(d) = self.ahead.pop() {
+            self.process(d);
+        }
+    }
+
+    /// The part of a packet's work that depends on nothing but the packet itself.
+    #[inline(always)]
+    fn decode(&self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) -> Decoded {
+        let meta = decode::decode(link, frame);
+        // Later fragments take their ports from the fragment map, in order; alerts-only mode
+        // hashes only the flows it tracks.
+        let flow = match &meta {
+            Ok(m) if m.fragment.is_none() && self.cfg.track_all => {
+                let (key, dir) = FlowKey::of(m, m.sport, m.dport);
+                Some((key, dir, self.table.hash(&key)))
+            }
+            _ => None,
+        };
+        Decoded {
+            ts,
+            wire_len,
+            meta,
+            flow,
+        }
+    }
+
+    #[inline]
+    fn process(&mut self, d: Decoded) {
+        let ts = d.ts;
         self.out.stats.packets += 1;
-        self.out.stats.bytes += u64::from(wire_len);
+        self.out.stats.bytes += u64::from(d.wire_len);
         self.advance(ts);
-        let meta = match decode::decode(link, frame) {
+        let meta = match d.meta {
             Ok(m) => m,
             Err(e) => {
                 if let Some(c) = self.out.stats.decode_errors.get_mut(e.index()) {
@@ -306,18 +363,30 @@ impl<S: RecordSink> Worker<S> {
         if hit.is_none() && !self.cfg.track_all {
             return;
         }
-        self.track(ts, &meta, sport, dport, hit);
+        let (key, dir, hash) = match d.flow {
+            Some(f) => f,
+            None => {
+                let (key, dir) = FlowKey::of(&meta, sport, dport);
+                (key, dir, self.table.hash(&key))
+            }
+        };
+        self.track(ts, &meta, (key, dir, hash), hit);
     }
 
-    fn track(&mut self, ts: Nanos, meta: &PacketMeta, sport: u16, dport: u16, hit: Option<Hit>) {
-        let (key, dir) = FlowKey::of(meta, sport, dport);
-        let from_lo = dir == crate::flow::Dir::LoToHi;
+    fn track(
+        &mut self,
+        ts: Nanos,
+        meta: &PacketMeta,
+        (key, dir, hash): (FlowKey, Dir, FlowHash),
+        hit: Option<Hit>,
+    ) {
+        let from_lo = dir == Dir::LoToHi;
         let is_tcp = meta.proto == proto::TCP;
         let flags = meta.tcp_flags;
         let out = &mut self.out;
-        let (mut flow, mut created) = self
-            .table
-            .upsert(key, ts, is_tcp, &mut |k, f, r| out.ended(k, f, r));
+        let (mut flow, mut created) =
+            self.table
+                .upsert_hashed(key, hash, ts, is_tcp, &mut |k, f, r| out.ended(k, f, r));
         if is_tcp && !created && flow.is_reuse(flags) {
             // A new connection on a closed 5-tuple: the old flow ends here, a new one starts.
             if let Some(old) = self.table.replace(key, ts, is_tcp) {
@@ -371,7 +440,6 @@ impl<S: RecordSink> Worker<S> {
         if FlowTable::class(&key, flow) != class_before {
             self.table.requeue(&key);
         }
-        let _ = tcp_flags::SYN;
     }
 
     /// Move packet time forward and run timers that are due. Time never runs backwards here
@@ -435,6 +503,7 @@ impl<S: RecordSink> Worker<S> {
 
     /// End of capture / shutdown: settle every pending alert and summarize every open flow.
     pub fn finish(&mut self) {
+        self.flush();
         let out = &mut self.out;
         self.table.drain(&mut |k, f, r| out.ended(k, f, r));
         self.pending.clear();

@@ -89,7 +89,7 @@ pub fn replay_with_metrics(
         loop {
             match file.next_packet() {
                 Ok(Some(p)) => {
-                    worker.packet(p.ts, p.link, p.data, p.wire_len);
+                    worker.packet_ahead(p.ts, p.link, p.data, p.wire_len);
                     progress.tick(err, done_before + file.bytes_read());
                     if let Some(c) = &counters {
                         since_publish += 1;
@@ -149,7 +149,7 @@ pub fn replay_records(
         worker.set_interface(&interface_name(path));
         loop {
             match file.next_packet() {
-                Ok(Some(p)) => worker.packet(p.ts, p.link, p.data, p.wire_len),
+                Ok(Some(p)) => worker.packet_ahead(p.ts, p.link, p.data, p.wire_len),
                 Ok(None) => break,
                 Err(e) => {
                     warnings.push(e.to_string());

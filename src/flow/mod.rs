@@ -1,10 +1,12 @@
 //! Flow: bidirectional flow tracking keyed by a `Copy` [`FlowKey`], on packet time, with a hard
 //! bound. Sits between decode and detect: every decoded packet updates one flow.
 
+mod index;
 pub mod key;
 pub mod state;
 pub mod table;
+mod timers;
 
 pub use key::{Dir, FlowKey};
 pub use state::{AlertState, ClientBasis, Flow, FlowMatch, Phase};
-pub use table::{EndReason, FlowConfig, FlowTable, TableStats, Timeouts};
+pub use table::{EndReason, FlowConfig, FlowHash, FlowTable, TableStats, Timeouts};

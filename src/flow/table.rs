@@ -1,21 +1,23 @@
-//! The per-worker flow table: a presized hash map with a hard size bound and timeouts on
-//! packet time. Each worker owns one (AF_PACKET fanout keeps a flow on one worker), so there is
-//! no lock on the per-packet path.
+//! The per-worker flow table: flows with a hard size bound and timeouts on packet time. Each
+//! worker owns one (AF_PACKET fanout keeps a flow on one worker), so there is no lock on the
+//! per-packet path.
 //!
-//! Timeouts use one FIFO queue per timeout class. A flow has exactly one live entry; a packet
-//! only refreshes `flow.last`, and an entry found unexpired at the head is pushed back — so
-//! expiry costs O(1) amortized per flow instead of a scan of the table.
+//! Layout, chosen for cache misses (the per-packet cost on ~10^5 flows): flows live in a slab
+//! (`Vec` of key + flow, freed positions reused first), found through a compact hash
+//! [`index`](super::index). Because a flow's hash is known before its lookup, the worker
+//! prefetches the index slot and then the entry a few packets ahead ([`FlowTable::prefetch_slot`],
+//! [`FlowTable::prefetch_flow`]). Timeouts use per-class FIFO queues ([`super::timers`]).
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
 
-use crate::decode::proto;
 use crate::time::{secs, Nanos};
 
+use super::index::{prefetch, Index};
 use super::key::FlowKey;
 use super::state::{AlertState, Flow, Phase};
+use super::timers::{class_of, Queues, CLASSES, EVICTION_ORDER};
 
 /// Idle timeouts per class, in packet time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,33 +74,8 @@ pub enum EndReason {
     Shutdown,
 }
 
-const CLASSES: usize = 5;
-
-/// Flows the table has room for before its first growth.
-const INITIAL_CAPACITY: usize = 1 << 16;
-
-/// Timeout class of a flow; also the index of its queue.
-fn class_of(key: &FlowKey, flow: &Flow) -> usize {
-    match flow.phase {
-        Phase::Opening => 0,
-        Phase::Established => 1,
-        Phase::Closed => 2,
-        Phase::Connectionless if key.proto == proto::UDP => 3,
-        Phase::Connectionless => 4,
-    }
-}
-
-/// Eviction order: what is cheapest to lose first. Half-open and closed flows go before
-/// connectionless ones, and established sessions last.
-const EVICTION_ORDER: [usize; CLASSES] = [2, 0, 4, 3, 1];
-
-#[derive(Clone, Copy, Debug)]
-struct QEntry {
-    key: FlowKey,
-    seq: u64,
-    /// Lower bound of the flow's last packet time when the entry was pushed.
-    since: Nanos,
-}
+/// Largest bound a table accepts: slab positions are 32-bit.
+const MAX_BOUND: usize = 1 << 30;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableStats {
@@ -107,51 +84,115 @@ pub struct TableStats {
     pub timed_out: u64,
 }
 
+/// A flow's hash under its table's hasher, computed once per packet and reused for the
+/// prefetches and the lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowHash(u64);
+
+struct Entry {
+    key: FlowKey,
+    flow: Flow,
+}
+
+/// What a freed slab position holds: `queue_seq == 0` matches no queue entry.
+fn vacant() -> Flow {
+    Flow::new(0, 0, false)
+}
+
 pub struct FlowTable {
-    map: HashMap<FlowKey, Flow, RandomState>,
-    queues: [VecDeque<QEntry>; CLASSES],
+    index: Index,
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+    queues: Queues,
+    hasher: RandomState,
     cfg: FlowConfig,
-    next_seq: u64,
     next_id: u64,
+    scratch: Flow,
     pub stats: TableStats,
 }
 
 impl FlowTable {
     pub fn new(cfg: FlowConfig) -> FlowTable {
-        let max = cfg.max_flows.max(1);
         FlowTable {
-            // Sized for a typical load, grown on demand: a table presized to its bound would
-            // spread a few flows over hundreds of MiB and pay a TLB miss on every packet.
-            map: HashMap::with_capacity_and_hasher(
-                max.min(INITIAL_CAPACITY),
-                RandomState::default(),
-            ),
-            queues: Default::default(),
+            // Grown on demand: a table presized to its bound would spread a few flows over
+            // hundreds of MiB and pay a TLB miss on every packet.
+            index: Index::new(),
+            entries: Vec::new(),
+            free: Vec::new(),
+            queues: Queues::default(),
+            hasher: RandomState::default(),
             cfg: FlowConfig {
-                max_flows: max,
+                max_flows: cfg.max_flows.clamp(1, MAX_BOUND),
                 ..cfg
             },
-            next_seq: 1,
             next_id: 1,
+            scratch: vacant(),
             stats: TableStats::default(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len() - self.free.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     pub fn config(&self) -> &FlowConfig {
         &self.cfg
     }
 
+    /// Bytes the table holds for its flows, index and queues (capacity, not just length).
+    pub fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.free.capacity() * 4
+            + self.index.bytes()
+            + self.queues.bytes()
+    }
+
+    #[inline(always)]
+    pub fn hash(&self, key: &FlowKey) -> FlowHash {
+        FlowHash(self.hasher.hash_one(key))
+    }
+
+    /// Hint, a few packets ahead: the index slot of `hash` will be read soon.
+    #[inline(always)]
+    pub fn prefetch_slot(&self, hash: FlowHash) {
+        self.index.prefetch(hash.0);
+    }
+
+    /// Hint, once the slot is in cache: the entry it names will be updated soon. Flows are
+    /// 160 bytes, so all their cache lines are requested.
+    #[inline(always)]
+    pub fn prefetch_flow(&self, hash: FlowHash) {
+        if let Some(slot) = self.index.candidates(hash.0).next() {
+            if let Some(entry) = self.entries.get(slot as usize) {
+                let at = (entry as *const Entry).cast::<u8>();
+                let size = std::mem::size_of::<Entry>();
+                for offset in (0..size).step_by(64).chain([size - 1]) {
+                    prefetch(at.wrapping_add(offset));
+                }
+            }
+        }
+    }
+
+    fn find(&self, hash: FlowHash, key: &FlowKey) -> Option<u32> {
+        self.index.candidates(hash.0).find(|&slot| {
+            self.entries
+                .get(slot as usize)
+                .is_some_and(|e| e.key == *key)
+        })
+    }
+
     #[inline]
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
-        self.map.get_mut(key)
+        let slot = self.find(self.hash(key), key)?;
+        self.flow_mut(slot)
+    }
+
+    fn flow_mut(&mut self, slot: u32) -> Option<&mut Flow> {
+        self.entries.get_mut(slot as usize).map(|e| &mut e.flow)
     }
 
     fn timeout(&self, class: usize) -> Nanos {
@@ -165,13 +206,8 @@ impl FlowTable {
         }
     }
 
-    fn push(&mut self, class: usize, key: FlowKey, since: Nanos) -> u64 {
-        push(&mut self.queues[class], &mut self.next_seq, key, since)
-    }
-
     /// The flow of `key`, created (making room first when the table is full) if it is new.
-    /// One hash lookup on the common path; evicted flows are handed to `ended` so their
-    /// summaries are not lost.
+    /// Evicted flows are handed to `ended` so their summaries are not lost.
     #[inline]
     pub fn upsert(
         &mut self,
@@ -180,31 +216,90 @@ impl FlowTable {
         connection_oriented: bool,
         ended: &mut dyn FnMut(FlowKey, Flow, EndReason),
     ) -> (&mut Flow, bool) {
-        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(&key) {
-            self.evict_one(ended);
+        let hash = self.hash(&key);
+        self.upsert_hashed(key, hash, now, connection_oriented, ended)
+    }
+
+    /// [`FlowTable::upsert`] with the hash already computed (by [`FlowTable::hash`] on this
+    /// table).
+    #[inline]
+    pub fn upsert_hashed(
+        &mut self,
+        key: FlowKey,
+        hash: FlowHash,
+        now: Nanos,
+        connection_oriented: bool,
+        ended: &mut dyn FnMut(FlowKey, Flow, EndReason),
+    ) -> (&mut Flow, bool) {
+        let found = self.find(hash, &key);
+        let slot = match found {
+            Some(slot) => slot,
+            None => {
+                if self.len() >= self.cfg.max_flows {
+                    self.evict_one(ended);
+                }
+                self.create(key, hash, now, connection_oriented)
+            }
+        };
+        let created = found.is_none();
+        match self.entries.get_mut(slot as usize) {
+            Some(e) => (&mut e.flow, created),
+            // Unreachable: `find` and `create` return live positions. Kept total without a
+            // panic: the caller updates a scratch flow that no one reads.
+            None => (&mut self.scratch, created),
         }
+    }
+
+    fn create(&mut self, key: FlowKey, hash: FlowHash, now: Nanos, co: bool) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut flow = Flow::new(id, now, co);
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.reserve_one();
+                self.entries.len() as u32
+            }
+        };
+        flow.queue_seq = self.queues.push(class_of(&key, &flow), slot, now);
+        let entry = Entry { key, flow };
+        match self.entries.get_mut(slot as usize) {
+            Some(e) => *e = entry,
+            None => self.entries.push(entry),
+        }
+        self.index.insert(hash.0, slot);
+        self.stats.created += 1;
         if self.stats.created & 1023 == 0 {
             self.maybe_compact();
         }
-        match self.map.entry(key) {
-            Entry::Occupied(e) => (e.into_mut(), false),
-            Entry::Vacant(v) => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let mut flow = Flow::new(id, now, connection_oriented);
-                let class = class_of(&key, &flow);
-                flow.queue_seq = push(&mut self.queues[class], &mut self.next_seq, key, now);
-                self.stats.created += 1;
-                let flow = v.insert(flow);
-                (flow, true)
-            }
+        slot
+    }
+
+    /// Room for one more entry, growing by doubling but never past the bound.
+    fn reserve_one(&mut self) {
+        let (len, cap) = (self.entries.len(), self.entries.capacity());
+        if len < cap {
+            return;
         }
+        let target = (cap * 2).max(64).min(self.cfg.max_flows).max(len + 1);
+        self.entries.reserve_exact(target - len);
+    }
+
+    /// Take the flow at `slot` out of the table.
+    fn take(&mut self, slot: u32) -> Option<(FlowKey, Flow)> {
+        let entry = self.entries.get_mut(slot as usize)?;
+        let key = entry.key;
+        let flow = std::mem::replace(&mut entry.flow, vacant());
+        let hash = self.hash(&key);
+        self.index.remove(hash.0, slot);
+        self.free.push(slot);
+        Some((key, flow))
     }
 
     /// Replace the flow of `key` by a new one (a closed 5-tuple reused by a new SYN); returns
     /// the old flow so its summary can be written.
     pub fn replace(&mut self, key: FlowKey, now: Nanos, connection_oriented: bool) -> Option<Flow> {
-        let old = self.map.remove(&key);
+        let old = self.remove(&key);
         let mut noop = |_: FlowKey, _: Flow, _: EndReason| {};
         self.upsert(key, now, connection_oriented, &mut noop);
         old
@@ -218,19 +313,21 @@ impl FlowTable {
         connection_oriented: bool,
         ended: &mut dyn FnMut(FlowKey, Flow, EndReason),
     ) -> &mut Flow {
-        self.map.remove(&key);
+        self.remove(&key);
         self.upsert(key, now, connection_oriented, ended).0
     }
 
     /// Call after a packet changed a flow's phase: moves its live entry to the new class.
     pub fn requeue(&mut self, key: &FlowKey) {
-        let Some(flow) = self.map.get(key) else {
+        let Some(slot) = self.find(self.hash(key), key) else {
             return;
         };
-        let class = class_of(key, flow);
-        let last = flow.last;
-        let seq = self.push(class, *key, last);
-        if let Some(flow) = self.map.get_mut(key) {
+        let Some(flow) = self.flow_mut(slot) else {
+            return;
+        };
+        let (class, last) = (class_of(key, flow), flow.last);
+        let seq = self.queues.push(class, slot, last);
+        if let Some(flow) = self.flow_mut(slot) {
             flow.queue_seq = seq;
         }
     }
@@ -242,34 +339,38 @@ impl FlowTable {
 
     /// Remove a flow now (e.g. a closed 5-tuple reused by a new SYN).
     pub fn remove(&mut self, key: &FlowKey) -> Option<Flow> {
-        self.map.remove(key)
+        let slot = self.find(self.hash(key), key)?;
+        self.take(slot).map(|(_, flow)| flow)
+    }
+
+    /// The live flow a queue entry names, if the entry is not stale.
+    fn queued(&self, slot: u32, seq: u64) -> Option<&Flow> {
+        let flow = &self.entries.get(slot as usize)?.flow;
+        (flow.queue_seq == seq).then_some(flow)
     }
 
     /// Expire every flow idle past its timeout at packet time `now`.
     pub fn expire(&mut self, now: Nanos, ended: &mut dyn FnMut(FlowKey, Flow, EndReason)) {
         for class in 0..CLASSES {
             let timeout = self.timeout(class);
-            while let Some(&e) = self.queues[class].front() {
+            while let Some(e) = self.queues.front(class) {
                 if e.since.saturating_add(timeout) > now {
                     break;
                 }
-                self.queues[class].pop_front();
-                let Some(flow) = self.map.get(&e.key) else {
-                    continue;
+                self.queues.pop_front(class);
+                let Some(flow) = self.queued(e.slot, e.seq) else {
+                    continue; // stale: the flow moved class or left the table
                 };
-                if flow.queue_seq != e.seq {
-                    continue; // stale: the flow moved class or the 5-tuple was reused
-                }
-                if flow.last.saturating_add(timeout) <= now {
-                    if let Some(flow) = self.map.remove(&e.key) {
+                let last = flow.last;
+                if last.saturating_add(timeout) <= now {
+                    if let Some((key, flow)) = self.take(e.slot) {
                         self.stats.timed_out += 1;
                         let reason = end_reason(&flow, EndReason::Timeout);
-                        ended(e.key, flow, reason);
+                        ended(key, flow, reason);
                     }
                 } else {
-                    let last = flow.last;
-                    let seq = self.push(class, e.key, last);
-                    if let Some(flow) = self.map.get_mut(&e.key) {
+                    let seq = self.queues.push(class, e.slot, last);
+                    if let Some(flow) = self.flow_mut(e.slot) {
                         flow.queue_seq = seq;
                     }
                 }
@@ -280,60 +381,77 @@ impl FlowTable {
     /// Make room for one flow. Flows that matched an IOC are protected: they are only evicted
     /// when every tracked flow matched, and then with their summary.
     fn evict_one(&mut self, ended: &mut dyn FnMut(FlowKey, Flow, EndReason)) {
-        let mut fallback: Option<FlowKey> = None;
+        let mut fallback: Option<u32> = None;
         for class in EVICTION_ORDER {
-            let mut budget = self.queues[class].len();
+            let mut budget = self.queues.class_len(class);
             while budget > 0 {
                 budget -= 1;
-                let Some(e) = self.queues[class].pop_front() else {
+                let Some(e) = self.queues.pop_front(class) else {
                     break;
                 };
-                let Some(flow) = self.map.get(&e.key) else {
+                let Some(flow) = self.queued(e.slot, e.seq) else {
                     continue;
                 };
-                if flow.queue_seq != e.seq {
-                    continue;
-                }
                 if flow.alert != AlertState::None {
-                    fallback.get_or_insert(e.key);
-                    self.queues[class].push_back(e);
+                    fallback.get_or_insert(e.slot);
+                    self.queues.push_back(class, e);
                     continue;
                 }
-                if let Some(flow) = self.map.remove(&e.key) {
+                if let Some((key, flow)) = self.take(e.slot) {
                     self.stats.evicted += 1;
-                    ended(e.key, flow, EndReason::Evicted);
+                    ended(key, flow, EndReason::Evicted);
                     return;
                 }
             }
         }
-        if let Some(key) = fallback {
-            if let Some(flow) = self.map.remove(&key) {
-                self.stats.evicted += 1;
-                ended(key, flow, EndReason::Evicted);
-            }
+        if let Some((key, flow)) = fallback.and_then(|slot| self.take(slot)) {
+            self.stats.evicted += 1;
+            ended(key, flow, EndReason::Evicted);
         }
     }
 
     /// Stale entries (moved or removed flows) normally drain as they reach the head; a burst of
     /// short connections could pile them up behind a long timeout, so bound them.
     fn maybe_compact(&mut self) {
-        let total: usize = self.queues.iter().map(VecDeque::len).sum();
-        if total <= self.cfg.max_flows.saturating_mul(2).saturating_add(1024) {
+        let bound = self.cfg.max_flows.saturating_mul(2).saturating_add(1024);
+        if self.queues.total_len() <= bound {
             return;
         }
-        let map = &self.map;
-        for q in &mut self.queues {
-            q.retain(|e| map.get(&e.key).is_some_and(|f| f.queue_seq == e.seq));
-        }
+        let entries = &self.entries;
+        self.queues.retain(|e| {
+            entries
+                .get(e.slot as usize)
+                .is_some_and(|x| x.flow.queue_seq == e.seq)
+        });
+    }
+
+    /// Live flows as (first packet time, id, slot), oldest first: a deterministic order.
+    fn by_age(&self) -> Vec<(Nanos, u64, u32)> {
+        let mut all: Vec<(Nanos, u64, u32)> = self
+            .index
+            .entries()
+            .filter_map(|slot| {
+                let f = &self.entries.get(slot as usize)?.flow;
+                Some((f.first, f.id, slot))
+            })
+            .collect();
+        all.sort_unstable();
+        all
     }
 
     /// Remove every flow (end of replay, shutdown), oldest first so output is deterministic.
     pub fn drain(&mut self, ended: &mut dyn FnMut(FlowKey, Flow, EndReason)) {
-        let mut all: Vec<(FlowKey, Flow)> = self.map.drain().collect();
-        all.sort_by_key(|(_, f)| (f.first, f.id));
-        for q in &mut self.queues {
-            q.clear();
+        let order = self.by_age();
+        let mut all = Vec::with_capacity(order.len());
+        for (_, _, slot) in order {
+            if let Some(e) = self.entries.get_mut(slot as usize) {
+                all.push((e.key, std::mem::replace(&mut e.flow, vacant())));
+            }
         }
+        self.index.clear();
+        self.entries = Vec::new();
+        self.free = Vec::new();
+        self.queues.clear();
         for (key, flow) in all {
             let reason = end_reason(&flow, EndReason::Shutdown);
             ended(key, flow, reason);
@@ -342,21 +460,11 @@ impl FlowTable {
 
     /// Visit every flow (retro-matching after an IOC reload), in a deterministic order.
     pub fn keys_by_age(&self) -> Vec<FlowKey> {
-        let mut keys: Vec<(Nanos, u64, FlowKey)> =
-            self.map.iter().map(|(k, f)| (f.first, f.id, *k)).collect();
-        keys.sort_unstable_by_key(|(first, id, _)| (*first, *id));
-        keys.into_iter().map(|(_, _, k)| k).collect()
+        self.by_age()
+            .into_iter()
+            .filter_map(|(_, _, slot)| Some(self.entries.get(slot as usize)?.key))
+            .collect()
     }
-}
-
-/// Append a live entry for `key`. Keeps each queue ordered by `since` (see module doc): a
-/// slightly later `since` only delays an expiry, never advances it.
-fn push(q: &mut VecDeque<QEntry>, next_seq: &mut u64, key: FlowKey, since: Nanos) -> u64 {
-    let seq = *next_seq;
-    *next_seq += 1;
-    let since = q.back().map_or(since, |b| b.since.max(since));
-    q.push_back(QEntry { key, seq, since });
-    seq
 }
 
 /// A closed TCP flow ends as Closed/Reset whatever removed it from the table.
@@ -374,6 +482,7 @@ fn end_reason(flow: &Flow, otherwise: EndReason) -> EndReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::proto;
     use crate::flow::key::Dir;
 
     fn key(n: u16, proto: u8) -> FlowKey {
@@ -441,7 +550,7 @@ mod tests {
             assert!(t.len() <= 100);
         }
         assert_eq!(n, 9_900);
-        let queued: usize = t.queues.iter().map(VecDeque::len).sum();
+        let queued = t.queues.total_len();
         assert!(queued <= 2 * 100 + 1024 + 1);
     }
 
