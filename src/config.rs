@@ -784,6 +784,26 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     RawConfig::check(path)
 }
 
+/// What `replay --config` takes from a file: the exclusion rules and the severity table. The
+/// file may be the sensor's full config or only `[[exclude]]`/`[severity]`; problems elsewhere
+/// in it are not `replay`'s business and are left to `check-config`.
+pub fn load_exclusions(path: &Path) -> Result<(ExclusionSet, SeverityTable), ConfigError> {
+    let text = read_text(path)?;
+    let (raw, problems) = RawConfig::parse_lenient(&text).map_err(ConfigError::Invalid)?;
+    let ours = |p: &Problem| {
+        let section = p.key.split(['.', '[']).next().unwrap_or("");
+        matches!(section, "exclude" | "exclude_action" | "severity")
+    };
+    let mut problems: Vec<Problem> = problems.into_iter().filter(ours).collect();
+    let mut c = Check::default();
+    let (exclusions, severity) = raw.validate_exclusions(&mut c);
+    problems.extend(c.problems);
+    match problems.is_empty() {
+        true => Ok((exclusions, severity)),
+        false => Err(ConfigError::Invalid(problems)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use c2tap::app;
+use c2tap::config;
+use c2tap::exclude;
 use c2tap::ioc::{self, FeedSource, Filters};
 use c2tap::metrics;
 use c2tap::output::line::Format;
@@ -119,6 +121,10 @@ struct ReplayArgs {
     /// Host name put in records (default: this host's name).
     #[arg(long)]
     hostname: Option<String>,
+    /// Config file whose `[[exclude]]` rules and `[severity]` table apply (the sensor's own
+    /// config, or a file with only those); the summary then counts suppressions per rule.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Serve Prometheus metrics on this address while replaying (port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
@@ -145,6 +151,14 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
 }
 
 fn replay(args: ReplayArgs) -> Result<()> {
+    let exclusions = match &args.config {
+        Some(path) => replay_exclusions(path)?,
+        None => exclude::ExclusionSet::default(),
+    };
+    if !exclusions.is_empty() {
+        // Until `ReplaySettings` carries the rules, refuse them rather than ignore them.
+        anyhow::bail!("replay --config: this build cannot apply [[exclude]] rules to a replay yet");
+    }
     let load_started = std::time::Instant::now();
     let loaded = load_iocs(&args.feeds)?;
     let metrics = match args.metrics {
@@ -186,6 +200,25 @@ fn replay(args: ReplayArgs) -> Result<()> {
         server.shutdown();
     }
     Ok(())
+}
+
+/// `replay --config`: installs the severity table and returns the rules, with their warnings
+/// on stderr (a rule that can never match is worth knowing before reading the counts).
+fn replay_exclusions(path: &std::path::Path) -> Result<exclude::ExclusionSet> {
+    let (rules, table) = config::load_exclusions(path)?;
+    exclude::severity::install(table);
+    let mut err = io::stderr().lock();
+    for w in rules.lint(epoch_secs()) {
+        writeln!(err, "c2tap replay: warning: {}: {w}", path.display())?;
+    }
+    Ok(rules)
+}
+
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// `replay --metrics`: the registry, with the IOC load recorded, and its endpoint.
@@ -245,7 +278,15 @@ fn run(args: RunArgs) -> Result<()> {
 fn check_config(args: CheckConfigArgs) -> Result<()> {
     let mut out = io::stdout().lock();
     match app::check_config::check_config(&args.config, &mut out)? {
-        true => Ok(()),
+        true => {
+            // Valid, so this load succeeds; its rules are judged against today's date.
+            if let Ok(settings) = config::load(&args.config) {
+                for w in settings.exclusions.lint(epoch_secs()) {
+                    writeln!(out, "{}: warning: {w}", args.config.display())?;
+                }
+            }
+            Ok(())
+        }
         false => anyhow::bail!("{} is not valid", args.config.display()),
     }
 }

@@ -22,6 +22,7 @@ use sd_notify::NotifyState;
 
 use crate::capture::live::LiveOptions;
 use crate::config::{ConfigError, RawConfig, Settings};
+use crate::exclude::{severity, SuppressionCounts, Suppressor};
 use crate::metrics::OutputSample;
 use crate::metrics::{CountingSink, Metrics, WorkerCounters};
 use crate::output::{DispatchSink, Dispatcher, OutputOptions, OutputSpec, RecordSink};
@@ -108,7 +109,8 @@ fn notify(states: &[NotifyState<'_>]) {
     let _ = sd_notify::notify(states);
 }
 
-type Sink = CountingSink<DispatchSink>;
+/// Match counting sees every detection; exclusions apply after it, before the outputs.
+type Sink = CountingSink<Suppressor<DispatchSink>>;
 
 struct Interface {
     handle: std::thread::JoinHandle<Vec<WorkerSlot<Sink>>>,
@@ -126,6 +128,11 @@ pub fn run(settings: Settings) -> Result<()> {
         replay: false,
     };
     let outputs = start_outputs(s, ctx, &metrics)?;
+    severity::install(s.severity.clone());
+    for w in s.exclusions.lint(feeds::epoch_secs()) {
+        tracing::warn!("{w}");
+    }
+    let suppressed = SuppressionCounts::new(&s.exclusions, Some(&metrics));
     let output_samples = Arc::new(Mutex::new(Vec::new()));
     let samples = Arc::clone(&output_samples);
     metrics.outputs(Box::new(move || {
@@ -152,7 +159,12 @@ pub fn run(settings: Settings) -> Result<()> {
         let mut slots = Vec::with_capacity(s.capture.workers);
         for w in 0..s.capture.workers {
             let counters = metrics.worker(name, w);
-            let sink = CountingSink::new(outputs.sink(), Arc::clone(&counters));
+            let excluding = Suppressor::new(
+                outputs.sink(),
+                s.exclusions.clone(),
+                Arc::clone(&suppressed),
+            );
+            let sink = CountingSink::new(excluding, Arc::clone(&counters));
             let mut worker = Worker::new(w, s.worker, Arc::clone(&feeds.handle), sink);
             if s.capture.workers > 1 {
                 worker = worker.with_claims(Arc::clone(&claims));
@@ -245,6 +257,9 @@ pub fn run(settings: Settings) -> Result<()> {
         }
     }
     drop(health_sink);
+    for t in suppressed.tallies() {
+        tracing::info!(rule = %t.rule, alerts = t.alerts, summaries = t.summaries, "exclusion rule");
+    }
     let report = outputs.shutdown(SHUTDOWN_DEADLINE);
     for o in &report.outputs {
         tracing::info!(output = %o.name, sent = o.sent, spooled = o.spool_records, dropped = o.dropped, "output closed");
