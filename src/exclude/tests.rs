@@ -457,3 +457,113 @@ fn a_configured_severity_table() {
         ]
     );
 }
+
+/// The demo capture through the real replay path, then the suppressor: what
+/// `c2tap replay --config` does once its sink is wrapped.
+#[test]
+fn replaying_the_demo_capture_with_an_exclusion() {
+    let pcap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/demo-remcos.pcap");
+    let (records, _, warnings) = crate::app::replay::replay_records(
+        &[pcap],
+        crate::ioc::IocSet::builtin(),
+        crate::pipeline::WorkerConfig::default(),
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let signatures: Vec<u16> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Flow(f) => Some(f.signature.id()),
+            Record::Health(_) => None,
+        })
+        .collect();
+    assert_eq!(signatures, vec![1001, 1003]);
+    let run = |text: &str| {
+        let mut s = suppressor(text);
+        for r in records.clone() {
+            s.emit(r);
+        }
+        let tallies = s.counts().tallies();
+        (s.into_inner(), tallies)
+    };
+    // The lab host, only inside its window: the demo flow starts 14:03 UTC = 16:03 on +02:00.
+    let lab = |window: &str| {
+        format!("[[exclude]]\nname = \"lab\"\nreason = \"malware lab\"\nclient = [\"10.1.2.3\"]\nserver = [\"138.9.223.13\"]\nports = [8015]\nwindow = \"{window}\"\ntimezone = \"+02:00\"\n")
+    };
+    let (sent, tallies) = run(&lab("16:00-17:00"));
+    assert!(sent.is_empty(), "{sent:?}");
+    assert_eq!((tallies[0].alerts, tallies[0].summaries), (1, 1));
+    let (sent, tallies) = run(&lab("14:00-15:00"));
+    assert_eq!(sent, records);
+    assert_eq!((tallies[0].alerts, tallies[0].summaries), (0, 0));
+    let (sent, _) = run(&format!(
+        "exclude_action = \"report\"\n{}",
+        lab("16:00-17:00")
+    ));
+    let actions: Vec<(u16, Action, Option<&str>)> = sent
+        .iter()
+        .filter_map(|r| match r {
+            Record::Flow(f) => Some((f.signature.id(), f.action, f.suppressed.as_deref())),
+            Record::Health(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            (1001, Action::Suppressed, Some("lab: malware lab")),
+            (1003, Action::Suppressed, Some("lab: malware lab")),
+        ]
+    );
+}
+
+#[test]
+fn replay_reads_only_the_exclusions_of_a_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    // No [capture] at all, and a problem in another section: neither is replay's business.
+    std::fs::write(
+        &path,
+        "[flow]\nholddown = \"soon\"\n[severity]\nexact = [[0, 10]]\n[[exclude]]\nname = \"a\"\nreason = \"r\"\nclient = \"10.1.2.3\"\n",
+    )
+    .unwrap();
+    let (set, table) = crate::config::load_exclusions(&path).unwrap();
+    assert_eq!(set.rules().len(), 1);
+    assert_eq!(table.of(&Record::Flow(record())), 10);
+    std::fs::write(
+        &path,
+        "[[exclude]]\nname = \"a\"\nclient = \"10.1.2.3\"\n[severity]\nhealth = 11\n",
+    )
+    .unwrap();
+    let problems = match crate::config::load_exclusions(&path) {
+        Err(e) => strings(&e.problems()),
+        Ok(_) => Vec::new(),
+    };
+    assert_eq!(
+        problems,
+        vec![
+            "exclude[0].reason: required: why these matches are benign (sent with reported records)",
+            "severity.health: must be between 0 and 10",
+        ]
+    );
+}
+
+/// The rules the shipped config shows in comments are valid as written.
+#[test]
+fn the_shipped_config_documents_working_rules() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/c2tap.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let shipped = crate::config::load(&path).unwrap();
+    assert!(shipped.exclusions.is_empty());
+    assert_eq!(shipped.severity, DEFAULT);
+    let start = text.find("# [[exclude]]").unwrap();
+    let examples: String = text[start..]
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let set = rules(&examples);
+    let names: Vec<&str> = set.rules().iter().map(|r| &*r.name).collect();
+    assert_eq!(names, vec!["veeam-nightly", "wsus"]);
+    assert_eq!(set.rules()[1].disposal, Disposal::Report);
+    assert!(set.lint(MAY_10).is_empty(), "{:?}", set.lint(MAY_10));
+}
