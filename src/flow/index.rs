@@ -122,6 +122,7 @@ impl Index {
         let new_len = self.slots.len() * 2;
         let mask = new_len - 1;
         let mut slots = vec![EMPTY; new_len];
+        super::table::huge_pages(&mut slots);
         for &slot in self.slots.iter().filter(|s| **s != EMPTY) {
             place(
                 &mut slots,

@@ -64,6 +64,11 @@ impl Queues {
         self.queues.get(class)?.front().copied()
     }
 
+    /// The `nth` entry from the head of a class's queue.
+    pub fn get(&self, class: usize, nth: usize) -> Option<QEntry> {
+        self.queues.get(class)?.get(nth).copied()
+    }
+
     pub fn pop_front(&mut self, class: usize) -> Option<QEntry> {
         self.queues.get_mut(class)?.pop_front()
     }

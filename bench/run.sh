@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Replay throughput and memory, side by side with tcpdump (issue 7).
+#
+# Generates IMIX, all-64-byte and SYN-flood captures with c2tap-pcapgen, then runs, alternately
+# and RUNS times each: tcpdump -r FILE -w /dev/null with the IOC host filter, c2tap replay with
+# every flow tracked, and c2tap replay --alerts-only. Prints medians (wall and CPU), packets/s
+# and the ratios to tcpdump, checks every c2tap run reported exactly the IOC flows the generator
+# put in, and measures peak RSS on the SYN flood at the default flow bound and at 1,000,000.
+#
+# usage: bench/run.sh [--quick]
+#   --quick            1/10 of the sizes, 3 runs (a smoke run, not figures)
+# environment (defaults = issue 7's sizes):
+#   RUNS=5 PACKETS=5000000 FLOWS=200000 SYN_PACKETS=2000000 IOC_FLOWS=10
+#   DATA=target/bench-data   where the captures are written (about 2.4 GB at full size)
+#   C2TAP=... PCAPGEN=...    use these binaries instead of building target/release ones
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+
+RUNS=${RUNS:-5}
+PACKETS=${PACKETS:-5000000}
+FLOWS=${FLOWS:-200000}
+SYN_PACKETS=${SYN_PACKETS:-2000000}
+IOC_FLOWS=${IOC_FLOWS:-10}
+if [[ ${1:-} == --quick ]]; then
+    RUNS=3 PACKETS=$((PACKETS / 10)) FLOWS=$((FLOWS / 10)) SYN_PACKETS=$((SYN_PACKETS / 10))
+fi
+DATA=${DATA:-$root/target/bench-data}
+command -v tcpdump >/dev/null || die "tcpdump not installed"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not installed (apt-get install time)"
+mkdir -p "$DATA"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+build_release "$root"
+
+declare -A file packets
+for shape in imix small synflood; do
+    n=$PACKETS f=$FLOWS
+    [[ $shape == synflood ]] && n=$SYN_PACKETS f=$SYN_PACKETS
+    file[$shape]=$DATA/$shape-$n-$f-$IOC_FLOWS.pcap
+    packets[$shape]=$n
+    generate "$shape" "$n" "$f" "$IOC_FLOWS" "${file[$shape]}"
+done
+
+echo "# c2tap replay vs tcpdump -r FILE -w /dev/null '$IOC_FILTER'"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)," \
+    "load $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs each, alternating; times are medians"
+printf '%-9s %9s | %-21s | %-30s | %-30s\n' shape packets "tcpdump wall/cpu s" \
+    "c2tap full: wall/cpu s, Mpps, x" "alerts-only: wall/cpu s, Mpps, x"
+
+failures=0
+for shape in imix small synflood; do
+    f=${file[$shape]}
+    expected=$(cat "$f.expected")
+    declare -a tw=() tc=() fw=() fc=() aw=() ac=()
+    for ((i = 0; i < RUNS; i++)); do
+        # Rotate the order so no tool always runs right after another on a warm cache.
+        for tool in $(case $((i % 3)) in 0) echo td full alerts ;; 1) echo full alerts td ;; 2) echo alerts td full ;; esac); do
+            case $tool in
+            td)
+                timed "$work/td" tcpdump -r "$f" -w /dev/null "$IOC_FILTER"
+                tw+=("$WALL") tc+=("$CPU")
+                ;;
+            full | alerts)
+                extra=()
+                [[ $tool == alerts ]] && extra=(--alerts-only)
+                timed "$work/$tool" "$C2TAP" replay --hostname bench "${extra[@]}" "$f"
+                got=$(count_alerts "$work/$tool.out")
+                if [[ $got != "$expected" ]]; then
+                    echo "MISMATCH: $shape $tool: $got alerts, expected $expected" >&2
+                    failures=$((failures + 1))
+                fi
+                if [[ $tool == full ]]; then fw+=("$WALL") fc+=("$CPU"); else aw+=("$WALL") ac+=("$CPU"); fi
+                ;;
+            esac
+        done
+    done
+    t=$(median "${tw[@]}")
+    full=$(median "${fw[@]}") alerts=$(median "${aw[@]}")
+    n=${packets[$shape]}
+    printf '%-9s %9d | %8.3f / %-10.2f | %6.3f / %-5.2f %5.2f %5.2fx | %6.3f / %-5.2f %5.2f %5.2fx\n' \
+        "$shape" "$n" "$t" "$(median "${tc[@]}")" \
+        "$full" "$(median "${fc[@]}")" "$(mpps "$n" "$full")" "$(ratio "$full" "$t")" \
+        "$alerts" "$(median "${ac[@]}")" "$(mpps "$n" "$alerts")" "$(ratio "$alerts" "$t")"
+done
+echo "# alert counts: every c2tap run reported exactly the generator's IOC flows ($IOC_FLOWS each)" \
+    "$([[ $failures == 0 ]] && echo yes || echo "NO: $failures mismatches")"
+
+echo
+echo "# memory: SYN flood (${packets[synflood]} packets, one new flow each), peak RSS"
+baseline_file=$DATA/baseline.pcap
+generate small 1000 10 1 "$baseline_file"
+timed "$work/base" "$C2TAP" replay --hostname bench "$baseline_file"
+base_kb=$RSS_KB
+printf '%-22s %12s %10s %12s %14s %8s\n' bound "peak RSS MiB" flows evicted "bytes/flow" alerts
+for bound in default 1000000; do
+    extra=()
+    [[ $bound != default ]] && extra=(--max-flows "$bound")
+    timed "$work/mem" "$C2TAP" replay --hostname bench "${extra[@]}" "${file[synflood]}"
+    evicted=$(sed -n 's/.*evicted=\([0-9]*\).*/\1/p' "$work/mem.err")
+    held=$((packets[synflood] - evicted))
+    per_flow=$(ratio "$(((RSS_KB - base_kb) * 1024))" "$held" 0)
+    got=$(count_alerts "$work/mem.out")
+    [[ $got == "$(cat "${file[synflood]}.expected")" ]] || failures=$((failures + 1))
+    printf '%-22s %12s %10d %12d %14s %8s\n' "$bound" "$(ratio "$RSS_KB" 1024 1)" "$held" "$evicted" \
+        "$per_flow" "$got"
+done
+echo "# bytes/flow = (peak RSS - RSS of a 10-flow replay, $(ratio "$base_kb" 1024 1) MiB) / flows held at the end"
+exit $((failures > 0))

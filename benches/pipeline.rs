@@ -1,0 +1,92 @@
+//! Whole per-packet path (decode, IOC check, flow update, alert logic) per packet, on frames the
+//! benchmark generator writes, held in memory so the file reader is not measured: packet by
+//! packet (`Worker::packet`, what live capture calls) and with the lookahead replay uses
+//! (`Worker::packet_ahead`), every flow tracked and alerts-only.
+
+use std::sync::Arc;
+
+use c2tap::decode::LinkType;
+use c2tap::detect::IocHandle;
+use c2tap::ioc::IocSet;
+use c2tap::pipeline::{Worker, WorkerConfig};
+use c2tap::record::Record;
+use c2tap_pcapgen::{write_bench, BenchSpec, Shape};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+/// (timestamp, frame) of every record of a classic little-endian microsecond pcap.
+fn frames(pcap: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while let Some(head) = pcap.get(at..at + 16) {
+        let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        let (secs, usecs, caplen) = (word(0), word(4), word(8) as usize);
+        let Some(data) = pcap.get(at + 16..at + 16 + caplen) else {
+            break;
+        };
+        out.push((
+            u64::from(secs) * 1_000_000_000 + u64::from(usecs) * 1_000,
+            data.to_vec(),
+        ));
+        at += 16 + caplen;
+    }
+    out
+}
+
+fn capture(shape: Shape, packets: u64, flows: u64) -> Vec<(u64, Vec<u8>)> {
+    let mut pcap = Vec::new();
+    let spec = BenchSpec {
+        shape,
+        packets,
+        flows,
+        ioc_flows: 10,
+    };
+    if let Err(e) = write_bench(&mut pcap, &spec) {
+        panic!("generator: {e}");
+    }
+    frames(&pcap)
+}
+
+fn run(frames: &[(u64, Vec<u8>)], cfg: WorkerConfig, ahead: bool) -> usize {
+    let iocs = Arc::new(IocHandle::new(IocSet::builtin()));
+    let mut w = Worker::new(0, cfg, iocs, Vec::<Record>::new());
+    for (ts, f) in frames {
+        let len = f.len() as u32;
+        if ahead {
+            w.packet_ahead(*ts, LinkType::ETHERNET, f, len);
+        } else {
+            w.packet(*ts, LinkType::ETHERNET, f, len);
+        }
+    }
+    w.finish();
+    w.sink_mut().len()
+}
+
+fn per_packet(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pipeline");
+    g.sample_size(10);
+    // Same shape as the replay benchmark's all-64-byte file, scaled to stay in memory.
+    let cases = [
+        (
+            "small_200k_flows",
+            capture(Shape::Small, 1_000_000, 200_000),
+        ),
+        ("synflood", capture(Shape::SynFlood, 600_000, 0)),
+    ];
+    for (name, frames) in &cases {
+        g.throughput(Throughput::Elements(frames.len() as u64));
+        for (mode, track_all) in [("tracked", true), ("alerts_only", false)] {
+            let cfg = WorkerConfig {
+                track_all,
+                ..WorkerConfig::default()
+            };
+            for (how, ahead) in [("packet", false), ("packet_ahead", true)] {
+                let id = BenchmarkId::new(format!("{name}/{mode}"), how);
+                g.bench_function(id, |b| b.iter(|| run(frames, cfg, ahead)));
+            }
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, per_packet);
+criterion_main!(benches);
