@@ -8,6 +8,7 @@
 //! section is deserialized on its own, so an unknown key in one section does not hide the
 //! problems of another.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,9 @@ pub enum ConfigError {
     },
     #[error("{path}: larger than {MAX_CONFIG_BYTES} bytes; not a config file", path = path.display())]
     TooLarge { path: PathBuf },
+    /// A config anyone but its owner may rewrite could steer the sensor.
+    #[error(transparent)]
+    Untrusted(#[from] crate::privilege::PrivilegeError),
     #[error("{}", list(.0))]
     Invalid(Vec<Problem>),
 }
@@ -137,6 +141,9 @@ pub struct RawIocs {
     pub feeds: Vec<String>,
     pub watch_interval: String,
     pub filters: Filters,
+    /// Minimum confidence of one feed (keyed as written in `feeds`), instead of
+    /// `filters.min_confidence`.
+    pub feed_min_confidence: BTreeMap<String, u8>,
 }
 
 impl Default for RawIocs {
@@ -145,6 +152,7 @@ impl Default for RawIocs {
             feeds: Vec::new(),
             watch_interval: "30s".into(),
             filters: Filters::default(),
+            feed_min_confidence: BTreeMap::new(),
         }
     }
 }
@@ -339,6 +347,7 @@ fn read_text(path: &Path) -> Result<String, ConfigError> {
         source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
+    crate::privilege::check_file_trust(path)?;
     if meta.len() > MAX_CONFIG_BYTES {
         return Err(ConfigError::TooLarge {
             path: path.to_path_buf(),
@@ -437,6 +446,9 @@ pub struct IocSettings {
     pub filters: Filters,
     /// How often feed files are checked for changes; `None` = only on SIGHUP.
     pub watch_interval: Option<Duration>,
+    /// Per feed, in `feeds` order: its own minimum confidence, if configured
+    /// (`crate::exclude::load_feeds` applies it).
+    pub feed_min_confidence: Vec<Option<u8>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -589,6 +601,7 @@ impl RawConfig {
                 &self.iocs.watch_interval,
                 Duration::from_secs(1),
             ),
+            feed_min_confidence: self.feed_min_confidence(&mut c),
         };
         for (i, feed) in self.iocs.feeds.iter().enumerate() {
             if feed.trim().is_empty() {
@@ -693,6 +706,24 @@ impl RawConfig {
             exclusions,
             severity,
         })
+    }
+
+    /// `[iocs.feed_min_confidence]`, aligned with `iocs.feeds`.
+    fn feed_min_confidence(&self, c: &mut Check) -> Vec<Option<u8>> {
+        let iocs = &self.iocs;
+        for (feed, &min) in &iocs.feed_min_confidence {
+            let key = format!("iocs.feed_min_confidence.\"{feed}\"");
+            if !iocs.feeds.iter().any(|f| f == feed) {
+                c.fail(&key, "not one of iocs.feeds");
+            }
+            if min > 100 {
+                c.fail(&key, "must be between 0 and 100");
+            }
+        }
+        iocs.feeds
+            .iter()
+            .map(|f| iocs.feed_min_confidence.get(f).copied())
+            .collect()
     }
 
     /// `[[exclude]]`, `exclude_action` and `[severity]`.

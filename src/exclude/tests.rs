@@ -567,3 +567,84 @@ fn the_shipped_config_documents_working_rules() {
     assert_eq!(set.rules()[1].disposal, Disposal::Report);
     assert!(set.lint(MAY_10).is_empty(), "{:?}", set.lint(MAY_10));
 }
+
+fn feeds_config(extra: &str) -> crate::config::IocSettings {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let tf = format!("{root}/tests/feeds/threatfox-recent.csv");
+    let plain = format!("{root}/pcaps/iocs/address-only.txt");
+    let text = format!(
+        "[capture]\ninterfaces = [\"eth0\"]\n[iocs]\nfeeds = [\"{tf}\", \"{plain}\"]\n{}\n",
+        extra.replace("TF", &tf)
+    );
+    let raw = RawConfig::parse(&text).unwrap();
+    match raw.validate() {
+        Ok(s) => s.iocs,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn loaded_values(settings: &crate::config::IocSettings) -> Vec<String> {
+    let loaded = load_feeds(settings, 1_778_371_200).unwrap();
+    let mut values: Vec<String> = loaded.set.iter().map(|i| i.value.clone()).collect();
+    values.sort();
+    values
+}
+
+#[test]
+fn each_feed_may_have_its_own_minimum_confidence() {
+    let all = loaded_values(&feeds_config(""));
+    assert_eq!(
+        all,
+        vec![
+            "138.9.223.13",
+            "138.9.223.13:8015",
+            "138.9.41.254:8015",
+            "198.51.100.66",
+            "203.0.113.128/25",
+            "8.134.12.90:7777"
+        ]
+    );
+    // Only ThreatFox's confidence-100 IOC passes 80; the plain list has no confidence.
+    let strict = feeds_config("[iocs.feed_min_confidence]\n\"TF\" = 80\n");
+    assert_eq!(strict.feed_min_confidence, vec![Some(80), None]);
+    assert_eq!(
+        loaded_values(&strict),
+        vec![
+            "138.9.223.13",
+            "198.51.100.66",
+            "203.0.113.128/25",
+            "8.134.12.90:7777"
+        ]
+    );
+    // A feed's own minimum replaces the global one, lower or higher.
+    let lenient = feeds_config(
+        "[iocs.filters]\nmin_confidence = 90\n[iocs.feed_min_confidence]\n\"TF\" = 50\n",
+    );
+    assert_eq!(loaded_values(&lenient), all);
+    let global = feeds_config("[iocs.filters]\nmin_confidence = 90\n");
+    assert_eq!(
+        loaded_values(&global),
+        vec![
+            "138.9.223.13",
+            "198.51.100.66",
+            "203.0.113.128/25",
+            "8.134.12.90:7777"
+        ]
+    );
+}
+
+#[test]
+fn per_feed_minimums_name_configured_feeds() {
+    let text = "[capture]\ninterfaces = [\"eth0\"]\n[iocs]\nfeeds = [\"a.csv\"]\n[iocs.feed_min_confidence]\n\"a.csv\" = 101\n\"b.csv\" = 10\n";
+    let got = match RawConfig::parse(text).unwrap().validate() {
+        Err(e) => strings(&e.problems()),
+        Ok(_) => Vec::new(),
+    };
+    assert_eq!(
+        got,
+        vec![
+            "iocs.feed_min_confidence.\"a.csv\": must be between 0 and 100",
+            "iocs.feed_min_confidence.\"b.csv\": not one of iocs.feeds",
+        ]
+    );
+}
