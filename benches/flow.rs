@@ -159,28 +159,24 @@ fn fanout(c: &mut Criterion) {
         })
         .collect();
     // Each thread locks only its own table once per batch: no contention, as with owned tables.
-    g.bench_function("per_worker_flowtable_prefetched", |b| {
-        b.iter_custom(|iters| {
-            two_threads(|w| {
-                let mut guard = tables[w].lock().unwrap_or_else(|e| e.into_inner());
-                let (table, cursor) = &mut *guard;
-                for _ in 0..iters {
-                    update_prefetched(table, &keys[w], per_thread, cursor);
-                }
+    type Update = fn(&mut FlowTable, &[FlowKey], u32, &mut usize);
+    let variants: [(&str, Update); 2] = [
+        ("per_worker_flowtable_prefetched", update_prefetched),
+        ("per_worker_flowtable_plain", update_plain),
+    ];
+    for (name, update) in variants {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                two_threads(|w| {
+                    let mut guard = tables[w].lock().unwrap_or_else(|e| e.into_inner());
+                    let (table, cursor) = &mut *guard;
+                    for _ in 0..iters {
+                        update(table, &keys[w], per_thread, cursor);
+                    }
+                })
             })
-        })
-    });
-    g.bench_function("per_worker_flowtable_plain", |b| {
-        b.iter_custom(|iters| {
-            two_threads(|w| {
-                let mut guard = tables[w].lock().unwrap_or_else(|e| e.into_inner());
-                let (table, cursor) = &mut *guard;
-                for _ in 0..iters {
-                    update_plain(table, &keys[w], per_thread, cursor);
-                }
-            })
-        })
-    });
+        });
+    }
     drop(tables);
 
     let maps: Vec<std::sync::Mutex<HashMap<FlowKey, Flow, RandomState>>> = (0..2)
