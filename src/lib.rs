@@ -21,5 +21,6 @@ pub mod ioc;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
+pub mod privilege;
 pub mod record;
 pub mod time;

@@ -27,6 +27,7 @@ use crate::metrics::OutputSample;
 use crate::metrics::{CountingSink, Metrics, WorkerCounters};
 use crate::output::{DispatchSink, Dispatcher, OutputOptions, OutputSpec, RecordSink};
 use crate::pipeline::{Claims, Worker};
+use crate::privilege::{lock_down, Outcome};
 use crate::record::{HealthRecord, Record, SensorContext, Signature};
 
 use capture::{Control, InterfacePlan, WorkerSlot};
@@ -119,6 +120,9 @@ struct Interface {
 /// Runs until SIGTERM/SIGINT. Errors only for what makes starting impossible.
 pub fn run(settings: Settings) -> Result<()> {
     let s = &settings;
+    // First, while no thread exists: every thread started below inherits the reduced rights.
+    let privileges = lock_down(s.user.as_deref()).context("dropping privileges")?;
+    report_privileges(&privileges);
     let metrics = Metrics::new(s.metrics.ioc_label_threshold);
     let prefilter_max = s.capture.prefilter.then_some(s.capture.prefilter_max_iocs);
     let mut feeds = Feeds::load(s.iocs.clone(), prefilter_max, metrics.clone())
@@ -145,11 +149,6 @@ pub fn run(settings: Settings) -> Result<()> {
         ),
         None => None,
     };
-    if let Some(user) = &s.user {
-        if running_as_root() {
-            tracing::warn!(%user, "running as root: c2tap does not drop privileges itself; run it as `{user}` with CAP_NET_RAW and CAP_NET_ADMIN (see the systemd unit)");
-        }
-    }
     let control = Control::new();
     let mut interfaces = Vec::new();
     let mut all_counters: Vec<(Arc<WorkerCounters>, Arc<std::sync::atomic::AtomicU64>)> =
@@ -315,15 +314,22 @@ fn sample_outputs(c: &ControlLoop<'_>) {
     }
 }
 
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
+/// One line about the rights the sensor runs with; the root case is the one to fix.
+fn report_privileges(outcome: &Outcome) {
+    match outcome {
+        Outcome::Switched(a) => tracing::info!(
+            user = %a.name,
+            uid = a.uid,
+            gid = a.gid,
+            "switched user; kept only CAP_NET_RAW and CAP_NET_ADMIN"
+        ),
+        Outcome::RootWithoutUser => tracing::warn!(
+            "running as root without `user`: dropped every capability but CAP_NET_RAW and \
+             CAP_NET_ADMIN, but files are still accessed as uid 0; set `user` (or --user) to \
+             run as an unprivileged user"
+        ),
+        Outcome::NotRoot => {}
+    }
 }
 
 struct ControlLoop<'a> {

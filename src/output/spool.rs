@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -20,6 +21,16 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Segment ids start mid-range so that messages put back in front (after a connection loss
 /// or at shutdown) can take ids below the oldest segment.
 const FIRST_ID: u64 = 1 << 62;
+/// Spooled records are alerts: readable by the sensor's user only (umask can narrow, not widen).
+const FILE_MODE: u32 = 0o600;
+const DIR_MODE: u32 = 0o700;
+
+/// Options for a file the spool creates, with its private mode.
+fn private_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.mode(FILE_MODE);
+    options
+}
 
 #[derive(Debug, Error)]
 pub enum SpoolError {
@@ -71,7 +82,11 @@ impl Spool {
             path: dir.to_path_buf(),
             source,
         };
-        fs::create_dir_all(dir).map_err(io_err)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(io_err)?;
         let mut ids = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_err)? {
             let name = entry.map_err(io_err)?.file_name();
@@ -239,7 +254,7 @@ impl Spool {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let file = OpenOptions::new()
+        let file = private_file()
             .create_new(true)
             .append(true)
             .open(self.seg_path(id))
@@ -272,7 +287,7 @@ impl Spool {
         };
         let id = front.id.saturating_sub(1);
         let path = self.seg_path(id);
-        let mut file = OpenOptions::new()
+        let mut file = private_file()
             .create_new(true)
             .write(true)
             .open(&path)
@@ -394,7 +409,12 @@ impl Spool {
         }
         // A prepended segment may sit in front of a partly read one: save every position.
         for seg in self.segments.iter().filter(|s| s.read_offset > 0) {
-            fs::write(self.pos_path(seg.id), seg.read_offset.to_le_bytes())
+            private_file()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(self.pos_path(seg.id))
+                .and_then(|mut f| f.write_all(&seg.read_offset.to_le_bytes()))
                 .map_err(|e| self.io_err(e))?;
         }
         Ok(())

@@ -7,6 +7,7 @@ mod tls;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +81,12 @@ impl Connector {
                 Err(io::Error::other("TLS output without TLS settings"))
             }
             (OutputSpec::File { path, .. }, _) => {
-                let file = OpenOptions::new().create(true).append(true).open(path)?;
+                // Group-readable for a log shipper in the sensor's group; never world-readable.
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o640)
+                    .open(path)?;
                 Ok(Connection::File(BufWriter::new(file)))
             }
         }
