@@ -620,3 +620,76 @@ fn the_exclusions_audit_reads_the_reason_c2tap_sends() {
     assert!(checked[0].columns["CommonSecurityLog"].contains("Reason"));
     assert_reads_only(&checked[0], &emitted);
 }
+
+// ------------------------------------------------------------------ exclusions, end to end
+
+fn replay_with_config(config: &str) -> (String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("exclusions.toml");
+    std::fs::write(&path, config).expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_c2tap"))
+        .args(["replay", "--hostname", "sensor01", "--config"])
+        .arg(&path)
+        .arg(repo("pcaps/demo-remcos.pcap"))
+        .output()
+        .expect("running c2tap replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).expect("UTF-8"),
+        String::from_utf8(out.stderr).expect("UTF-8"),
+    )
+}
+
+const LAB_RULE: &str = r#"
+[[exclude]]
+name = "lab"
+reason = "malware lab"
+client = ["10.1.2.0/24"]
+server = ["138.9.223.13"]
+ports = [8015]
+window = "16:00-17:00"
+timezone = "+02:00"
+"#;
+
+#[test]
+#[ignore = "needs ReplaySettings::exclusions (replay wiring handed to the lead)"]
+fn replay_with_an_exclusion_config_suppresses_and_counts() {
+    let (stdout, stderr) = replay_with_config(LAB_RULE);
+    assert_eq!(stdout, "", "dropped by default");
+    assert!(
+        stderr.contains("\n  exclusions (1 rule(s)):\n    lab: alerts=1 summaries=1 (dropped)\n"),
+        "{stderr}"
+    );
+    let (stdout, stderr) = replay_with_config(&format!("exclude_action = \"report\"\n{LAB_RULE}"));
+    let events: Vec<_> = stdout.lines().map(|l| parse_cef(l).expect("CEF")).collect();
+    let seen: Vec<(&str, &str, Option<&str>, Option<&str>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.signature_id.as_str(),
+                e.severity.as_str(),
+                e.get("act"),
+                e.get("reason"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("1001", "1", Some("suppressed"), Some("lab: malware lab")),
+            ("1003", "1", Some("suppressed"), Some("lab: malware lab")),
+        ]
+    );
+    assert!(
+        stderr.contains("    lab: alerts=1 summaries=1 (reported as act=suppressed)"),
+        "{stderr}"
+    );
+    // Outside the window nothing is suppressed: the demo's alert and summary go out as usual.
+    let (stdout, _) = replay_with_config(&LAB_RULE.replace("16:00-17:00", "14:00-15:00"));
+    assert_eq!(stdout.lines().count(), 2);
+    assert!(stdout.contains("|1001|Remcos C2 connection|8|") && stdout.contains("act=established"));
+}
