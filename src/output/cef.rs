@@ -378,6 +378,9 @@ fn flow_extension(
     write_times_and_endpoints(ext, flow);
     proto_name(flow.proto, ext.key("proto"));
     ext.text("act", flow.action.as_str());
+    if let Some(reason) = &flow.suppressed {
+        ext.text("reason", reason);
+    }
     ext.num("deviceDirection", u64::from(flow.ioc_is_server));
     ext.num("cnt", u64::from(flow.count));
     ext.num("in", flow.totals.bytes_to_server);

@@ -41,6 +41,9 @@ fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContex
     name.push(b'"');
     obj.num("severity", u64::from(severity(rec)));
     obj.str("action", flow.action.as_str());
+    if let Some(reason) = &flow.suppressed {
+        obj.str("reason", reason);
+    }
     let start = to_millis(flow.start);
     write_times_and_endpoints(obj, flow);
     let proto = obj.key("proto");

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::capture::prefilter;
 use crate::config::IocSettings;
 use crate::detect::IocHandle;
-use crate::ioc::{self, FeedSource, IocSet, LoadError, Loaded};
+use crate::ioc::{FeedSource, IocSet, LoadError, Loaded};
 use crate::metrics::Metrics;
 
 /// The prefilter expression for the current set, tagged with the set's generation so workers
@@ -136,7 +136,7 @@ impl Feeds {
 fn timed_load(settings: &IocSettings, metrics: &Metrics) -> Result<Loaded, LoadError> {
     let started = Instant::now();
     let now = epoch_secs();
-    match ioc::load(&settings.feeds, &settings.filters, now) {
+    match crate::exclude::load_feeds(settings, now) {
         Ok(loaded) => {
             metrics.iocs_loaded(&loaded, started.elapsed().as_secs_f64(), now);
             Ok(loaded)
