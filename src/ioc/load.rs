@@ -102,6 +102,9 @@ pub enum LoadError {
     AllFiltered { filtered: u64 },
     #[error("more than {MAX_SET_IOCS} IOCs")]
     TooManyIocs,
+    /// A feed anyone but its owner may rewrite could plant or hide IOCs.
+    #[error(transparent)]
+    Untrusted(#[from] crate::privilege::PrivilegeError),
 }
 
 /// Loads `sources` (none → the built-in set) through `filters`. `now_epoch_secs` is the
@@ -199,6 +202,7 @@ impl Collector<'_> {
 
     fn load_file(&mut self, path: &Path) -> Result<(), LoadError> {
         let label = self.stats.file.clone();
+        crate::privilege::check_file_trust(path)?;
         // Refuse by size before reading a byte: a sparse or huge file costs nothing this way.
         if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_FEED_BYTES) {
             return Err(LoadError::TooLarge { file: label });
