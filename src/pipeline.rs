@@ -293,6 +293,11 @@ impl<S: RecordSink> Worker<S> {
     /// call [`Worker::flush`] when the input pauses or ends.
     #[inline]
     pub fn packet_ahead(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
+        if !self.cfg.track_all {
+            // Alerts only: the few tracked flows stay in cache; holding frames would only
+            // cost copies (measured in benches/pipeline.rs).
+            return self.packet(ts, link, frame, wire_len);
+        }
         let d = self.decode(ts, link, frame, wire_len);
         if let Some(oldest) = self.ahead.push(d, &self.table) {
             self.process(oldest);

@@ -39,11 +39,6 @@ impl Index {
         tag as usize & self.mask
     }
 
-    /// Bytes held by the slot array (memory reporting).
-    pub(super) fn bytes(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<u64>()
-    }
-
     /// Hint: the slot where a lookup of `hash` starts is about to be read.
     #[inline(always)]
     pub(super) fn prefetch(&self, hash: u64) {

@@ -76,6 +76,8 @@ pub enum EndReason {
 
 /// Largest bound a table accepts: slab positions are 32-bit.
 const MAX_BOUND: usize = 1 << 30;
+/// Most entries whose address space is reserved at once (768 MiB of it at 192 bytes each).
+const UPFRONT_MAX: usize = 1 << 22;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableStats {
@@ -102,6 +104,9 @@ struct Entry {
 
 /// Bytes of an entry that every packet reads or writes.
 const HOT_BYTES: usize = 128;
+/// Eviction prefetch distances (queue positions after the current victim left).
+const VICTIM_ENTRY_AHEAD: usize = 3;
+const VICTIM_SLOT_AHEAD: usize = 1;
 
 /// What a freed slab position holds: `queue_seq == 0` matches no queue entry.
 fn vacant() -> Flow {
@@ -150,14 +155,6 @@ impl FlowTable {
 
     pub fn config(&self) -> &FlowConfig {
         &self.cfg
-    }
-
-    /// Bytes the table holds for its flows, index and queues (capacity, not just length).
-    pub fn memory_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.free.capacity() * 4
-            + self.index.bytes()
-            + self.queues.bytes()
     }
 
     #[inline(always)]
@@ -291,11 +288,22 @@ impl FlowTable {
         slot
     }
 
-    /// Room for one more entry, growing by doubling but never past the bound.
+    /// Room for one more entry. The first call reserves address space for the whole bound
+    /// (up to [`UPFRONT_MAX`] entries): flows fill the slab from its start, so untouched
+    /// pages cost no memory, and the slab never moves (no copy of a full table while it
+    /// grows, huge pages from the first flow on). Where that much address space is refused,
+    /// the slab grows by doubling instead.
     fn reserve_one(&mut self) {
         let (len, cap) = (self.entries.len(), self.entries.capacity());
         if len < cap {
             return;
+        }
+        if cap == 0 {
+            let upfront = self.cfg.max_flows.min(UPFRONT_MAX);
+            if self.entries.try_reserve_exact(upfront).is_ok() {
+                huge_pages(self.entries.spare_capacity_mut());
+                return;
+            }
         }
         let target = (cap * 2).max(64).min(self.cfg.max_flows).max(len + 1);
         self.entries.reserve_exact(target - len);
@@ -427,17 +435,17 @@ impl FlowTable {
         }
     }
 
-    /// Under a flood every packet evicts: fetch the next victims' entry (two ahead) and index
-    /// slot (one ahead, its hash is in the entry fetched last time) while this packet is
-    /// processed.
+    /// Under a flood every packet evicts: fetch the entry of the victim [`VICTIM_ENTRY_AHEAD`]
+    /// evictions ahead and the index slot of the one [`VICTIM_SLOT_AHEAD`] ahead (its hash is
+    /// in its entry, fetched earlier) while the packets in between are processed.
     #[inline]
     fn prefetch_victims(&self, class: usize) {
-        if let Some(e) = self.queues.get(class, 1) {
+        if let Some(e) = self.queues.get(class, VICTIM_ENTRY_AHEAD) {
             self.prefetch_entry(e.slot);
         }
         if let Some(entry) = self
             .queues
-            .get(class, 0)
+            .get(class, VICTIM_SLOT_AHEAD)
             .and_then(|e| self.entries.get(e.slot as usize))
         {
             self.index.prefetch(entry.hash);
@@ -460,23 +468,34 @@ impl FlowTable {
     }
 
     /// Live flows as (first packet time, id, slot), oldest first: a deterministic order.
-    fn by_age(&self) -> Vec<(Nanos, u64, u32)> {
+    /// With `matched_only`, just the flows that matched an IOC.
+    fn by_age(&self, matched_only: bool) -> Vec<(Nanos, u64, u32)> {
         let mut all: Vec<(Nanos, u64, u32)> = self
             .index
             .entries()
             .filter_map(|slot| {
                 let f = &self.entries.get(slot as usize)?.flow;
-                Some((f.first, f.id, slot))
+                (!matched_only || f.matched.is_some()).then_some((f.first, f.id, slot))
             })
             .collect();
         all.sort_unstable();
         all
     }
 
-    /// Remove every flow (end of replay, shutdown), oldest first so output is deterministic.
-    /// Flows leave one at a time: no second copy of a full table.
+    /// Remove every flow (end of replay, shutdown). Flows that matched an IOC leave last and
+    /// oldest first, so their summaries come out in a deterministic order; the others (which
+    /// only count) leave first, in slab order — deterministic too, and no sort of the whole
+    /// table. Flows leave one at a time: no second copy of a full table.
     pub fn drain(&mut self, ended: &mut dyn FnMut(FlowKey, Flow, EndReason)) {
-        for (_, _, slot) in self.by_age() {
+        let matched = self.by_age(true);
+        for e in &mut self.entries {
+            if e.flow.queue_seq != 0 && e.flow.matched.is_none() {
+                let flow = std::mem::replace(&mut e.flow, vacant());
+                let reason = end_reason(&flow, EndReason::Shutdown);
+                ended(e.key, flow, reason);
+            }
+        }
+        for (_, _, slot) in matched {
             if let Some(e) = self.entries.get_mut(slot as usize) {
                 let flow = std::mem::replace(&mut e.flow, vacant());
                 let reason = end_reason(&flow, EndReason::Shutdown);
@@ -491,7 +510,7 @@ impl FlowTable {
 
     /// Visit every flow (retro-matching after an IOC reload), in a deterministic order.
     pub fn keys_by_age(&self) -> Vec<FlowKey> {
-        self.by_age()
+        self.by_age(false)
             .into_iter()
             .filter_map(|(_, _, slot)| Some(self.entries.get(slot as usize)?.key))
             .collect()

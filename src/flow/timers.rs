@@ -100,12 +100,4 @@ impl Queues {
             q.clear();
         }
     }
-
-    /// Bytes reserved by the queues (memory reporting).
-    pub fn bytes(&self) -> usize {
-        self.queues
-            .iter()
-            .map(|q| q.capacity() * std::mem::size_of::<QEntry>())
-            .sum()
-    }
 }

@@ -9,8 +9,9 @@ use crate::decode::{DecodeError, PacketMeta};
 use crate::flow::{Dir, FlowHash, FlowKey, FlowTable};
 use crate::time::Nanos;
 
-/// Frames held back. Enough to cover a memory access at a few tens of nanoseconds of work per
-/// frame; measured with `bench/run.sh` (8, 16 and 32 were tried).
+/// Frames held back: at a few tens of nanoseconds of work per frame, 8 frames between the
+/// slot prefetch and the entry prefetch, and 8 more before the update, cover a miss to memory
+/// each (`benches/flow.rs` compares depths).
 const DEPTH: usize = 16;
 /// How far from the front the entry prefetch happens: the slot prefetched at arrival has
 /// had `DEPTH - ENTRY_AT` frames of time to arrive.
