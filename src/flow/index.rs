@@ -117,7 +117,7 @@ impl Index {
         let new_len = self.slots.len() * 2;
         let mask = new_len - 1;
         let mut slots = vec![EMPTY; new_len];
-        super::table::huge_pages(&mut slots);
+        huge_pages(&mut slots);
         for &slot in self.slots.iter().filter(|s| **s != EMPTY) {
             place(
                 &mut slots,
@@ -194,6 +194,31 @@ pub(super) fn prefetch(at: *const u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = at;
+}
+
+/// Ask for transparent huge pages on a large table allocation (THP is often `madvise`-only):
+/// the per-packet accesses are random over the whole table, and with 4 KiB pages nearly each
+/// one also misses the TLB. Advisory: failure changes nothing but speed.
+pub(super) fn huge_pages<T>(buf: &mut [T]) {
+    const HUGE: usize = 2 << 20;
+    let start = buf.as_mut_ptr() as usize;
+    let end = start + std::mem::size_of_val(buf);
+    let first = start.next_multiple_of(HUGE);
+    let last = end - end % HUGE;
+    #[cfg(target_os = "linux")]
+    if last > first {
+        // SAFETY: the range lies inside `buf`'s allocation, which this table owns; the advice
+        // does not change its contents or validity.
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_HUGEPAGE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (first, last);
 }
 
 #[cfg(test)]

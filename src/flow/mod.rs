@@ -1,6 +1,7 @@
 //! Flow: bidirectional flow tracking keyed by a `Copy` [`FlowKey`], on packet time, with a hard
 //! bound. Sits between decode and detect: every decoded packet updates one flow.
 
+mod config;
 mod index;
 pub mod key;
 pub mod state;

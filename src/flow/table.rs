@@ -12,79 +12,18 @@ use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
 
-use crate::time::{secs, Nanos};
+use crate::time::Nanos;
 
-use super::index::{prefetch, Index};
+pub use super::config::{EndReason, FlowConfig, TableStats, Timeouts};
+use super::index::{huge_pages, prefetch, Index};
 use super::key::FlowKey;
 use super::state::{AlertState, Flow, Phase};
 use super::timers::{class_of, Queues, CLASSES, EVICTION_ORDER};
-
-/// Idle timeouts per class, in packet time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    pub tcp_opening: Nanos,
-    pub tcp_established: Nanos,
-    pub tcp_closed: Nanos,
-    pub udp: Nanos,
-    pub other: Nanos,
-}
-
-impl Default for Timeouts {
-    /// Close to a production IDS's defaults: short for half-open and closed TCP, long for
-    /// established sessions (a C2 session idles between heartbeats).
-    fn default() -> Self {
-        Timeouts {
-            tcp_opening: secs(30),
-            tcp_established: secs(600),
-            tcp_closed: secs(10),
-            udp: secs(120),
-            other: secs(60),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FlowConfig {
-    /// Hard bound on tracked flows per table.
-    pub max_flows: usize,
-    pub timeouts: Timeouts,
-}
-
-impl Default for FlowConfig {
-    fn default() -> Self {
-        FlowConfig {
-            max_flows: 500_000,
-            timeouts: Timeouts::default(),
-        }
-    }
-}
-
-/// Why a flow left the table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndReason {
-    /// FIN both ways, then the closed timeout.
-    Closed,
-    /// RST, then the closed timeout.
-    Reset,
-    /// Idle past its timeout.
-    Timeout,
-    /// Made room in a full table.
-    Evicted,
-    /// End of the capture or shutdown.
-    Shutdown,
-}
 
 /// Largest bound a table accepts: slab positions are 32-bit.
 const MAX_BOUND: usize = 1 << 30;
 /// Most entries whose address space is reserved at once (768 MiB of it at 192 bytes each).
 const UPFRONT_MAX: usize = 1 << 22;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TableStats {
-    pub created: u64,
-    pub evicted: u64,
-    pub timed_out: u64,
-}
 
 /// A flow's hash under its table's hasher, computed once per packet and reused for the
 /// prefetches and the lookup.
@@ -517,31 +456,6 @@ impl FlowTable {
     }
 }
 
-/// Ask for transparent huge pages on a large table allocation (THP is often `madvise`-only):
-/// the per-packet accesses are random over the whole table, and with 4 KiB pages nearly each
-/// one also misses the TLB. Advisory: failure changes nothing but speed.
-pub(super) fn huge_pages<T>(buf: &mut [T]) {
-    const HUGE: usize = 2 << 20;
-    let start = buf.as_mut_ptr() as usize;
-    let end = start + std::mem::size_of_val(buf);
-    let first = start.next_multiple_of(HUGE);
-    let last = end - end % HUGE;
-    #[cfg(target_os = "linux")]
-    if last > first {
-        // SAFETY: the range lies inside `buf`'s allocation, which this table owns; the advice
-        // does not change its contents or validity.
-        unsafe {
-            libc::madvise(
-                first as *mut libc::c_void,
-                last - first,
-                libc::MADV_HUGEPAGE,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (first, last);
-}
-
 /// A closed TCP flow ends as Closed/Reset whatever removed it from the table.
 fn end_reason(flow: &Flow, otherwise: EndReason) -> EndReason {
     if flow.phase != Phase::Closed {
@@ -559,6 +473,7 @@ mod tests {
     use super::*;
     use crate::decode::proto;
     use crate::flow::key::Dir;
+    use crate::time::secs;
 
     fn key(n: u16, proto: u8) -> FlowKey {
         FlowKey {
