@@ -13,6 +13,7 @@ use c2tap::exclude;
 use c2tap::ioc::{self, FeedSource, Filters};
 use c2tap::metrics;
 use c2tap::output::line::Format;
+use c2tap::output::{OutputOptions, OutputSpec};
 use c2tap::pipeline::WorkerConfig;
 use c2tap::time::NANOS_PER_MILLI;
 
@@ -109,6 +110,10 @@ struct ReplayArgs {
     /// Record format on stdout.
     #[arg(long, default_value = "cef")]
     format: Format,
+    /// Also send the records to this syslog/file output (udp://, tcp://, tls://, file://);
+    /// repeatable. Default output options (RFC 3164, local4, LF framing, no spool).
+    #[arg(long, value_name = "URL")]
+    syslog: Vec<String>,
     /// Track only flows that touch an IOC (faster; no flow counts for other traffic).
     #[arg(long)]
     alerts_only: bool,
@@ -155,10 +160,14 @@ fn replay(args: ReplayArgs) -> Result<()> {
         Some(path) => replay_exclusions(path)?,
         None => exclude::ExclusionSet::default(),
     };
-    if !exclusions.is_empty() {
-        // Until `ReplaySettings` carries the rules, refuse them rather than ignore them.
-        anyhow::bail!("replay --config: this build cannot apply [[exclude]] rules to a replay yet");
-    }
+    let syslog = args
+        .syslog
+        .iter()
+        .map(|url| {
+            url.parse::<OutputSpec>()
+                .with_context(|| format!("--syslog {url}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let load_started = std::time::Instant::now();
     let loaded = load_iocs(&args.feeds)?;
     let metrics = match args.metrics {
@@ -180,6 +189,9 @@ fn replay(args: ReplayArgs) -> Result<()> {
         worker,
         hostname: args.hostname.unwrap_or_else(app::hostname),
         progress: io::stderr().is_terminal(),
+        exclusions,
+        syslog,
+        output_options: OutputOptions::default(),
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -655,7 +655,6 @@ timezone = "+02:00"
 "#;
 
 #[test]
-#[ignore = "needs ReplaySettings::exclusions (replay wiring handed to the lead)"]
 fn replay_with_an_exclusion_config_suppresses_and_counts() {
     let (stdout, stderr) = replay_with_config(LAB_RULE);
     assert_eq!(stdout, "", "dropped by default");

@@ -470,3 +470,45 @@ fn hostile_ioc_metadata_stays_one_record() {
     }
     assert_eq!(daemon.parsed_lines().len(), 1);
 }
+
+/// `c2tap replay --syslog` sends exactly the records it prints: the operator's validation run
+/// lands in the SIEM the same way live alerts do.
+#[test]
+fn replay_sends_the_records_it_prints_to_rsyslog() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = rsyslog::free_port(&Listen::Tcp);
+    let mut daemon = Rsyslog::new(dir.path(), Listen::Tcp, port);
+    daemon.start();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_c2tap"))
+        .args(["replay", "--hostname", "sensor01", "--syslog"])
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .args(["pcaps/demo-remcos.pcap", "pcaps/icmp.pcap"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let printed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(printed.len(), 6, "alert and summary for three flows");
+    let raw = daemon.wait_raw(printed.len(), WAIT);
+    let arrived: Vec<&str> = raw.iter().filter_map(|l| cef_part(l)).collect();
+    assert_eq!(
+        arrived,
+        printed.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(
+        raw.iter()
+            .all(|l| l.starts_with("<164>") && l.contains(" sensor01 CEF:0|")),
+        "{raw:?}"
+    );
+    assert!(
+        stderr.contains("delivered tcp-127.0.0.1-") && stderr.contains("sent=6 dropped=0"),
+        "{stderr}"
+    );
+}

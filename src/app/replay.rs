@@ -11,9 +11,11 @@ use anyhow::{Context, Result};
 
 use crate::capture::file::{CaptureFile, FileError};
 use crate::detect::IocHandle;
+use crate::exclude::{ExclusionSet, SuppressionCounts, Suppressor};
 use crate::ioc::IocSet;
 use crate::metrics::{CountingSink, Metrics};
 use crate::output::line::{Format, LineWriter};
+use crate::output::{Dispatcher, OutputOptions, OutputSpec, Tee};
 use crate::pipeline::{Worker, WorkerConfig, WorkerStats};
 use crate::record::{Record, SensorContext};
 
@@ -28,7 +30,15 @@ pub struct ReplaySettings {
     pub hostname: String,
     /// Show a progress line on stderr (a terminal and a large input).
     pub progress: bool,
+    /// `[[exclude]]` rules from `--config` (empty: nothing suppressed).
+    pub exclusions: ExclusionSet,
+    /// `--syslog` outputs that get the records too (empty: stdout only).
+    pub syslog: Vec<OutputSpec>,
+    pub output_options: OutputOptions,
 }
+
+/// How long replay waits at the end for `--syslog` outputs to deliver what is queued.
+const DELIVERY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a replay did; also printed as the summary.
 pub struct ReplayOutcome {
@@ -66,7 +76,22 @@ pub fn replay_with_metrics(
         hostname: settings.hostname.clone(),
         replay: true,
     };
-    let lines = LineWriter::new(out, settings.format, ctx);
+    let dispatcher = if settings.syslog.is_empty() {
+        None
+    } else {
+        let specs = settings.syslog.clone();
+        Some(Dispatcher::start(
+            specs,
+            settings.output_options.clone(),
+            ctx.clone(),
+        )?)
+    };
+    let lines = Tee(
+        LineWriter::new(out, settings.format, ctx),
+        dispatcher.as_ref().map(Dispatcher::sink),
+    );
+    let suppressed = SuppressionCounts::new(&settings.exclusions, metrics);
+    let lines = Suppressor::new(lines, settings.exclusions.clone(), Arc::clone(&suppressed));
     let counters = metrics.map(|m| m.worker(METRICS_INTERFACE, 0));
     let sink = match &counters {
         Some(c) => CountingSink::new(lines, Arc::clone(c)),
@@ -113,6 +138,7 @@ pub fn replay_with_metrics(
         done_before += file.size().unwrap_or(0);
     }
     worker.finish();
+    let elapsed = started.elapsed();
     progress.clear(err);
     let stats = worker.stats();
     if let (Some(m), Some(c)) = (metrics, &counters) {
@@ -122,16 +148,40 @@ pub fn replay_with_metrics(
     worker
         .sink_mut()
         .inner_mut()
+        .inner_mut()
+        .0
         .flush()
         .context("writing records")?;
+    drop(worker);
+    let mut delivered = Vec::new();
+    if let Some(d) = dispatcher {
+        let report = d.shutdown(DELIVERY_DEADLINE);
+        for o in &report.outputs {
+            let line = format!(
+                "{}: sent={} dropped={} oversize={} aggregated={}",
+                o.name, o.sent, o.dropped, o.oversize, o.aggregated
+            );
+            if o.dropped > 0 || !report.complete {
+                warnings.push(format!("delivery incomplete: {line}"));
+            } else {
+                delivered.push(line);
+            }
+        }
+    }
     Summary {
         files: n_files,
         stats: &stats,
-        elapsed: started.elapsed(),
+        elapsed,
         warnings: &warnings,
     }
     .write(err)
     .context("writing the summary")?;
+    for line in delivered {
+        writeln!(err, "  delivered {line}").context("writing the summary")?;
+    }
+    suppressed
+        .write_summary(err)
+        .context("writing the summary")?;
     Ok(ReplayOutcome { stats, warnings })
 }
 
