@@ -276,8 +276,11 @@ fn capture_loop<S: RecordSink>(
     let mut applied = current_filter(plan).0;
     let mut next_publish = Instant::now();
     loop {
-        let res =
-            handle.dispatch(|ts, link, frame, wire_len| worker.packet(ts, link, frame, wire_len));
+        // Look ahead within one ring block (prefetching each packet's flow slot), then settle
+        // the held packets before waiting again, so nothing is held while traffic pauses.
+        let res = handle
+            .dispatch(|ts, link, frame, wire_len| worker.packet_ahead(ts, link, frame, wire_len));
+        worker.flush();
         match res {
             Ok(Dispatched::Packets(_)) | Ok(Dispatched::Stopped) => {}
             Err(e) => {
