@@ -12,3 +12,13 @@ command -v npm >/dev/null 2>&1 || scripts/deps.sh nodejs npm
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --workspace
+
+# Supply chain, offline part (licences, duplicate crates, sources). The advisory database is
+# cloned from GitHub, which this build machine cannot reach: `cargo deny check advisories` and
+# `cargo audit` run where it is reachable.
+command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny
+cargo deny check licenses bans sources
+
+# Fuzz smoke: every cargo-fuzz target for a few seconds from its committed seeds.
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+scripts/fuzz-smoke.sh 5

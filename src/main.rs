@@ -68,6 +68,10 @@ struct RunArgs {
     /// Compile the IOC set into the kernel filter (only IOC traffic leaves the kernel).
     #[arg(long)]
     prefilter: bool,
+    /// Account to switch to after start as root (replaces `user`); keeps only CAP_NET_RAW and
+    /// CAP_NET_ADMIN.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
 }
 
 #[derive(Args)]
@@ -282,7 +286,10 @@ fn run(args: RunArgs) -> Result<()> {
         bpf: args.bpf,
         prefilter: args.prefilter,
     };
-    let settings = app::run::settings(&flags)?;
+    let mut settings = app::run::settings(&flags)?;
+    if args.user.is_some() {
+        settings.user = args.user;
+    }
     app::run::init_logging(&settings.log_level);
     app::run::run(settings)
 }

@@ -67,7 +67,18 @@ pub struct WorkerStats {
     /// Flows whose alert another worker owns.
     pub shadowed: u64,
     pub retro_matches: u64,
+    /// Packets stamped more than [`TIME_STEP_BACK`] before the newest time seen (kept in their
+    /// flows, but the clock does not go back).
+    pub time_steps_back: u64,
+    /// Packets stamped more than [`TIME_JUMP`] after the newest time seen: every open flow's
+    /// timeout passes at once.
+    pub time_jumps: u64,
 }
+
+/// A step back in packet time worth reporting (files out of order, a clock step).
+pub const TIME_STEP_BACK: Nanos = NANOS_PER_SEC;
+/// A jump ahead in packet time worth reporting (a clock set decades ahead, a long gap).
+pub const TIME_JUMP: Nanos = 3600 * NANOS_PER_SEC;
 
 /// Emits records and keeps the counters that go with them. A separate struct so the flow
 /// table's callbacks can borrow it while the table itself is borrowed.
@@ -452,7 +463,12 @@ impl<S: RecordSink> Worker<S> {
     #[inline]
     pub fn advance(&mut self, ts: Nanos) {
         if ts > self.now {
+            if self.now != 0 && ts - self.now > TIME_JUMP {
+                self.out.stats.time_jumps += 1;
+            }
             self.now = ts;
+        } else if self.now - ts > TIME_STEP_BACK {
+            self.out.stats.time_steps_back += 1;
         }
         if self.now >= self.next_tick {
             self.tick();

@@ -461,3 +461,27 @@ fn garbage_is_counted_not_fatal() {
     assert_eq!(stats.decode_errors.iter().sum::<u64>(), 3);
     assert_eq!(r.finish().len(), 2);
 }
+
+#[test]
+fn packet_time_steps_back_and_jumps_ahead_are_counted_and_survived() {
+    let mut r = Rig::new();
+    const DAY: u64 = 86_400_000;
+    r.tcp(2 * DAY, true, 50011, SYN, 0);
+    r.tcp(2 * DAY + 1, false, 50011, SYN | ACK, 0);
+    // A day-old packet: counted, the clock stays; the flow keeps working.
+    r.tcp(DAY, true, 50011, ACK, 0);
+    // Decades ahead: counted; the open flow times out, a new one starts for the same hosts.
+    r.tcp(40 * 365 * DAY, true, 50011, ACK | PSH, 10);
+    let stats = r.w.stats();
+    assert_eq!((stats.time_steps_back, stats.time_jumps), (1, 1));
+    let recs = r.finish();
+    assert_eq!(
+        sigs(&recs),
+        vec![
+            (Signature::IocMatch, Action::Established),
+            (Signature::FlowSummary, Action::Timeout),
+            (Signature::IocMatch, Action::Observed),
+            (Signature::FlowSummary, Action::Shutdown),
+        ]
+    );
+}

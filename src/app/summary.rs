@@ -50,6 +50,14 @@ impl Summary<'_> {
         } else {
             writeln!(w, "  decode errors: {total} ({})", errors.join(" "))?;
         }
+        if s.time_steps_back > 0 || s.time_jumps > 0 {
+            writeln!(
+                w,
+                "  packet time: {} packet(s) over 1 s older than the newest (the clock kept the \
+                 newest), {} jump(s) over 1 h ahead (open flows timed out at once)",
+                s.time_steps_back, s.time_jumps
+            )?;
+        }
         for warning in self.warnings {
             writeln!(w, "warning: {warning}")?;
         }

@@ -11,9 +11,10 @@ use prefix_trie::PrefixMap;
 use super::endpoint::Endpoint;
 use super::{FastMap, Ioc, IocSet, Slot, NO_IOC};
 
-/// Most IOCs one set holds; indices must stay below the [`NO_IOC`] marker. Far beyond any
-/// real feed: the whole ThreatFox history is a few million rows.
-pub const MAX_SET_IOCS: usize = 100_000_000;
+/// Most IOCs one set holds. Loading costs several hundred bytes per row while the set is
+/// built, so the bound keeps a hostile or mistaken feed (10 million rows) from taking the
+/// host's memory; live ThreatFox exports hold a few hundred thousand rows.
+pub const MAX_SET_IOCS: usize = 2_000_000;
 
 /// Most names a merged `malware`/`source` field lists, so a feed repeating one IOC under
 /// thousands of names cannot grow a field without bound.

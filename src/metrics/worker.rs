@@ -146,6 +146,8 @@ impl PublishedStats {
             summaries: self.summaries.load(Relaxed),
             shadowed: self.shadowed.load(Relaxed),
             retro_matches: self.retro_matches.load(Relaxed),
+            // Packet-time anomalies are reported in the replay summary, not as metrics.
+            ..WorkerStats::default()
         }
     }
 }
