@@ -11,7 +11,11 @@ command -v npm >/dev/null 2>&1 || scripts/deps.sh nodejs npm
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo test --workspace
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+cargo test --workspace 2>&1 | tee "$results"
+passed="$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$results")"
+failed="$(awk '/^test result:/ { n += $6 } END { print n + 0 }' "$results")"
 
 # Supply chain, offline part (licences, duplicate crates, sources). The advisory database is
 # cloned from GitHub, which this build machine cannot reach: `cargo deny check advisories` and
@@ -22,3 +26,6 @@ cargo deny check licenses bans sources
 # Fuzz smoke: every cargo-fuzz target for a few seconds from its committed seeds.
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 scripts/fuzz-smoke.sh 5
+
+# One closing line for the whole suite (cargo prints one per test binary).
+echo "tests: ${passed} passed, ${failed} failed"
