@@ -514,3 +514,149 @@ fn the_endpoint_survives_slow_and_oversized_clients_and_shuts_down() {
         "still listening after shutdown"
     );
 }
+
+/// More idle connections than the cap: the oldest waiting ones are closed to make room, so a
+/// scrape is still answered at once, and the first idle connection is the one that was closed.
+#[test]
+fn idle_connections_beyond_the_cap_evict_the_oldest_not_the_scraper() {
+    let m = Metrics::new(metrics::DEFAULT_IOC_LABEL_LIMIT);
+    let server = metrics::serve(m, "127.0.0.1:0".parse().expect("addr")).expect("serve");
+    let addr = server.local_addr();
+    let mut idle: Vec<TcpStream> = (0..metrics::server::MAX_CONNECTIONS + 64)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, body) = get(addr, "/metrics");
+        assert_eq!(status, 200);
+        assert!(body.contains("# TYPE c2tap_build_info gauge"));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The oldest idle connection was closed by the server (end of stream, not a timeout).
+    let first = idle.first_mut().expect("idle connections");
+    first.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    let mut buf = [0u8; 16];
+    match first.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the oldest idle connection is still open: {other:?}"),
+    }
+    let last = idle.last_mut().expect("idle connections");
+    last.set_read_timeout(Some(Duration::from_millis(200))).ok();
+    let err = last
+        .read(&mut buf)
+        .expect_err("the newest idle connection is still open");
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
+}
+
+/// One scrape as Prometheus at 1 Hz would make it: the whole answer within the 1 s scrape
+/// timeout (Prometheus caps the timeout at the interval), a 200 and a text-format body.
+fn scrape_within_a_second(addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return false;
+    };
+    if s.write_all(b"GET /metrics HTTP/1.1\r\nHost: scraper\r\nAccept: text/plain\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(_) => return false,
+        }
+    }
+    let text = String::from_utf8_lossy(&raw);
+    text.starts_with("HTTP/1.1 200 ") && text.contains("\nc2tap_build_info{")
+}
+
+/// The issue's abuse case from a local user: 64 slowloris connections (a request head
+/// trickled one header line a second, reconnecting whenever the server closes them) and 64
+/// threads requesting `/metrics` back to back, while a scraper asks once a second. At least
+/// 95 % of the scrapes must succeed; the ratio is printed.
+#[test]
+fn a_scraper_is_answered_through_slowloris_and_a_request_flood() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let r = replay(&FIXTURES, 300);
+    let addr = r.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooded = Arc::new(AtomicU64::new(0));
+    let mut threads = Vec::new();
+    for _ in 0..64 {
+        let stop = Arc::clone(&stop);
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(mut s) = TcpStream::connect(addr) else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n");
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(500));
+                    if s.write_all(b"X-Slow: 1\r\n").is_err() {
+                        break; // closed by the server: come back at once
+                    }
+                }
+            }
+        }));
+    }
+    for _ in 0..64 {
+        let (stop, flooded) = (Arc::clone(&stop), Arc::clone(&flooded));
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(mut s) = TcpStream::connect(addr) else {
+                    continue;
+                };
+                s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                if s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").is_ok() {
+                    let mut sink = Vec::new();
+                    if s.read_to_end(&mut sink).is_ok() && !sink.is_empty() {
+                        flooded.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(2)); // let the abuse settle in
+    let scrapes = 40;
+    let mut answered = 0;
+    for _ in 0..scrapes {
+        let started = Instant::now();
+        if scrape_within_a_second(addr) {
+            answered += 1;
+        }
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let ratio = f64::from(answered) / f64::from(scrapes);
+    println!(
+        "scraper under 64 slowloris + 64 flooding clients: {answered}/{scrapes} answered ({:.1} %), \
+         flood answered {} times",
+        ratio * 100.0,
+        flooded.load(Ordering::Relaxed)
+    );
+    assert!(ratio >= 0.95, "{answered}/{scrapes} scrapes answered");
+}
