@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use c2tap::app;
@@ -115,9 +115,24 @@ struct ReplayArgs {
     #[arg(long, default_value = "cef")]
     format: Format,
     /// Also send the records to this syslog/file output (udp://, tcp://, tls://, file://);
-    /// repeatable. Default output options (RFC 3164, local4, LF framing, no spool).
+    /// repeatable. Output options come from `--config`'s `[outputs.options]`, else the
+    /// defaults (RFC 3164, local4, LF framing); replay never uses a spool.
     #[arg(long, value_name = "URL")]
     syslog: Vec<String>,
+    /// PEM file of the CA(s) that sign the tls:// receiver's certificate (replaces `tls_ca`).
+    #[arg(long, value_name = "FILE")]
+    syslog_ca: Option<PathBuf>,
+    /// PEM client certificate chain, for receivers that authenticate clients (with
+    /// --syslog-key; replaces `tls_cert`).
+    #[arg(long, value_name = "FILE", requires = "syslog_key")]
+    syslog_cert: Option<PathBuf>,
+    /// PEM key of --syslog-cert (replaces `tls_key`).
+    #[arg(long, value_name = "FILE", requires = "syslog_cert")]
+    syslog_key: Option<PathBuf>,
+    /// Name checked against the receiver's certificate (default: the URL's host; replaces
+    /// `tls_server_name`).
+    #[arg(long, value_name = "NAME")]
+    syslog_server_name: Option<String>,
     /// Track only flows that touch an IOC (faster; no flow counts for other traffic).
     #[arg(long)]
     alerts_only: bool,
@@ -130,8 +145,9 @@ struct ReplayArgs {
     /// Host name put in records (default: this host's name).
     #[arg(long)]
     hostname: Option<String>,
-    /// Config file whose `[[exclude]]` rules and `[severity]` table apply (the sensor's own
-    /// config, or a file with only those); the summary then counts suppressions per rule.
+    /// Config file whose `[[exclude]]` rules, `[severity]` table and `[outputs.options]` apply
+    /// (the sensor's own config, or a file with only those); the summary then counts
+    /// suppressions per rule.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Serve Prometheus metrics on this address while replaying (port 0 picks a free one).
@@ -160,9 +176,9 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
 }
 
 fn replay(args: ReplayArgs) -> Result<()> {
-    let exclusions = match &args.config {
-        Some(path) => replay_exclusions(path)?,
-        None => exclude::ExclusionSet::default(),
+    let (exclusions, mut output_options) = match &args.config {
+        Some(path) => (replay_exclusions(path)?, replay_output_options(path)?),
+        None => (exclude::ExclusionSet::default(), OutputOptions::default()),
     };
     let syslog = args
         .syslog
@@ -172,6 +188,23 @@ fn replay(args: ReplayArgs) -> Result<()> {
                 .with_context(|| format!("--syslog {url}"))
         })
         .collect::<Result<Vec<_>>>()?;
+    output_options.tls_ca = args.syslog_ca.or(output_options.tls_ca);
+    output_options.tls_cert = args.syslog_cert.or(output_options.tls_cert);
+    output_options.tls_key = args.syslog_key.or(output_options.tls_key);
+    output_options.tls_server_name = args.syslog_server_name.or(output_options.tls_server_name);
+    if output_options.tls_ca.is_none() {
+        if let Some(url) = args.syslog.iter().find(|u| u.starts_with("tls://")) {
+            bail!(
+                "--syslog {url}: needs the receiver's CA: --syslog-ca FILE (or tls_ca in the \
+                 --config file's [outputs.options])"
+            );
+        }
+    }
+    // One host name for the printed and the sent records.
+    let hostname = args
+        .hostname
+        .or(output_options.hostname.take())
+        .unwrap_or_else(app::hostname);
     let load_started = std::time::Instant::now();
     let loaded = load_iocs(&args.feeds)?;
     let metrics = match args.metrics {
@@ -191,18 +224,18 @@ fn replay(args: ReplayArgs) -> Result<()> {
         iocs: loaded.set,
         format: args.format,
         worker,
-        hostname: args.hostname.unwrap_or_else(app::hostname),
+        hostname,
         progress: io::stderr().is_terminal(),
         exclusions,
         syslog,
-        output_options: OutputOptions::default(),
+        output_options,
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let stderr = io::stderr();
     let mut err = stderr.lock();
     let registry = metrics.as_ref().map(|(m, _)| m);
-    app::replay::replay_with_metrics(settings, registry, &mut out, &mut err)?;
+    let outcome = app::replay::replay_with_metrics(settings, registry, &mut out, &mut err)?;
     if let Some((_, server)) = metrics {
         if args.metrics_linger > 0 {
             let url = format!("http://{}/metrics", server.local_addr());
@@ -215,7 +248,33 @@ fn replay(args: ReplayArgs) -> Result<()> {
         }
         server.shutdown();
     }
+    if outcome.undelivered > 0 {
+        bail!(
+            "{} record(s) not delivered to the --syslog output(s); see the warnings above",
+            outcome.undelivered
+        );
+    }
     Ok(())
+}
+
+/// `replay --config`: the `[outputs.options]` table, so `--syslog` sends as the sensor would
+/// (TLS files, framing, facility). Its `spool_dir` is left out: the spool belongs to the live
+/// sensor, and a replay must neither send what the sensor left there nor add to it.
+fn replay_output_options(path: &std::path::Path) -> Result<OutputOptions> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("{}", path.display()))?;
+    let options = match table.get("outputs").and_then(|o| o.get("options")) {
+        Some(toml::Value::Table(t)) => OutputOptions::from_table(t.clone())
+            .with_context(|| format!("{}: [outputs.options]", path.display()))?,
+        Some(_) => bail!("{}: outputs.options must be a table", path.display()),
+        None => OutputOptions::default(),
+    };
+    Ok(OutputOptions {
+        spool_dir: None,
+        ..options
+    })
 }
 
 /// `replay --config`: installs the severity table and returns the rules, with their warnings

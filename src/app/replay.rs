@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -15,7 +15,7 @@ use crate::exclude::{ExclusionSet, SuppressionCounts, Suppressor};
 use crate::ioc::IocSet;
 use crate::metrics::{CountingSink, Metrics};
 use crate::output::line::{Format, LineWriter};
-use crate::output::{Dispatcher, OutputOptions, OutputSpec, Tee};
+use crate::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats, Tee};
 use crate::pipeline::{Worker, WorkerConfig, WorkerStats};
 use crate::record::{Record, SensorContext};
 
@@ -38,12 +38,16 @@ pub struct ReplaySettings {
 }
 
 /// How long replay waits at the end for `--syslog` outputs to deliver what is queued.
-const DELIVERY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
+/// When no output has connected this long after the replay, replay stops waiting.
+const UNREACHABLE_AFTER: Duration = Duration::from_secs(5);
 
 /// What a replay did; also printed as the summary.
 pub struct ReplayOutcome {
     pub stats: WorkerStats,
     pub warnings: Vec<String>,
+    /// Records that `--syslog` outputs did not deliver (each output's reason is a warning).
+    pub undelivered: u64,
 }
 
 /// Replay the files, writing records to `out` and the summary to `err`.
@@ -154,15 +158,22 @@ pub fn replay_with_metrics(
         .context("writing records")?;
     drop(worker);
     let mut delivered = Vec::new();
+    let mut undelivered = 0;
     if let Some(d) = dispatcher {
-        let report = d.shutdown(DELIVERY_DEADLINE);
+        let deadline = delivery_deadline(&d);
+        let report = d.shutdown(deadline);
         for o in &report.outputs {
             let line = format!(
                 "{}: sent={} dropped={} oversize={} aggregated={}",
                 o.name, o.sent, o.dropped, o.oversize, o.aggregated
             );
-            if o.dropped > 0 || !report.complete {
-                warnings.push(format!("delivery incomplete: {line}"));
+            let lost = o.dropped + o.queued + o.spool_records;
+            if lost > 0 || !report.complete {
+                undelivered += lost;
+                warnings.push(format!(
+                    "delivery incomplete: {line}: {}",
+                    why_undelivered(o)
+                ));
             } else {
                 delivered.push(line);
             }
@@ -182,7 +193,56 @@ pub fn replay_with_metrics(
     suppressed
         .write_summary(err)
         .context("writing the summary")?;
-    Ok(ReplayOutcome { stats, warnings })
+    Ok(ReplayOutcome {
+        stats,
+        warnings,
+        undelivered,
+    })
+}
+
+/// How long shutdown may take to deliver: [`DELIVERY_DEADLINE`], unless within
+/// [`UNREACHABLE_AFTER`] nothing drained and no output held a connection for a second (every
+/// receiver is down, refuses TLS, or answers UDP with "port unreachable"): then waiting longer
+/// would only delay the same failure.
+fn delivery_deadline(d: &Dispatcher) -> Duration {
+    let started = Instant::now();
+    // Per output: reconnects when last seen, and since when it has been connected without one.
+    let mut stable_since: Vec<Option<(u64, Instant)>> = Vec::new();
+    loop {
+        let stats = d.stats();
+        if stats.iter().all(|o| o.queued == 0 && o.spool_records == 0) {
+            return DELIVERY_DEADLINE.saturating_sub(started.elapsed());
+        }
+        stable_since.resize(stats.len(), None);
+        for (o, since) in stats.iter().zip(stable_since.iter_mut()) {
+            *since = match *since {
+                Some((n, at)) if o.connected && n == o.reconnects => Some((n, at)),
+                _ if o.connected => Some((o.reconnects, Instant::now())),
+                _ => None,
+            };
+        }
+        let held = stable_since
+            .iter()
+            .flatten()
+            .any(|(_, at)| at.elapsed() >= Duration::from_secs(1));
+        if held {
+            return DELIVERY_DEADLINE.saturating_sub(started.elapsed());
+        }
+        if started.elapsed() >= UNREACHABLE_AFTER {
+            return Duration::from_millis(200);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The reason an output kept records, in the operator's words.
+fn why_undelivered(o: &OutputStats) -> String {
+    match (&o.last_error, o.sent > 0) {
+        (Some(e), false) => format!("receiver never reached: {e}"),
+        (Some(e), true) => format!("not all sent before the deadline; last error: {e}"),
+        (None, true) => "records dropped on a full queue, or not sent before the deadline".into(),
+        (None, false) => "no connection before the deadline".into(),
+    }
 }
 
 /// Replays into memory: the records themselves, for tests and tools.

@@ -41,6 +41,8 @@ pub struct OutputStats {
     pub aggregated: u64,
     pub reconnects: u64,
     pub connected: bool,
+    /// Why the last connection attempt failed or the last connection was lost.
+    pub last_error: Option<String>,
 }
 
 /// What shutdown left behind, per output.
@@ -217,6 +219,11 @@ fn stats_of(output: &Output) -> OutputStats {
         aggregated: load(&c.aggregated),
         reconnects: load(&c.reconnects),
         connected: c.connected.load(Ordering::Relaxed),
+        last_error: c
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone(),
     }
 }
 

@@ -46,6 +46,18 @@ pub struct Counters {
     pub mem_queued: AtomicU64,
     pub spool_records: AtomicU64,
     pub spool_bytes: AtomicU64,
+    /// Why the last connection attempt failed or the last connection was lost, for reports
+    /// (`replay` prints it beside undelivered records).
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn note_error(&self, reason: String) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+    }
 }
 
 /// What the two threads share, behind one short-held lock.
@@ -300,6 +312,7 @@ pub fn run_sender(
                 }
                 Err(e) => {
                     tracing::warn!(output = %name, "cannot connect: {e}; retrying in {backoff:?}");
+                    shared.counters.note_error(format!("cannot connect: {e}"));
                     if !wait_backoff(&shared, backoff) {
                         break;
                     }
@@ -432,6 +445,9 @@ fn lose_connection(
         .chain(current)
         .collect();
     tracing::warn!(output = %name, resent = back.len(), "connection lost: {err}");
+    shared
+        .counters
+        .note_error(format!("connection lost: {err}"));
     *conn = None;
     shared.counters.connected.store(false, Ordering::Relaxed);
     shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
