@@ -156,7 +156,8 @@ struct ReplayArgs {
     /// Keep serving metrics this long after the replay ends, for a final scrape.
     #[arg(long, value_name = "SECS", default_value_t = 0, requires = "metrics")]
     metrics_linger: u64,
-    /// Capture files, read in order as one continuous capture.
+    /// Capture files, read in order as one continuous capture; `-` reads standard input
+    /// (e.g. `zcat x.pcap.gz | c2tap replay -`).
     #[arg(required = true, value_name = "PCAP")]
     pcaps: Vec<PathBuf>,
 }
@@ -247,6 +248,12 @@ fn replay(args: ReplayArgs) -> Result<()> {
             std::thread::sleep(std::time::Duration::from_secs(args.metrics_linger));
         }
         server.shutdown();
+    }
+    if outcome.unsupported_link > 0 {
+        bail!(
+            "{} packet(s) on a link type c2tap does not decode; see the warning above",
+            outcome.unsupported_link
+        );
     }
     if outcome.undelivered > 0 {
         bail!(
@@ -353,19 +360,27 @@ fn run(args: RunArgs) -> Result<()> {
     app::run::run(settings)
 }
 
+/// The verdict is the exit status, so the report is written in one go at the end: a reader
+/// that leaves early (`| head -1`) cannot turn "not valid" into success.
 fn check_config(args: CheckConfigArgs) -> Result<()> {
-    let mut out = io::stdout().lock();
-    match app::check_config::check_config(&args.config, &mut out)? {
-        true => {
-            // Valid, so this load succeeds; its rules are judged against today's date.
-            if let Ok(settings) = config::load(&args.config) {
-                for w in settings.exclusions.lint(epoch_secs()) {
-                    writeln!(out, "{}: warning: {w}", args.config.display())?;
-                }
+    let mut report = Vec::new();
+    let valid = app::check_config::check_config(&args.config, &mut report)?;
+    if valid {
+        // Valid, so this load succeeds; its rules are judged against today's date.
+        if let Ok(settings) = config::load(&args.config) {
+            for w in settings.exclusions.lint(epoch_secs()) {
+                writeln!(report, "{}: warning: {w}", args.config.display())?;
             }
-            Ok(())
         }
-        false => anyhow::bail!("{} is not valid", args.config.display()),
+    }
+    let mut out = io::stdout().lock();
+    match out.write_all(&report).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    match valid {
+        true => Ok(()),
+        false => bail!("{} is not valid", args.config.display()),
     }
 }
 
@@ -385,6 +400,22 @@ fn one_line(e: &anyhow::Error) -> String {
     line
 }
 
+/// Whether the error is a write to a pipe whose reader has gone (also when serde_json wrote).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let broken = Some(io::ErrorKind::BrokenPipe);
+    e.chain().any(|cause| {
+        let json = |j: &serde_json::Error| j.io_error_kind() == broken;
+        cause.downcast_ref::<serde_json::Error>().is_some_and(json)
+            || cause.downcast_ref::<io::Error>().is_some_and(|io| {
+                io.kind() == io::ErrorKind::BrokenPipe
+                    || io
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<serde_json::Error>())
+                        .is_some_and(json)
+            })
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -396,6 +427,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `c2tap kql | head -1`: the reader has what it wanted. Quiet success, as ripgrep does.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(io::stderr(), "c2tap: {}", one_line(&e));
             ExitCode::FAILURE

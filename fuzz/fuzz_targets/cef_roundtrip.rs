@@ -65,7 +65,9 @@ fn record(i: &Input) -> Record {
     };
     let tunnel = match i.tunnel.0 % 6 {
         0 => Tunnel::None,
-        1 => Tunnel::Gre { key: i.tunnel.1 },
+        1 => Tunnel::Gre {
+            key: (i.tunnel.1 != 0).then_some(i.tunnel.1),
+        },
         2 => Tunnel::ErspanII {
             session: i.tunnel.1 as u16,
         },

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::capture::file::{CaptureFile, FileError};
+use crate::decode::{DecodeError, LinkType};
 use crate::detect::IocHandle;
 use crate::exclude::{ExclusionSet, SuppressionCounts, Suppressor};
 use crate::ioc::IocSet;
@@ -48,6 +49,33 @@ pub struct ReplayOutcome {
     pub warnings: Vec<String>,
     /// Records that `--syslog` outputs did not deliver (each output's reason is a warning).
     pub undelivered: u64,
+    /// Packets on a link type the decoder does not know: not inspected at all.
+    pub unsupported_link: u64,
+}
+
+/// The link types of the replayed packets, for naming the unsupported ones. Captures have one
+/// or a few, so a short list checked only when the link type changes is enough.
+#[derive(Default)]
+struct LinksSeen {
+    last: Option<LinkType>,
+    all: Vec<LinkType>,
+}
+
+impl LinksSeen {
+    #[inline]
+    fn note(&mut self, link: LinkType) {
+        if self.last != Some(link) {
+            self.last = Some(link);
+            if !self.all.contains(&link) && self.all.len() < 32 {
+                self.all.push(link);
+            }
+        }
+    }
+
+    fn list(&self) -> String {
+        let names: Vec<String> = self.all.iter().map(|l| l.0.to_string()).collect();
+        names.join(", ")
+    }
 }
 
 /// Replay the files, writing records to `out` and the summary to `err`.
@@ -113,11 +141,13 @@ pub fn replay_with_metrics(
     let mut progress = Progress::new(settings.progress && total > 64 << 20, total);
     let mut done_before = 0u64;
     let n_files = files.len();
+    let mut links = LinksSeen::default();
     for mut file in files {
         worker.set_interface(&interface_name(file.path()));
         loop {
             match file.next_packet() {
                 Ok(Some(p)) => {
+                    links.note(p.link);
                     worker.packet_ahead(p.ts, p.link, p.data, p.wire_len);
                     progress.tick(err, done_before + file.bytes_read());
                     if let Some(c) = &counters {
@@ -149,13 +179,13 @@ pub fn replay_with_metrics(
         c.publish(&stats);
         m.set_capture_running(false);
     }
-    worker
-        .sink_mut()
-        .inner_mut()
-        .inner_mut()
-        .0
-        .flush()
-        .context("writing records")?;
+    let written = worker.sink_mut().inner_mut().inner_mut().0.flush();
+    match written {
+        // The reader of stdout left (`c2tap replay ... | head`): its choice, not a failure;
+        // the outputs and the summary still get everything.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing records")?,
+    }
     drop(worker);
     let mut delivered = Vec::new();
     let mut undelivered = 0;
@@ -179,6 +209,20 @@ pub fn replay_with_metrics(
             }
         }
     }
+    let unsupported_link = stats
+        .decode_errors
+        .iter()
+        .zip(DecodeError::ALL)
+        .find(|(_, kind)| *kind == DecodeError::UnsupportedLinkType)
+        .map_or(0, |(n, _)| *n);
+    if unsupported_link > 0 {
+        warnings.push(format!(
+            "{unsupported_link} packet(s) were not inspected: their link type is not one c2tap \
+             decodes (link types in this input: {}; c2tap decodes Ethernet 1, Linux cooked \
+             113 and 276, raw IP 101, 228 and 229, loopback 0 and 108)",
+            links.list()
+        ));
+    }
     Summary {
         files: n_files,
         stats: &stats,
@@ -197,6 +241,7 @@ pub fn replay_with_metrics(
         stats,
         warnings,
         undelivered,
+        unsupported_link,
     })
 }
 

@@ -47,6 +47,16 @@ pub enum FileError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: not a capture file (neither pcap nor pcapng; it starts with {start:02x?})", path = path.display())]
     NotACapture { path: PathBuf, start: Vec<u8> },
+    #[error("{path}: empty (0 bytes), not a capture file", path = path.display())]
+    Empty { path: PathBuf },
+    #[error("{path}: {len} bytes, too short to be a capture file (a pcap header alone is 24 bytes)", path = path.display())]
+    TooShort { path: PathBuf, len: usize },
+    #[error("{path}: {format}-compressed, not a capture file; unpack it first (`{tool} FILE | c2tap replay -` reads it without a copy)", path = path.display())]
+    Compressed {
+        path: PathBuf,
+        format: &'static str,
+        tool: &'static str,
+    },
     #[error("{path}: file ends inside a record at byte {offset}; every packet before it was read", path = path.display())]
     Truncated { path: PathBuf, offset: u64 },
     #[error("{path}: record at byte {offset} claims {len} bytes, over the {limit}-byte limit", path = path.display())]
@@ -69,7 +79,10 @@ impl FileError {
     pub fn kind(&self) -> &'static str {
         match self {
             FileError::Io { .. } => "io",
-            FileError::NotACapture { .. } => "not_a_capture",
+            FileError::NotACapture { .. }
+            | FileError::Empty { .. }
+            | FileError::TooShort { .. }
+            | FileError::Compressed { .. } => "not_a_capture",
             FileError::Truncated { .. } => "truncated",
             FileError::TooLarge { .. } => "too_large",
             FileError::Malformed { .. } => "malformed",
@@ -158,17 +171,33 @@ pub struct CaptureFile {
     format: Format,
 }
 
+/// The path that means standard input, as for most Unix tools.
+pub const STDIN: &str = "-";
+
 impl CaptureFile {
+    /// Opens `path`, or standard input when it is [`STDIN`] (`zcat x.pcap.gz | c2tap replay -`).
     pub fn open(path: &Path) -> Result<CaptureFile, FileError> {
+        let stdin = path.as_os_str() == STDIN;
+        let shown = if stdin {
+            PathBuf::from("stdin")
+        } else {
+            path.to_path_buf()
+        };
         let io_err = |source| FileError::Io {
-            path: path.to_path_buf(),
+            path: shown.clone(),
             source,
         };
-        let file = File::open(path).map_err(io_err)?;
+        let file = if stdin {
+            use std::os::fd::AsFd;
+            let fd = io::stdin().as_fd().try_clone_to_owned().map_err(io_err)?;
+            File::from(fd)
+        } else {
+            File::open(path).map_err(io_err)?
+        };
         let meta = file.metadata().map_err(io_err)?;
         let size = meta.is_file().then_some(meta.len());
         let mut reader = CaptureFile {
-            path: path.to_path_buf(),
+            path: shown.clone(),
             file,
             size,
             buf: vec![0; BUF_SIZE],
@@ -242,6 +271,27 @@ impl CaptureFile {
             Err(e) => return Err(e),
         }
         let head = self.unread();
+        if let Some((format, tool)) = compression(head) {
+            return Err(FileError::Compressed {
+                path: self.path.clone(),
+                format,
+                tool,
+            });
+        }
+        match head.len() {
+            0 => {
+                return Err(FileError::Empty {
+                    path: self.path.clone(),
+                })
+            }
+            len @ 1..24 => {
+                return Err(FileError::TooShort {
+                    path: self.path.clone(),
+                    len,
+                })
+            }
+            _ => {}
+        }
         let magic_le = le32(head, 0);
         let magic_be = be32(head, 0);
         if magic_le == Some(PCAPNG_SHB) {
@@ -258,9 +308,6 @@ impl CaptureFile {
                 Some(PCAP_PATCHED) => (1_000, 24),
                 _ => continue,
             };
-            if head.len() < 24 {
-                return Err(self.truncated());
-            }
             // The upper bits of the link-type field carry FCS facts, not the link type.
             let network = read32(head, 20, big_endian).unwrap_or(0) & 0xffff;
             self.format = Format::Pcap {
@@ -609,6 +656,22 @@ impl<'a> Iterator for Options<'a> {
     }
 }
 
+/// A compressed file's format and the tool that unpacks it to stdout, from its magic bytes:
+/// captures are often stored compressed, and hex bytes would not tell the user what to do.
+fn compression(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    const MAGICS: [(&[u8], &str, &str); 5] = [
+        (&[0x1f, 0x8b], "gzip", "zcat"),
+        (&[0x28, 0xb5, 0x2f, 0xfd], "zstd", "zstdcat"),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz", "xzcat"),
+        (b"BZh", "bzip2", "bzcat"),
+        (&[0x04, 0x22, 0x4d, 0x18], "lz4", "lz4cat"),
+    ];
+    MAGICS
+        .iter()
+        .find(|(magic, _, _)| head.starts_with(magic))
+        .map(|&(_, format, tool)| (format, tool))
+}
+
 fn bytes<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
     b.get(at..at + N)?.try_into().ok()
 }
@@ -856,9 +919,13 @@ mod tests {
                 "{end:?}"
             );
         }
+        // Cut inside the file header: too short to be a capture, not "truncated at byte 0".
         let (packets, end) = read_all(&bytes[..20]);
         assert!(packets.is_empty());
-        assert!(matches!(end, Err(FileError::Truncated { .. })), "{end:?}");
+        assert!(
+            matches!(end, Err(FileError::TooShort { len: 20, .. })),
+            "{end:?}"
+        );
     }
 
     #[test]
@@ -874,18 +941,31 @@ mod tests {
     }
 
     #[test]
-    fn not_a_capture_names_the_file() {
-        for bytes in [
-            &b"<!DOCTYPE html><html>not a capture</html>"[..],
-            b"",
-            b"ab",
+    fn not_a_capture_names_the_file_and_says_why() {
+        let mut pcap_start = pcap(PcapFormat::new(1), &[]);
+        pcap_start.truncate(10);
+        for (bytes, says) in [
+            (
+                &b"<!DOCTYPE html><html>not a capture</html>"[..],
+                "not a capture file (neither pcap nor pcapng; it starts with [3c, 21,",
+            ),
+            (b"", "empty (0 bytes), not a capture file"),
+            (b"ab", "2 bytes, too short to be a capture file"),
+            (&pcap_start, "10 bytes, too short to be a capture file"),
+            (
+                &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+                "gzip-compressed, not a capture file; unpack it first (`zcat FILE | c2tap replay -`",
+            ),
+            (&[0x28, 0xb5, 0x2f, 0xfd, 0, 0], "zstd-compressed"),
+            (b"\xfd7zXZ\0 and more", "xz-compressed"),
+            (b"BZh91AY&SY", "bzip2-compressed"),
         ] {
             let f = file_with(bytes);
             let err = CaptureFile::open(f.path()).unwrap_err();
             assert_eq!(err.kind(), "not_a_capture");
             let text = err.to_string();
             assert!(text.starts_with(&f.path().display().to_string()), "{text}");
-            assert!(text.contains("not a capture file"), "{text}");
+            assert!(text.contains(says), "{text}");
         }
     }
 

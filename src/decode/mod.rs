@@ -67,8 +67,9 @@ pub mod tcp_flags {
 pub enum Tunnel {
     #[default]
     None,
+    /// `None` when the GRE header has no key field (a key of 0 is still a key).
     Gre {
-        key: u32,
+        key: Option<u32>,
     },
     ErspanII {
         session: u16,

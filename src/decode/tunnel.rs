@@ -65,9 +65,9 @@ pub(super) fn gre<'a>(bytes: &'a [u8], encap: &mut Encap) -> Peeled<'a> {
     if flags & GRE_CHECKSUM != 0 {
         at += 4;
     }
-    let mut key = 0;
+    let mut key = None;
     if flags & GRE_KEY != 0 {
-        key = be32(bytes, at).ok_or(DecodeError::BadTunnel)?;
+        key = Some(be32(bytes, at).ok_or(DecodeError::BadTunnel)?);
         at += 4;
     }
     if flags & GRE_SEQUENCE != 0 {
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn gre_plain_ip() {
         let meta = ethernet(&gre(0, 0x0800, &[], &ipv4_tcp(SYN))).unwrap();
-        assert_tunnelled_tcp4(&meta, Tunnel::Gre { key: 0 }, 0);
+        assert_tunnelled_tcp4(&meta, Tunnel::Gre { key: None }, 0);
         let meta = ethernet(&gre(0, 0x86dd, &[], &ipv6_udp())).unwrap();
         assert_udp6(&meta);
     }
@@ -232,17 +232,34 @@ mod tests {
             &ipv4_tcp(SYN),
         );
         let meta = ethernet(&frame).unwrap();
-        assert_tunnelled_tcp4(&meta, Tunnel::Gre { key: 0x0102_0304 }, 0);
+        assert_tunnelled_tcp4(
+            &meta,
+            Tunnel::Gre {
+                key: Some(0x0102_0304),
+            },
+            0,
+        );
         let key_only = gre(
             0x2000,
             0x6558,
             &[42],
             &eth_tagged(&[(0x8100, 77)], ETH_IPV4, &ipv4_tcp(SYN)),
         );
-        assert_tunnelled_tcp4(&ethernet(&key_only).unwrap(), Tunnel::Gre { key: 42 }, 77);
+        assert_tunnelled_tcp4(
+            &ethernet(&key_only).unwrap(),
+            Tunnel::Gre { key: Some(42) },
+            77,
+        );
         let mpls = [&0x0006_4140u32.to_be_bytes()[..], &ipv4_tcp(SYN)].concat();
         let meta = ethernet(&gre(0, 0x8847, &[], &mpls)).unwrap();
-        assert_tunnelled_tcp4(&meta, Tunnel::Gre { key: 0 }, 0);
+        assert_tunnelled_tcp4(&meta, Tunnel::Gre { key: None }, 0);
+        // A key of 0 is a key: it differs from no key field at all.
+        let zero_key = gre(0x2000, 0x0800, &[0], &ipv4_tcp(SYN));
+        assert_tunnelled_tcp4(
+            &ethernet(&zero_key).unwrap(),
+            Tunnel::Gre { key: Some(0) },
+            0,
+        );
     }
 
     #[test]

@@ -253,11 +253,15 @@ pub fn has_ports(proto: u8) -> bool {
     matches!(proto, 6 | 17 | 132)
 }
 
-/// `gre:KEY` etc., or `None` when the flow was not tunnelled.
+/// `gre:KEY` (`gre` without a key) etc., or `None` when the flow was not tunnelled.
 pub fn write_tunnel(buf: &mut Vec<u8>, tunnel: Tunnel) -> bool {
     let (kind, id): (&[u8], u64) = match tunnel {
         Tunnel::None => return false,
-        Tunnel::Gre { key } => (b"gre:", u64::from(key)),
+        Tunnel::Gre { key: None } => {
+            buf.extend_from_slice(b"gre");
+            return true;
+        }
+        Tunnel::Gre { key: Some(key) } => (b"gre:", u64::from(key)),
         Tunnel::ErspanII { session } => (b"erspan2:", u64::from(session)),
         Tunnel::ErspanIII { session } => (b"erspan3:", u64::from(session)),
         Tunnel::Vxlan { vni } => (b"vxlan:", u64::from(vni)),

@@ -332,3 +332,15 @@ proptest! {
         prop_assert!(sent(&reference).starts_with(ev.get("cs5").unwrap()));
     }
 }
+
+#[test]
+fn gre_tunnel_shows_its_key_only_when_it_has_one() {
+    let shown = |tunnel| {
+        let mut buf = Vec::new();
+        assert!(super::write_tunnel(&mut buf, tunnel));
+        String::from_utf8(buf).unwrap()
+    };
+    assert_eq!(shown(Tunnel::Gre { key: None }), "gre");
+    assert_eq!(shown(Tunnel::Gre { key: Some(0) }), "gre:0");
+    assert_eq!(shown(Tunnel::Gre { key: Some(42) }), "gre:42");
+}
