@@ -3,14 +3,18 @@
 //!
 //! ```text
 //!  per interface: supervisor ─ N capture threads (fanout HASH|DEFRAG) ─ Worker ─┐
-//!  control thread: signals, IOC reload/watch, health, stats, sd_notify          ├→ outputs
-//!                                                                                │
+//!  control thread: signals, readiness, health, stats, sd_notify                 ├→ outputs
+//!  reload thread (on demand): read + validate the config, compile the feeds     │
 //! ```
-//! SIGHUP reloads the IOC set (built aside, swapped atomically) and reopens output files;
-//! SIGTERM/SIGINT stop capture, summarize every open flow, drain the outputs and exit 0.
+//! Ready means capture: `/readyz`, `c2tap_capture_running`, sd_notify `READY=1`, the watchdog
+//! and the health record all say "capturing" only while every configured interface is open and
+//! each of its workers is reading; otherwise they say which interface is not and why.
+//! SIGHUP reloads the config (see [`reload`]) and reopens output files; SIGTERM/SIGINT stop
+//! capture, summarize every open flow, drain the outputs and exit 0.
 
 mod capture;
 mod feeds;
+mod reload;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -20,9 +24,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sd_notify::NotifyState;
 
-use crate::capture::live::LiveOptions;
+use crate::capture::live::{check_capture_permission, LiveOptions};
 use crate::config::{ConfigError, RawConfig, Settings};
-use crate::exclude::{severity, SuppressionCounts, Suppressor};
+use crate::exclude::{severity, Exclusions, SharedExclusions, SuppressionCounts, Suppressor};
 use crate::metrics::OutputSample;
 use crate::metrics::{CountingSink, Metrics, WorkerCounters};
 use crate::output::{DispatchSink, Dispatcher, OutputOptions, OutputSpec, RecordSink};
@@ -30,8 +34,9 @@ use crate::pipeline::{Claims, Worker};
 use crate::privilege::{lock_down, Outcome};
 use crate::record::{HealthRecord, Record, SensorContext, Signature};
 
-use capture::{Control, InterfacePlan, WorkerSlot};
+use capture::{Control, InterfacePlan, Link, LinkState, WorkerSlot};
 use feeds::Feeds;
+use reload::{Job, Polled, Prepared};
 
 /// Command-line overrides of the config file.
 #[derive(Clone, Debug, Default)]
@@ -44,6 +49,7 @@ pub struct RunFlags {
     pub workers: Option<u32>,
     pub bpf: Option<String>,
     pub prefilter: bool,
+    pub user: Option<String>,
 }
 
 /// Config file (or defaults) with the flags applied, validated as one.
@@ -73,7 +79,11 @@ pub fn settings(flags: &RunFlags) -> Result<Settings, ConfigError> {
     if flags.prefilter {
         raw.capture.prefilter = true;
     }
-    raw.validate()
+    let mut settings = raw.validate()?;
+    if flags.user.is_some() {
+        settings.user = flags.user.clone();
+    }
+    Ok(settings)
 }
 
 /// Whether an `outputs.urls` entry can be used.
@@ -117,12 +127,18 @@ struct Interface {
     handle: std::thread::JoinHandle<Vec<WorkerSlot<Sink>>>,
 }
 
-/// Runs until SIGTERM/SIGINT. Errors only for what makes starting impossible.
-pub fn run(settings: Settings) -> Result<()> {
+/// Runs until SIGTERM/SIGINT. Errors only for what makes starting impossible. `flags` are
+/// applied again to the config file on each reload.
+pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
     let s = &settings;
+    // Without packet sockets the sensor could only wait, blind, for interfaces that are
+    // there: say so and stop. Asked before and after dropping privileges (as root without
+    // CAP_NET_RAW the drop itself would fail with a less clear message).
+    check_capture_permission()?;
     // First, while no thread exists: every thread started below inherits the reduced rights.
     let privileges = lock_down(s.user.as_deref()).context("dropping privileges")?;
     report_privileges(&privileges);
+    check_capture_permission()?;
     let metrics = Metrics::new(s.metrics.ioc_label_threshold);
     let prefilter_max = s.capture.prefilter.then_some(s.capture.prefilter_max_iocs);
     let mut feeds = Feeds::load(s.iocs.clone(), prefilter_max, metrics.clone())
@@ -136,7 +152,10 @@ pub fn run(settings: Settings) -> Result<()> {
     for w in s.exclusions.lint(feeds::epoch_secs()) {
         tracing::warn!("{w}");
     }
-    let suppressed = SuppressionCounts::new(&s.exclusions, Some(&metrics));
+    let exclusions: SharedExclusions = Arc::new(arc_swap::ArcSwap::from_pointee(Exclusions {
+        set: s.exclusions.clone(),
+        counts: SuppressionCounts::new(&s.exclusions, Some(&metrics)),
+    }));
     let output_samples = Arc::new(Mutex::new(Vec::new()));
     let samples = Arc::clone(&output_samples);
     metrics.outputs(Box::new(move || {
@@ -151,6 +170,7 @@ pub fn run(settings: Settings) -> Result<()> {
     };
     let control = Control::new();
     let mut interfaces = Vec::new();
+    let mut links = Vec::new();
     let mut all_counters: Vec<(Arc<WorkerCounters>, Arc<std::sync::atomic::AtomicU64>)> =
         Vec::new();
     for (idx, name) in s.capture.interfaces.iter().enumerate() {
@@ -158,11 +178,7 @@ pub fn run(settings: Settings) -> Result<()> {
         let mut slots = Vec::with_capacity(s.capture.workers);
         for w in 0..s.capture.workers {
             let counters = metrics.worker(name, w);
-            let excluding = Suppressor::new(
-                outputs.sink(),
-                s.exclusions.clone(),
-                Arc::clone(&suppressed),
-            );
+            let excluding = Suppressor::shared(outputs.sink(), Arc::clone(&exclusions));
             let sink = CountingSink::new(excluding, Arc::clone(&counters));
             let mut worker = Worker::new(w, s.worker, Arc::clone(&feeds.handle), sink);
             if s.capture.workers > 1 {
@@ -193,29 +209,26 @@ pub fn run(settings: Settings) -> Result<()> {
             prefilter: prefilter_max.map(|_| Arc::clone(&feeds.prefilter_state)),
         };
         let control = Arc::clone(&control);
+        let link = Link::new(name, s.capture.workers);
+        links.push(Arc::clone(&link));
         let handle = std::thread::Builder::new()
             .name(format!("c2tap-if-{name}"))
-            .spawn(move || capture::supervise(plan, slots, control))
+            .spawn(move || capture::supervise(plan, slots, control, link))
             .context("starting a capture thread")?;
         interfaces.push(Interface { handle });
     }
-    metrics.set_capture_running(true);
     let health_sink = Mutex::new(outputs.sink());
-    let status = format!(
-        "capturing on {} with {} worker(s) each; {} IOCs",
-        s.capture.interfaces.join(","),
-        s.capture.workers,
-        feeds.size
-    );
-    notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
-    tracing::info!("{status}");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the control loop")?;
     let loop_result = runtime.block_on(control_loop(ControlLoop {
-        settings: s,
+        settings: s.clone(),
+        flags,
+        prefilter_max,
+        exclusions: &exclusions,
+        links: &links,
         feeds: &mut feeds,
         outputs: &outputs,
         spool: OutputOptions::from_table(s.outputs.options.clone())
@@ -230,7 +243,7 @@ pub fn run(settings: Settings) -> Result<()> {
     notify(&[NotifyState::Stopping, NotifyState::Status("flushing")]);
     tracing::info!("stopping capture");
     control.shutdown();
-    metrics.set_capture_running(false);
+    metrics.set_capture_state(Vec::new(), Some(Arc::from("stopping")));
     let mut flushed = 0u64;
     for iface in interfaces {
         let Ok(slots) = iface.handle.join() else {
@@ -256,7 +269,7 @@ pub fn run(settings: Settings) -> Result<()> {
         }
     }
     drop(health_sink);
-    for t in suppressed.tallies() {
+    for t in exclusions.load().counts.tallies() {
         tracing::info!(rule = %t.rule, alerts = t.alerts, summaries = t.summaries, "exclusion rule");
     }
     let report = outputs.shutdown(SHUTDOWN_DEADLINE);
@@ -333,7 +346,12 @@ fn report_privileges(outcome: &Outcome) {
 }
 
 struct ControlLoop<'a> {
-    settings: &'a Settings,
+    /// The config in force: the start's, then each applied reload's.
+    settings: Settings,
+    flags: RunFlags,
+    prefilter_max: Option<usize>,
+    exclusions: &'a SharedExclusions,
+    links: &'a [Arc<Link>],
     feeds: &'a mut Feeds,
     outputs: &'a Dispatcher,
     spool: bool,
@@ -344,67 +362,296 @@ struct ControlLoop<'a> {
     output_samples: &'a Mutex<Vec<OutputSample>>,
 }
 
-/// How often blocked handles are woken to run timers and see reloads.
+/// How often blocked handles are woken to run timers and see reloads; also how often the
+/// interfaces' state and a running reload are looked at.
 const WAKE_EVERY: Duration = Duration::from_millis(250);
 /// A worker silent this long is hung: the watchdog stops being fed.
 const HUNG_AFTER_MS: u64 = 15_000;
+/// Stands for "never" in timers that are off.
+const NEVER: Duration = Duration::from_secs(86_400 * 365);
 
-async fn control_loop(c: ControlLoop<'_>) -> Result<()> {
+/// A rebuild running on its own thread.
+enum Pending {
+    /// SIGHUP: the whole config.
+    Config(Job<Result<Prepared, String>>),
+    /// A feed file changed: the feeds as configured now.
+    Feeds(Job<Result<feeds::Built, String>>),
+}
+
+/// The capture state as the control loop last published it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Capture {
+    /// `(interface, why)` for each interface that is not capturing.
+    down: Vec<(String, String)>,
+}
+
+impl Capture {
+    fn of(links: &[Arc<Link>]) -> Capture {
+        let down = links
+            .iter()
+            .filter_map(|l| match l.state() {
+                LinkState::Up => None,
+                LinkState::Down(why) => Some((l.name.clone(), why)),
+            })
+            .collect();
+        Capture { down }
+    }
+
+    fn is_up(&self) -> bool {
+        self.down.is_empty()
+    }
+
+    /// `eth1: absent: ...; eth2: down: ...`, or `None` while every interface captures.
+    fn problem(&self) -> Option<String> {
+        (!self.is_up()).then(|| {
+            self.down
+                .iter()
+                .map(|(name, why)| format!("{name}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut wake = tokio::time::interval(WAKE_EVERY);
     let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
-    let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
-    let health_every = c
-        .settings
-        .health_interval
-        .unwrap_or(Duration::from_secs(86_400 * 365));
-    let mut health =
-        tokio::time::interval_at(tokio::time::Instant::now() + health_every, health_every);
-    let watch_every = c
-        .settings
-        .iocs
-        .watch_interval
-        .unwrap_or(Duration::from_secs(86_400 * 365));
-    let mut watch =
-        tokio::time::interval_at(tokio::time::Instant::now() + watch_every, watch_every);
+    let mut dog = tokio::time::interval(watchdog.unwrap_or(NEVER));
+    let mut health = health_timer(&c.settings);
+    let mut watch = watch_timer(&c.settings);
+    let mut published: Option<Capture> = None;
+    let mut ready_sent = false;
+    let mut pending: Option<Pending> = None;
+    // A SIGHUP that came while a reload was running: one more reload after it.
+    let mut again = false;
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM"); break; }
             _ = int.recv() => { tracing::info!("SIGINT"); break; }
             _ = hup.recv() => {
-                tracing::info!("SIGHUP: reloading IOCs and reopening output files");
-                notify(&[NotifyState::Reloading]);
-                c.feeds.reload("reloaded on SIGHUP");
                 c.outputs.reopen_files();
-                c.control.wake_all();
-                notify(&[NotifyState::Ready]);
+                match pending {
+                    Some(Pending::Config(_)) => {
+                        tracing::info!("SIGHUP: a config reload is already running; another follows it");
+                        again = true;
+                    }
+                    _ => {
+                        tracing::info!("SIGHUP: reloading the config and reopening output files");
+                        notify(&[NotifyState::Reloading]);
+                        pending = start_config_reload(&c);
+                        if pending.is_none() {
+                            notify(&[NotifyState::Ready]);
+                        }
+                    }
+                }
             }
             _ = watch.tick(), if c.settings.iocs.watch_interval.is_some() => {
-                if c.feeds.changed() {
-                    c.feeds.reload("reloaded: a feed file changed");
-                    c.control.wake_all();
+                if pending.is_none() && c.feeds.changed() {
+                    pending = start_feed_reload(&c);
                 }
             }
             _ = wake.tick() => {
                 c.control.wake_all();
                 sample_outputs(&c);
+                let capture = Capture::of(c.links);
+                if published.as_ref() != Some(&capture) {
+                    publish_capture(&c, &capture, published.is_none(), &mut ready_sent);
+                    published = Some(capture);
+                }
+                if let Some(job) = pending.take() {
+                    pending = finish_reload(&mut c, job);
+                    if pending.is_none() {
+                        health = health_timer(&c.settings);
+                        watch = watch_timer(&c.settings);
+                        if again {
+                            again = false;
+                            notify(&[NotifyState::Reloading]);
+                            pending = start_config_reload(&c);
+                        }
+                        if pending.is_none() && ready_sent {
+                            notify(&[NotifyState::Ready]);
+                        }
+                    }
+                }
             }
             _ = dog.tick(), if watchdog.is_some() => {
+                // Fed only from here, so a stuck control loop starves it too.
                 let now = capture::now_ms();
                 let alive = c.counters.iter().all(|(_, hb)| now.saturating_sub(hb.load(Ordering::Relaxed)) < HUNG_AFTER_MS);
-                if alive {
-                    notify(&[NotifyState::Watchdog]);
-                } else {
+                let capturing = Capture::of(c.links);
+                if !alive {
                     tracing::error!("a capture thread stopped responding; withholding the watchdog");
+                } else if let Some(problem) = capturing.problem() {
+                    tracing::warn!(%problem, "not capturing; withholding the watchdog");
+                } else {
+                    notify(&[NotifyState::Watchdog]);
                 }
             }
             _ = health.tick(), if c.settings.health_interval.is_some() => emit_health(&c),
         }
     }
     Ok(())
+}
+
+fn health_timer(s: &Settings) -> tokio::time::Interval {
+    let every = s.health_interval.unwrap_or(NEVER);
+    tokio::time::interval_at(tokio::time::Instant::now() + every, every)
+}
+
+fn watch_timer(s: &Settings) -> tokio::time::Interval {
+    let every = s.iocs.watch_interval.unwrap_or(NEVER);
+    tokio::time::interval_at(tokio::time::Instant::now() + every, every)
+}
+
+/// Tells every reader of readiness about a new capture state: metrics (`/readyz`,
+/// `c2tap_capture_running`, `c2tap_capture_up`), the log and sd_notify. `READY=1` is sent the
+/// first time every interface captures; after that `STATUS=` says when one stops.
+fn publish_capture(c: &ControlLoop<'_>, capture: &Capture, first: bool, ready_sent: &mut bool) {
+    let up = c
+        .links
+        .iter()
+        .map(|l| {
+            let down = capture.down.iter().any(|(name, _)| *name == l.name);
+            (l.name.clone(), !down)
+        })
+        .collect();
+    let problem = capture.problem();
+    c.metrics
+        .set_capture_state(up, problem.as_deref().map(Arc::from));
+    match problem {
+        None => {
+            let status = format!(
+                "capturing on {} with {} worker(s) each; {} IOCs",
+                c.settings.capture.interfaces.join(","),
+                c.settings.capture.workers,
+                c.feeds.size
+            );
+            tracing::info!("{status}; ready");
+            if *ready_sent {
+                notify(&[NotifyState::Status(&status)]);
+            } else {
+                notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+                *ready_sent = true;
+            }
+        }
+        Some(problem) => {
+            let status = format!("not capturing: {problem}");
+            // At start the interfaces are opening: not worth a warning yet.
+            if first {
+                tracing::info!("{status}");
+            } else {
+                tracing::warn!("{status}; not ready");
+            }
+            notify(&[NotifyState::Status(&status)]);
+        }
+    }
+}
+
+fn start_config_reload(c: &ControlLoop<'_>) -> Option<Pending> {
+    let flags = c.flags.clone();
+    let (prefilter_max, metrics) = (c.prefilter_max, c.metrics.clone());
+    let job = Job::spawn("c2tap-reload", reload::RELOAD_LIMIT, move || {
+        reload::prepare(&flags, prefilter_max, &metrics)
+    });
+    match job {
+        Ok(job) => Some(Pending::Config(job)),
+        Err(e) => {
+            reload_refused(c, &format!("cannot start the reload thread: {e}"));
+            None
+        }
+    }
+}
+
+fn start_feed_reload(c: &ControlLoop<'_>) -> Option<Pending> {
+    let (settings, prefilter_max, metrics) = c.feeds.recipe();
+    let job = Job::spawn("c2tap-feeds", reload::RELOAD_LIMIT, move || {
+        feeds::build(settings, prefilter_max, &metrics).map_err(|e| e.to_string())
+    });
+    match job {
+        Ok(job) => Some(Pending::Feeds(job)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the feed reload thread");
+            None
+        }
+    }
+}
+
+fn reload_refused(c: &ControlLoop<'_>, why: &str) {
+    c.metrics.config_reload_failed();
+    tracing::error!("config reload refused: {why}; the running config stays in force");
+}
+
+/// Looks at a running rebuild; applies it when done. Returns it while it is still running.
+fn finish_reload(c: &mut ControlLoop<'_>, job: Pending) -> Option<Pending> {
+    match job {
+        Pending::Config(job) => match job.poll() {
+            Polled::Running => return Some(Pending::Config(job)),
+            Polled::Done(Ok(prepared)) => apply(c, prepared),
+            Polled::Done(Err(why)) => reload_refused(c, &why),
+            Polled::TimedOut => reload_refused(
+                c,
+                &format!(
+                    "reading the config and its feeds took longer than {:?} (a file that never \
+                     finishes reading?)",
+                    reload::RELOAD_LIMIT
+                ),
+            ),
+            Polled::Lost => reload_refused(c, "the reload thread failed"),
+        },
+        Pending::Feeds(job) => match job.poll() {
+            Polled::Running => return Some(Pending::Feeds(job)),
+            Polled::Done(Ok(built)) => {
+                c.feeds.install(built, "reloaded: a feed file changed");
+                c.control.wake_all();
+            }
+            Polled::Done(Err(why)) => c.feeds.keep("a feed file changed", &why),
+            Polled::TimedOut => c.feeds.keep("a feed file changed", "timed out"),
+            Polled::Lost => c.feeds.keep("a feed file changed", "the reload thread failed"),
+        },
+    }
+    None
+}
+
+/// Puts a prepared config in force: every part a running sensor can change, at once.
+fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
+    let Prepared { settings, feeds } = new;
+    let restart = reload::needs_restart(&c.settings, &settings);
+    if !restart.is_empty() {
+        tracing::warn!(
+            "config reload: changes to {} take effect only after a restart (systemctl restart \
+             c2tap); they are ignored until then",
+            restart.join(", ")
+        );
+    }
+    for w in settings.exclusions.lint(feeds::epoch_secs()) {
+        tracing::warn!("{w}");
+    }
+    c.feeds.install(feeds, "reloaded on SIGHUP");
+    c.exclusions.store(Arc::new(Exclusions {
+        set: settings.exclusions.clone(),
+        counts: SuppressionCounts::new(&settings.exclusions, Some(c.metrics)),
+    }));
+    severity::install(settings.severity.clone());
+    // Keys that need a restart keep their running values.
+    let mut applied = settings;
+    applied.capture = c.settings.capture.clone();
+    applied.worker = c.settings.worker;
+    applied.max_flows = c.settings.max_flows;
+    applied.outputs = c.settings.outputs.clone();
+    applied.metrics = c.settings.metrics.clone();
+    applied.log_level = c.settings.log_level.clone();
+    applied.user = c.settings.user.clone();
+    tracing::info!(
+        iocs = c.feeds.size,
+        exclusions = applied.exclusions.rules().len(),
+        "config reloaded"
+    );
+    c.settings = applied;
+    c.control.wake_all();
 }
 
 fn emit_health(c: &ControlLoop<'_>) {
@@ -420,6 +667,14 @@ fn emit_health(c: &ControlLoop<'_>) {
         }
     }
     let now = feeds::epoch_secs();
+    let capture_problem = Capture::of(c.links).problem();
+    let status = match &capture_problem {
+        None => format!(
+            "capturing: packets {packets}, kernel drops {drops}, matches {matches}, {} IOCs",
+            c.feeds.size
+        ),
+        Some(problem) => format!("not capturing: {problem}"),
+    };
     let rec = HealthRecord {
         time: now.saturating_mul(crate::time::NANOS_PER_SEC),
         packets,
@@ -427,11 +682,8 @@ fn emit_health(c: &ControlLoop<'_>) {
         matches,
         iocs_loaded: c.feeds.size as u64,
         ioc_age_secs: now.saturating_sub(c.feeds.loaded_at),
+        capture_problem,
     };
-    let status = format!(
-        "packets {packets}, kernel drops {drops}, matches {matches}, {} IOCs",
-        c.feeds.size
-    );
     notify(&[NotifyState::Status(&status)]);
     debug_assert_eq!(Signature::Health.id(), 1004);
     if let Ok(mut sink) = c.health.lock() {

@@ -43,6 +43,32 @@ pub enum LiveError {
     },
     #[error("{interface}: capture failed: {reason}")]
     Read { interface: String, reason: String },
+    #[error(
+        "capture is not permitted: opening a packet socket failed ({source}). c2tap needs \
+         CAP_NET_RAW and CAP_NET_ADMIN: run it under the shipped unit \
+         (AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN), as root with `user` set, or grant them \
+         with `setcap cap_net_raw,cap_net_admin=ep` on the binary"
+    )]
+    Permission { source: std::io::Error },
+}
+
+/// Whether this process may open packet sockets at all (CAP_NET_RAW), asked of the kernel
+/// directly: without it every interface would fail to open and the sensor would wait forever
+/// for an interface that is there. Other failures (no AF_PACKET in this kernel) are left to
+/// the real open, which reports them per interface.
+pub fn check_capture_permission() -> Result<(), LiveError> {
+    // SAFETY: plain system calls on an fd this function owns; it is closed before returning.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        let source = std::io::Error::last_os_error();
+        return match source.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => Err(LiveError::Permission { source }),
+            _ => Ok(()),
+        };
+    }
+    // SAFETY: `fd` was returned by socket() above and is closed exactly once.
+    unsafe { libc::close(fd) };
+    Ok(())
 }
 
 /// Where a filter ended up.

@@ -43,6 +43,7 @@ fn a_fresh_registry_renders_the_always_present_families() {
     }
     expected.extend(
         [
+            "c2tap_config_reload_failures_total 0",
             "c2tap_feed_load_failures_total 0",
             "c2tap_flow_summaries_total 0",
             "c2tap_flows_active 0",
