@@ -354,8 +354,11 @@ fn read_text(path: &Path) -> Result<String, ConfigError> {
         });
     }
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut crate::privilege::open_regular(path).map_err(io)?, &mut text)
-        .map_err(io)?;
+    std::io::Read::read_to_string(
+        &mut crate::privilege::open_regular(path).map_err(io)?,
+        &mut text,
+    )
+    .map_err(io)?;
     Ok(text)
 }
 

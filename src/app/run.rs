@@ -483,11 +483,10 @@ async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
                 let now = capture::now_ms();
                 let alive = c.counters.iter().all(|(_, hb)| now.saturating_sub(hb.load(Ordering::Relaxed)) < HUNG_AFTER_MS);
                 let capturing = Capture::of(c.links);
+                // Not capturing is logged when it starts (`publish_capture`), not per ping.
                 if !alive {
                     tracing::error!("a capture thread stopped responding; withholding the watchdog");
-                } else if let Some(problem) = capturing.problem() {
-                    tracing::warn!(%problem, "not capturing; withholding the watchdog");
-                } else {
+                } else if capturing.is_up() {
                     notify(&[NotifyState::Watchdog]);
                 }
             }
@@ -610,7 +609,9 @@ fn finish_reload(c: &mut ControlLoop<'_>, job: Pending) -> Option<Pending> {
             }
             Polled::Done(Err(why)) => c.feeds.keep("a feed file changed", &why),
             Polled::TimedOut => c.feeds.keep("a feed file changed", "timed out"),
-            Polled::Lost => c.feeds.keep("a feed file changed", "the reload thread failed"),
+            Polled::Lost => c
+                .feeds
+                .keep("a feed file changed", "the reload thread failed"),
         },
     }
     None

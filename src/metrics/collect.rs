@@ -146,7 +146,9 @@ impl Collector for Scrape {
         out.push(up.done());
         out.push(single(
             names::CONFIG_RELOAD_FAILURES,
-            self.shared.reload_failures.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            self.shared
+                .reload_failures
+                .load(std::sync::atomic::Ordering::Relaxed) as f64,
         ));
         let mut build = Family::new(names::BUILD_INFO);
         build.add(&[env!("CARGO_PKG_VERSION")], 1.0);

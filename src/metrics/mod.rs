@@ -129,7 +129,9 @@ impl fmt::Display for Readiness {
 
 impl Shared {
     fn capture_up(&self) -> RwLockReadGuard<'_, Vec<(String, bool)>> {
-        self.capture_up.read().unwrap_or_else(PoisonError::into_inner)
+        self.capture_up
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn workers(&self) -> RwLockReadGuard<'_, Vec<Arc<WorkerCounters>>> {

@@ -166,9 +166,7 @@ pub fn run_intake(
         match rx.recv_timeout(IDLE_TICK) {
             Ok(rec) => aggregator.offer(rec, &mut accept),
             Err(RecvTimeoutError::Timeout) if shared.closing.load(Ordering::Acquire) => break,
-            Err(RecvTimeoutError::Timeout) if live => {
-                aggregator.idle(Instant::now(), &mut accept)
-            }
+            Err(RecvTimeoutError::Timeout) if live => aggregator.idle(Instant::now(), &mut accept),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }

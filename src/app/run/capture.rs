@@ -14,7 +14,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pcap::BreakLoop;
 
-use crate::capture::live::{Dispatched, FilterPlacement, LiveCapture, LiveError, LiveOptions};
+use crate::capture::live::{
+    link_condition, Dispatched, FilterPlacement, LinkCondition, LiveCapture, LiveError, LiveOptions,
+};
 use crate::capture::prefilter;
 use crate::metrics::WorkerCounters;
 use crate::output::RecordSink;
@@ -68,18 +70,31 @@ impl Link {
         })
     }
 
+    /// Asks the kernel about the interface too (one ioctl): a handle on an interface that is
+    /// down or without carrier reads without error and sees nothing.
     pub fn state(&self) -> LinkState {
         let problem = self
             .problem
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        match problem {
-            Some(why) => LinkState::Down(why),
-            None => match self.reading.load(Ordering::SeqCst) {
-                n if n >= self.workers => LinkState::Up,
-                _ => LinkState::Down("starting its capture threads".into()),
-            },
+        if let Some(why) = problem {
+            return LinkState::Down(why);
+        }
+        if self.reading.load(Ordering::SeqCst) < self.workers {
+            return LinkState::Down("starting its capture threads".into());
+        }
+        match link_condition(&self.name) {
+            Ok(LinkCondition::Up) => LinkState::Up,
+            Ok(LinkCondition::AdminDown) => {
+                LinkState::Down("down: the interface is administratively down".into())
+            }
+            Ok(LinkCondition::NoCarrier) => LinkState::Down("down: no carrier (link lost)".into()),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+                LinkState::Down("absent: no such interface".into())
+            }
+            // Flags unreadable for another reason: the open handle is the better witness.
+            Err(_) => LinkState::Up,
         }
     }
 
@@ -99,7 +114,11 @@ impl Link {
 /// The operator's words for a libpcap failure: absent and down interfaces are the common
 /// cases, the rest keeps libpcap's text.
 pub fn describe(e: &LiveError) -> String {
-    let text = e.to_string();
+    let text = match e {
+        LiveError::Open { reason, .. } => format!("cannot open: {reason}"),
+        LiveError::Read { reason, .. } => format!("capture failed: {reason}"),
+        other => other.to_string(),
+    };
     let lower = text.to_ascii_lowercase();
     let kind = if lower.contains("no such device") || lower.contains("disappeared") {
         "absent"
