@@ -145,6 +145,56 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
+    fn fifo(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        path
+    }
+
+    /// Runs `f` on a thread and fails the test if it does not return within 10 s.
+    fn returns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let job = Job::spawn("t", Duration::from_secs(10), f).unwrap();
+        loop {
+            match job.poll() {
+                Polled::Done(v) => return v,
+                Polled::Running => std::thread::sleep(Duration::from_millis(10)),
+                Polled::TimedOut => panic!("blocked"),
+                Polled::Lost => panic!("failed"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_fifo_as_config_or_feed_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = fifo(dir.path(), "c2tap.toml");
+        let flags = RunFlags {
+            config: Some(config),
+            ..RunFlags::default()
+        };
+        let metrics = Metrics::new(10);
+        let err = returns(move || prepare(&flags, None, &metrics).err().unwrap());
+        assert!(err.contains("not a regular file"), "{err}");
+
+        let feed = fifo(dir.path(), "iocs.txt");
+        let mut raw = crate::config::RawConfig::default();
+        raw.capture.interfaces = vec!["eth0".into()];
+        let feeds = raw.validate().map(|s| s.iocs).unwrap();
+        let settings = crate::config::IocSettings {
+            feeds: vec![crate::ioc::FeedSource::File(feed)],
+            feed_min_confidence: vec![None],
+            ..feeds
+        };
+        let metrics = Metrics::new(10);
+        let err = returns(move || feeds::build(settings, None, &metrics).err().unwrap());
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        // A device never ends either.
+        let err = crate::privilege::open_regular(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    }
+
     #[test]
     fn a_job_that_panics_is_lost() {
         let job: Job<()> = Job::spawn("t", Duration::from_secs(10), || panic!("boom")).unwrap();
