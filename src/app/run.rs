@@ -441,9 +441,12 @@ async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
                     }
                     _ => {
                         tracing::info!("SIGHUP: reloading the config and reopening output files");
-                        notify(&[NotifyState::Reloading]);
+                        // systemd knows reloading only for a unit that was ready.
+                        if ready_sent {
+                            notify(&[NotifyState::Reloading]);
+                        }
                         pending = start_config_reload(&c);
-                        if pending.is_none() {
+                        if pending.is_none() && ready_sent {
                             notify(&[NotifyState::Ready]);
                         }
                     }
@@ -463,16 +466,23 @@ async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
                     published = Some(capture);
                 }
                 if let Some(job) = pending.take() {
+                    let timers = (c.settings.health_interval, c.settings.iocs.watch_interval);
+                    let config = matches!(job, Pending::Config(_));
                     pending = finish_reload(&mut c, job);
                     if pending.is_none() {
-                        health = health_timer(&c.settings);
-                        watch = watch_timer(&c.settings);
+                        // Restarted only when changed: a feed reload every minute must not
+                        // keep pushing a five-minute health record away.
+                        if timers.0 != c.settings.health_interval {
+                            health = health_timer(&c.settings);
+                        }
+                        if timers.1 != c.settings.iocs.watch_interval {
+                            watch = watch_timer(&c.settings);
+                        }
                         if again {
                             again = false;
-                            notify(&[NotifyState::Reloading]);
                             pending = start_config_reload(&c);
                         }
-                        if pending.is_none() && ready_sent {
+                        if config && pending.is_none() && ready_sent {
                             notify(&[NotifyState::Ready]);
                         }
                     }
