@@ -70,8 +70,22 @@ reason = "the lab's own beacon simulator"
 client = ["10.1.5.2"]
 "#,
     ));
+    // A key a running sensor cannot change: applied at the next start, and the log says so.
+    let text = std::fs::read_to_string(s.config_path()).expect("config");
+    std::fs::write(
+        s.config_path(),
+        text.replace("buffer_size = \"4MiB\"", "buffer_size = \"8MiB\""),
+    )
+    .expect("config");
     s.signal("HUP");
     s.wait_log("config reloaded", Duration::from_secs(20));
+    assert!(
+        s.log()
+            .lines()
+            .any(|l| l.contains("changes to capture take effect only after a restart")),
+        "{}",
+        s.log()
+    );
     assert_eq!(s.metric(RELOAD_FAILURES), Some(0.0));
     send_demo(&lab);
     let until = Instant::now() + Duration::from_secs(15);
