@@ -143,6 +143,36 @@ fn sighup_with_a_bad_config_keeps_the_running_one_and_counts_the_refusal() {
     assert!(s.stop(Duration::from_secs(30)).success(), "{}", s.log());
 }
 
+#[test]
+fn sighup_applies_a_new_log_level() {
+    let lab = lab(true);
+    let info = Setup {
+        rust_log: None,
+        extra: "[logging]\nlevel = \"info\"\n".into(),
+        ..Setup::default()
+    };
+    let mut s = Sensor::start(&lab, &info);
+    s.wait_ready(200, Duration::from_secs(20));
+    s.write_config(&Setup {
+        extra: "[logging]\nlevel = \"warn\"\n".into(),
+        ..info
+    });
+    s.signal("HUP");
+    s.wait_log("config reloaded", Duration::from_secs(20));
+    assert_eq!(s.log().matches("SIGHUP: reloading").count(), 1);
+    // At warn, the next SIGHUP's info line is gone; its refusal (an error) is there.
+    std::fs::write(s.config_path(), "not toml [").expect("write");
+    s.signal("HUP");
+    s.wait_log("config reload refused", Duration::from_secs(20));
+    assert_eq!(
+        s.log().matches("SIGHUP: reloading").count(),
+        1,
+        "{}",
+        s.log()
+    );
+    assert!(s.stop(Duration::from_secs(30)).success(), "{}", s.log());
+}
+
 fn mkfifo(path: &std::path::Path) {
     let ok = Command::new("mkfifo")
         .arg(path)

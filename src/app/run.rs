@@ -101,18 +101,46 @@ pub fn check_output_options(options: &toml::Table) -> Result<(), String> {
 }
 
 /// Logs to stderr for journald: no colours, and no timestamps when journald adds its own.
+/// `RUST_LOG`, when set, wins over `level` (here and on reload).
 pub fn init_logging(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    let _ = match std::env::var_os("JOURNAL_STREAM") {
-        Some(_) => builder.without_time().try_init(),
-        None => builder.try_init(),
+    let installed = match journal {
+        true => tracing_subscriber::registry()
+            .with(filter)
+            .with(stderr.without_time())
+            .try_init(),
+        false => tracing_subscriber::registry()
+            .with(filter)
+            .with(stderr)
+            .try_init(),
     };
+    if installed.is_ok() {
+        let _ = LOG_FILTER.set(handle);
+    }
+}
+
+/// Swaps the log filter of [`init_logging`] for a reloaded `[logging] level`.
+static LOG_FILTER: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
+/// The filter a reload would install for `level`; `None` while `RUST_LOG` decides.
+fn log_filter(level: &str) -> Result<Option<tracing_subscriber::EnvFilter>, String> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        return Ok(None);
+    }
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map(Some)
+        .map_err(|e| format!("logging.level `{level}`: {e}"))
 }
 
 fn notify(states: &[NotifyState<'_>]) {
@@ -629,7 +657,11 @@ fn finish_reload(c: &mut ControlLoop<'_>, job: Pending) -> Option<Pending> {
 
 /// Puts a prepared config in force: every part a running sensor can change, at once.
 fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
-    let Prepared { settings, feeds } = new;
+    let Prepared {
+        settings,
+        feeds,
+        log_filter,
+    } = new;
     let restart = reload::needs_restart(&c.settings, &settings);
     if !restart.is_empty() {
         tracing::warn!(
@@ -654,13 +686,20 @@ fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
     applied.max_flows = c.settings.max_flows;
     applied.outputs = c.settings.outputs.clone();
     applied.metrics = c.settings.metrics.clone();
-    applied.log_level = c.settings.log_level.clone();
     applied.user = c.settings.user.clone();
     tracing::info!(
         iocs = c.feeds.size,
         exclusions = applied.exclusions.rules().len(),
         "config reloaded"
     );
+    // Last, so the line above is still written at the old level.
+    if let (Some(filter), Some(handle)) = (log_filter, LOG_FILTER.get()) {
+        if applied.log_level != c.settings.log_level {
+            if let Err(e) = handle.reload(filter) {
+                tracing::warn!("cannot change the log level: {e}");
+            }
+        }
+    }
     c.settings = applied;
     c.control.wake_all();
 }

@@ -42,6 +42,8 @@ pub struct Setup {
     pub aggregate_window: &'static str,
     /// Appended at the end (`[severity]`, `[[exclude]]` ...).
     pub extra: String,
+    /// `RUST_LOG` for the sensor; `None` leaves the level to `[logging]`.
+    pub rust_log: Option<&'static str>,
 }
 
 impl Default for Setup {
@@ -51,6 +53,7 @@ impl Default for Setup {
             health: "1s",
             aggregate_window: "0s",
             extra: String::new(),
+            rust_log: Some("info"),
         }
     }
 }
@@ -129,12 +132,15 @@ impl Sensor {
             setup,
         );
         let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log");
-        let child = lab
-            .in_sensor(env!("CARGO_BIN_EXE_c2tap"))
+        let mut cmd = lab.in_sensor(env!("CARGO_BIN_EXE_c2tap"));
+        match setup.rust_log {
+            Some(level) => cmd.env("RUST_LOG", level),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let child = cmd
             .arg("run")
             .arg("--config")
             .arg(&config)
-            .env("RUST_LOG", "info")
             .env("NOTIFY_SOCKET", &sock_path)
             .env("WATCHDOG_USEC", WATCHDOG.as_micros().to_string())
             .env_remove("WATCHDOG_PID")

@@ -6,9 +6,9 @@
 //! force, is logged with the reason and counted (`c2tap_config_reload_failures_total`).
 //!
 //! What a reload applies: `[[exclude]]` and `exclude_action`, `[severity]`, `[iocs]` (feeds,
-//! filters, per-feed thresholds, watch_interval), `[health]`. What needs a restart, named in
-//! the log when it changed: `[capture]`, `[flow]`, `[outputs]`, `[metrics]`, `[logging]` and
-//! `user` ([`needs_restart`]).
+//! filters, per-feed thresholds, watch_interval), `[health]`, `[logging]`. What needs a
+//! restart, named in the log when it changed: `[capture]`, `[flow]`, `[outputs]`, `[metrics]`
+//! and `user` ([`needs_restart`]).
 
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
@@ -73,6 +73,8 @@ impl<T: Send + 'static> Job<T> {
 pub struct Prepared {
     pub settings: Settings,
     pub feeds: Built,
+    /// The log filter for `[logging] level` (`None` while `RUST_LOG` decides).
+    pub log_filter: Option<tracing_subscriber::EnvFilter>,
 }
 
 /// Reads and validates the config as `run` would at start, then builds its IOC set. Runs on
@@ -83,13 +85,18 @@ pub fn prepare(
     metrics: &Metrics,
 ) -> Result<Prepared, String> {
     let settings = super::settings(flags).map_err(|e| format!("the config is invalid: {e}"))?;
+    let log_filter = super::log_filter(&settings.log_level)?;
     let feeds = feeds::build(settings.iocs.clone(), prefilter_max, metrics)
         .map_err(|e| format!("its IOC feeds do not load: {e}"))?;
-    Ok(Prepared { settings, feeds })
+    Ok(Prepared {
+        settings,
+        feeds,
+        log_filter,
+    })
 }
 
 /// The sections whose change a reload cannot apply: capture handles, flow tables, the user,
-/// the log filter and the outputs' connections are set up once at start.
+/// the metrics listener and the outputs' connections are set up once at start.
 pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
     let mut keys = Vec::new();
     if old.capture != new.capture {
@@ -103,9 +110,6 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
     }
     if old.metrics != new.metrics {
         keys.push("metrics");
-    }
-    if old.log_level != new.log_level {
-        keys.push("logging");
     }
     if old.user != new.user {
         keys.push("user");
