@@ -198,11 +198,11 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
     let control = Control::new();
     let mut interfaces = Vec::new();
     let mut links = Vec::new();
-    let mut all_counters: Vec<(Arc<WorkerCounters>, Arc<std::sync::atomic::AtomicU64>)> =
-        Vec::new();
+    let mut all_counters: Vec<Arc<WorkerCounters>> = Vec::new();
     for (idx, name) in s.capture.interfaces.iter().enumerate() {
         let claims: Arc<Claims> = Arc::new(Claims::default());
         let mut slots = Vec::with_capacity(s.capture.workers);
+        let mut heartbeats = Vec::with_capacity(s.capture.workers);
         for w in 0..s.capture.workers {
             let counters = metrics.worker(name, w);
             let excluding = Suppressor::shared(outputs.sink(), Arc::clone(&exclusions));
@@ -212,7 +212,8 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
                 worker = worker.with_claims(Arc::clone(&claims));
             }
             let heartbeat = Arc::new(std::sync::atomic::AtomicU64::new(capture::now_ms()));
-            all_counters.push((Arc::clone(&counters), Arc::clone(&heartbeat)));
+            all_counters.push(Arc::clone(&counters));
+            heartbeats.push(Arc::clone(&heartbeat));
             slots.push(WorkerSlot {
                 worker,
                 counters,
@@ -236,7 +237,7 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
             prefilter: prefilter_max.map(|_| Arc::clone(&feeds.prefilter_state)),
         };
         let control = Arc::clone(&control);
-        let link = Link::new(name, s.capture.workers);
+        let link = Link::new(name, heartbeats);
         links.push(Arc::clone(&link));
         let handle = std::thread::Builder::new()
             .name(format!("c2tap-if-{name}"))

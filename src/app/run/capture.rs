@@ -26,6 +26,9 @@ use super::feeds::PrefilterState;
 
 /// How often a worker publishes counters and reads pcap statistics.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// A worker whose loop has not turned this long is stuck: its interface is not up (and so
+/// the watchdog is not fed).
+const HUNG_AFTER_MS: u64 = 15_000;
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Rejects every packet: handles carry it until all of them joined the fanout group, so
@@ -45,6 +48,8 @@ pub struct Control {
 pub struct Link {
     pub name: String,
     workers: usize,
+    /// Each worker's [`WorkerSlot::heartbeat`].
+    heartbeats: Vec<Arc<AtomicU64>>,
     /// Capture threads of this interface inside their read loop.
     reading: AtomicUsize,
     /// Why it is not capturing; `None` once a handle group is open.
@@ -61,10 +66,12 @@ pub enum LinkState {
 }
 
 impl Link {
-    pub fn new(name: &str, workers: usize) -> Arc<Link> {
+    /// `heartbeats`: one per worker, the ones its [`WorkerSlot`]s carry.
+    pub fn new(name: &str, heartbeats: Vec<Arc<AtomicU64>>) -> Arc<Link> {
         Arc::new(Link {
             name: name.to_string(),
-            workers,
+            workers: heartbeats.len(),
+            heartbeats,
             reading: AtomicUsize::new(0),
             problem: Mutex::new(Some("not opened yet".into())),
         })
@@ -83,6 +90,17 @@ impl Link {
         }
         if self.reading.load(Ordering::SeqCst) < self.workers {
             return LinkState::Down("starting its capture threads".into());
+        }
+        let now = now_ms();
+        if self
+            .heartbeats
+            .iter()
+            .any(|hb| now.saturating_sub(hb.load(Ordering::Relaxed)) >= HUNG_AFTER_MS)
+        {
+            return LinkState::Down(format!(
+                "stuck: a capture thread has made no progress for {} s",
+                HUNG_AFTER_MS / 1000
+            ));
         }
         match link_condition(&self.name) {
             Ok(LinkCondition::Up) => LinkState::Up,
@@ -435,5 +453,57 @@ fn publish<S: RecordSink>(counters: &WorkerCounters, worker: &Worker<S>, handle:
     counters.publish(&worker.stats());
     if let Ok(k) = handle.stats() {
         counters.kernel(k.received, k.dropped, k.if_dropped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(heartbeat_ms: u64) -> Arc<Link> {
+        Link::new("lo", vec![Arc::new(AtomicU64::new(heartbeat_ms))])
+    }
+
+    #[test]
+    fn a_link_is_up_only_once_open_with_every_worker_reading_and_turning() {
+        let l = link(now_ms());
+        assert_eq!(l.state(), LinkState::Down("not opened yet".into()));
+        l.set_problem(None);
+        assert_eq!(
+            l.state(),
+            LinkState::Down("starting its capture threads".into())
+        );
+        l.reading.fetch_add(1, Ordering::SeqCst);
+        // `lo` is up in every network namespace the tests run in.
+        assert_eq!(l.state(), LinkState::Up);
+        l.fail("absent: gone".into());
+        l.fail("capture lost".into());
+        assert_eq!(l.state(), LinkState::Down("absent: gone".into()));
+    }
+
+    #[test]
+    fn a_worker_that_stopped_turning_makes_its_link_stuck() {
+        let l = link(now_ms().saturating_sub(HUNG_AFTER_MS + 1));
+        l.set_problem(None);
+        l.reading.fetch_add(1, Ordering::SeqCst);
+        assert!(matches!(l.state(), LinkState::Down(why) if why.starts_with("stuck")));
+    }
+
+    #[test]
+    fn libpcap_failures_read_as_the_operator_would_say_them() {
+        let open = |reason: &str| LiveError::Open {
+            interface: "eth1".into(),
+            reason: reason.into(),
+        };
+        assert_eq!(
+            describe(&open("libpcap error: No such device exists")),
+            "absent: cannot open: libpcap error: No such device exists"
+        );
+        let read = LiveError::Read {
+            interface: "eth1".into(),
+            reason: "The interface went down".into(),
+        };
+        assert!(describe(&read).starts_with("down: "));
+        assert!(describe(&open("socket: Operation not permitted")).starts_with("no permission"));
     }
 }

@@ -4,7 +4,6 @@
 //! thread of their own, collected here and applied whole). It never reads a file itself, so
 //! nothing it waits for can stop signals, health or the watchdog.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use crate::metrics::{Metrics, OutputSample, WorkerCounters};
 use crate::output::{DispatchSink, Dispatcher, RecordSink};
 use crate::record::{HealthRecord, Record, Signature};
 
-use super::capture::{self, Control, Link, LinkState};
+use super::capture::{Control, Link, LinkState};
 use super::feeds::{self, Feeds};
 use super::reload::{self, Job, Polled, Prepared};
 use super::{notify, RunFlags, LOG_FILTER};
@@ -60,7 +59,7 @@ pub(super) struct ControlLoop<'a> {
     pub outputs: &'a Dispatcher,
     pub spool: bool,
     pub control: &'a Control,
-    pub counters: &'a [(Arc<WorkerCounters>, Arc<std::sync::atomic::AtomicU64>)],
+    pub counters: &'a [Arc<WorkerCounters>],
     pub health: &'a Mutex<DispatchSink>,
     pub metrics: &'a Metrics,
     pub output_samples: &'a Mutex<Vec<OutputSample>>,
@@ -69,8 +68,6 @@ pub(super) struct ControlLoop<'a> {
 /// How often blocked handles are woken to run timers and see reloads; also how often the
 /// interfaces' state and a running reload are looked at.
 const WAKE_EVERY: Duration = Duration::from_millis(250);
-/// A worker silent this long is hung: the watchdog stops being fed.
-const HUNG_AFTER_MS: u64 = 15_000;
 /// Stands for "never" in timers that are off.
 const NEVER: Duration = Duration::from_secs(86_400 * 365);
 
@@ -194,14 +191,10 @@ pub(super) async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
                 }
             }
             _ = dog.tick(), if watchdog.is_some() => {
-                // Fed only from here, so a stuck control loop starves it too.
-                let now = capture::now_ms();
-                let alive = c.counters.iter().all(|(_, hb)| now.saturating_sub(hb.load(Ordering::Relaxed)) < HUNG_AFTER_MS);
-                let capturing = Capture::of(c.links);
-                // Not capturing is logged when it starts (`publish_capture`), not per ping.
-                if !alive {
-                    tracing::error!("a capture thread stopped responding; withholding the watchdog");
-                } else if capturing.is_up() {
+                // Fed only from here, so a stuck control loop starves it too; a stuck capture
+                // thread makes its interface not up. Not capturing is logged when it starts
+                // (`publish_capture`), not per ping.
+                if Capture::of(c.links).is_up() {
                     notify(&[NotifyState::Watchdog]);
                 }
             }
@@ -383,7 +376,7 @@ fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
 
 fn emit_health(c: &ControlLoop<'_>) {
     let (mut packets, mut drops, mut matches) = (0u64, 0u64, 0u64);
-    for (w, _) in c.counters {
+    for w in c.counters {
         let s = w.snapshot();
         packets = packets.saturating_add(s.packets);
         matches = matches
