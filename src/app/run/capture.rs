@@ -4,9 +4,10 @@
 //!
 //! A missing, down or vanished interface is retried with backoff and logged; the workers and
 //! their flow tables survive the reopen. Each interface's [`Link`] says whether it is up (open,
-//! every worker reading) or why not; the control loop turns that into readiness. The control thread wakes blocked handles with
-//! `breakloop` (TPACKET_V3 does not return on its timeout while the ring is empty), so timers,
-//! reloads and shutdown never wait for traffic.
+//! up with carrier, every worker reading and turning) or why not; the control loop turns that
+//! into readiness. The control thread wakes blocked handles with `breakloop` (TPACKET_V3 does
+//! not return on its timeout while the ring is empty), so timers, reloads and shutdown never
+//! wait for traffic.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
