@@ -21,6 +21,7 @@ use super::feeds::{self, Feeds};
 use super::reload::{self, Job, Polled, Prepared};
 use super::{notify, RunFlags, LOG_FILTER};
 
+/// Reads the outputs' counters for the metrics scrape and `/readyz`.
 fn sample_outputs(c: &ControlLoop<'_>) {
     let stats = c.outputs.stats();
     let spool = c.spool;
