@@ -81,7 +81,7 @@ fn ready_sent(s: &Sensor) -> bool {
 
 /// Waits for a health record newer than `after_n` records that says `capture`.
 fn wait_health(s: &Sensor, after_n: usize, capture: &str) -> serde_json::Value {
-    let until = Instant::now() + Duration::from_secs(15);
+    let until = Instant::now() + Duration::from_secs(25);
     loop {
         let h = s.health_records();
         if let Some(r) = h.iter().skip(after_n).find(|r| r["capture"] == capture) {
@@ -288,4 +288,34 @@ fn a_start_without_the_capture_capability_is_fatal_and_says_what_to_grant() {
         .arg(child.id().to_string())
         .status();
     assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn capture_stopping_and_resuming_reach_the_outputs_before_the_next_health_interval() {
+    let lab = lab(true);
+    let setup = Setup {
+        health: "1h",
+        ..Setup::default()
+    };
+    let mut s = Sensor::start(&lab, &setup);
+    assert_capturing(&s);
+    // The start of capture is announced at once.
+    wait_health(&s, 0, "ok");
+    let n = s.health_records().len();
+    lab.unplug().expect("unplug");
+    let h = wait_health(&s, n, "down");
+    assert!(
+        h["capture_problem"]
+            .as_str()
+            .unwrap_or("")
+            .contains(s.iface()),
+        "{h}"
+    );
+    let n = s.health_records().len();
+    lab.plug().expect("plug");
+    assert_capturing(&s);
+    // At most one early record per 10 s, so a flapping link cannot flood the outputs.
+    wait_health(&s, n, "ok");
+    assert!(s.health_records().len() <= 4, "{:?}", s.health_records());
+    assert!(s.stop(Duration::from_secs(30)).success(), "{}", s.log());
 }

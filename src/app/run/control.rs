@@ -69,6 +69,8 @@ pub(super) struct ControlLoop<'a> {
 /// How often blocked handles are woken to run timers and see reloads; also how often the
 /// interfaces' state and a running reload are looked at.
 const WAKE_EVERY: Duration = Duration::from_millis(250);
+/// Least time between two health records sent because capture stopped or resumed.
+const HEALTH_GAP: Duration = Duration::from_secs(10);
 /// Stands for "never" in timers that are off.
 const NEVER: Duration = Duration::from_secs(86_400 * 365);
 
@@ -127,6 +129,10 @@ pub(super) async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
     let mut health = health_timer(&c.settings);
     let mut watch = watch_timer(&c.settings);
     let mut published: Option<Capture> = None;
+    // Whether the last health record said "capturing" (before the first: not yet, so the
+    // moment capture starts is reported), and when one was last sent early.
+    let mut reported = false;
+    let mut last_extra: Option<std::time::Instant> = None;
     let mut ready_sent = false;
     let mut pending: Option<Pending> = None;
     // A SIGHUP that came while a reload was running: one more reload after it.
@@ -168,6 +174,14 @@ pub(super) async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
                     publish_capture(&c, &capture, published.is_none(), &mut ready_sent);
                     published = Some(capture);
                 }
+                // Sentinel hears that capture stopped or resumed at once, not at the next
+                // health interval; a flapping link gives at most one record per HEALTH_GAP.
+                let up = published.as_ref().is_some_and(Capture::is_up);
+                let quiet = last_extra.is_none_or(|t| t.elapsed() >= HEALTH_GAP);
+                if c.settings.health_interval.is_some() && reported != up && quiet {
+                    reported = emit_health(&c);
+                    last_extra = Some(std::time::Instant::now());
+                }
                 if let Some(job) = pending.take() {
                     let timers = (c.settings.health_interval, c.settings.iocs.watch_interval);
                     let config = matches!(job, Pending::Config(_));
@@ -199,7 +213,9 @@ pub(super) async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
                     notify(&[NotifyState::Watchdog]);
                 }
             }
-            _ = health.tick(), if c.settings.health_interval.is_some() => emit_health(&c),
+            _ = health.tick(), if c.settings.health_interval.is_some() => {
+                reported = emit_health(&c);
+            }
         }
     }
     Ok(())
@@ -375,7 +391,8 @@ fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
     c.control.wake_all();
 }
 
-fn emit_health(c: &ControlLoop<'_>) {
+/// Sends a 1004 record and the matching `STATUS=`; returns whether it said "capturing".
+fn emit_health(c: &ControlLoop<'_>) -> bool {
     let (mut packets, mut drops, mut matches) = (0u64, 0u64, 0u64);
     for w in c.counters {
         let s = w.snapshot();
@@ -407,7 +424,9 @@ fn emit_health(c: &ControlLoop<'_>) {
     };
     notify(&[NotifyState::Status(&status)]);
     debug_assert_eq!(Signature::Health.id(), 1004);
+    let up = rec.capture_problem.is_none();
     if let Ok(mut sink) = c.health.lock() {
         sink.emit(Record::Health(rec));
     }
+    up
 }
