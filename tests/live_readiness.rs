@@ -95,6 +95,14 @@ fn wait_health(s: &Sensor, after_n: usize, capture: &str) -> serde_json::Value {
     }
 }
 
+/// Waits for a health record newer than `after_n` records that says capture is down on this
+/// sensor's interface because of `why`.
+fn wait_blind_health(s: &Sensor, after_n: usize, why: &str) {
+    let h = wait_health(s, after_n, "down");
+    let problem = h["capture_problem"].as_str().unwrap_or("");
+    assert!(problem.contains(s.iface()) && problem.contains(why), "{h}");
+}
+
 /// Sends the demo capture and waits for its C2 alert: capture really works.
 fn assert_detects(lab: &netns::Lab, s: &Sensor) {
     let before = alerts(s);
@@ -130,14 +138,7 @@ fn an_interface_created_after_start_is_not_ready_until_it_exists() {
         0,
         "watchdog fed while blind"
     );
-    let h = wait_health(&s, 0, "down");
-    assert!(
-        h["capture_problem"]
-            .as_str()
-            .unwrap_or("")
-            .contains(s.iface()),
-        "{h}"
-    );
+    wait_blind_health(&s, 0, "");
     assert!(s.exited().is_none(), "exited; log:\n{}", s.log());
 
     lab.plug().expect("plug");
@@ -174,9 +175,7 @@ fn blind_then_back(
         s.log()
     );
     let n = s.health_records().len();
-    let h = wait_health(&s, n, "down");
-    let problem = h["capture_problem"].as_str().unwrap_or("");
-    assert!(problem.contains(s.iface()) && problem.contains(why), "{h}");
+    wait_blind_health(&s, n, why);
     // Stays blind (and unfed) while the interface is away; a ping in flight at the moment
     // it broke is allowed.
     std::thread::sleep(Duration::from_secs(3));
@@ -303,14 +302,7 @@ fn capture_stopping_and_resuming_reach_the_outputs_before_the_next_health_interv
     wait_health(&s, 0, "ok");
     let n = s.health_records().len();
     lab.unplug().expect("unplug");
-    let h = wait_health(&s, n, "down");
-    assert!(
-        h["capture_problem"]
-            .as_str()
-            .unwrap_or("")
-            .contains(s.iface()),
-        "{h}"
-    );
+    wait_blind_health(&s, n, "");
     let n = s.health_records().len();
     lab.plug().expect("plug");
     assert_capturing(&s);
