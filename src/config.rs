@@ -353,7 +353,13 @@ fn read_text(path: &Path) -> Result<String, ConfigError> {
             path: path.to_path_buf(),
         });
     }
-    std::fs::read_to_string(path).map_err(io)
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut crate::privilege::open_regular(path).map_err(io)?,
+        &mut text,
+    )
+    .map_err(io)?;
+    Ok(text)
 }
 
 fn problem(key: &str, message: &str) -> Problem {

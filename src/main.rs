@@ -351,13 +351,11 @@ fn run(args: RunArgs) -> Result<()> {
         workers: args.workers,
         bpf: args.bpf,
         prefilter: args.prefilter,
+        user: args.user,
     };
-    let mut settings = app::run::settings(&flags)?;
-    if args.user.is_some() {
-        settings.user = args.user;
-    }
+    let settings = app::run::settings(&flags)?;
     app::run::init_logging(&settings.log_level);
-    app::run::run(settings)
+    app::run::run(settings, flags)
 }
 
 /// The verdict is the exit status, so the report is written in one go at the end: a reader

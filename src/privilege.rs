@@ -146,6 +146,26 @@ pub fn lock_down(user: Option<&str>) -> Result<Outcome, PrivilegeError> {
     })
 }
 
+/// Opens a config, feed or key file for reading, refusing anything but a regular file: a FIFO
+/// would block the reader forever (until some process writes), a device would never end. The
+/// open itself cannot block (`O_NONBLOCK`, which changes nothing for a regular file's reads),
+/// and the type is checked on the open file, so swapping the path in between changes nothing.
+pub fn open_regular(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket, device or directory); c2tap reads configs, \
+             feeds and keys only from regular files",
+        ));
+    }
+    Ok(file)
+}
+
 /// setgroups, setresgid, setresuid, keeping the permitted capabilities across the uid change.
 /// The process is single-threaded here, so the per-thread system calls change the process.
 fn switch_user(account: &Account) -> Result<(), PrivilegeError> {

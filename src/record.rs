@@ -139,6 +139,8 @@ pub struct HealthRecord {
     pub iocs_loaded: u64,
     /// Seconds since the IOC set was last loaded.
     pub ioc_age_secs: u64,
+    /// Which interfaces are not capturing and why; `None` while every one is.
+    pub capture_problem: Option<String>,
 }
 
 /// Everything an output can receive.

@@ -270,7 +270,7 @@ fn promtool_accepts_the_shipped_rules_and_they_fire_as_documented() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 11 rules found"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 12 rules found"));
     let dir = tempfile::tempdir().expect("temp dir");
     let tests = dir.path().join("rules_test.yml");
     std::fs::write(
@@ -315,7 +315,19 @@ tests:
         values: '5x20'
       - series: 'c2tap_output_spool_bytes{instance="s1",output="sentinel"}'
         values: '0+1000x60'
+      - series: 'c2tap_capture_up{instance="s1",interface="eth3"}'
+        values: '1 1 0 0 0 0 0 0'
     alert_rule_test:
+      - eval_time: 5m
+        alertname: C2tapInterfaceDown
+        exp_alerts:
+          - exp_labels: {instance: s1, interface: eth3, severity: critical}
+            exp_annotations:
+              summary: "c2tap is blind on eth3"
+              description: "eth3 of s1 has not been capturing for 2 minutes (absent, down or no carrier; see /readyz for why)."
+      - eval_time: 3m
+        alertname: C2tapInterfaceDown
+        exp_alerts: []
       - eval_time: 10m
         alertname: C2tapMatchesSeen
         exp_alerts:

@@ -3,34 +3,38 @@
 //!
 //! ```text
 //!  per interface: supervisor ─ N capture threads (fanout HASH|DEFRAG) ─ Worker ─┐
-//!  control thread: signals, IOC reload/watch, health, stats, sd_notify          ├→ outputs
-//!                                                                                │
+//!  control thread: signals, readiness, health, stats, sd_notify                 ├→ outputs
+//!  reload thread (on demand): read + validate the config, compile the feeds     │
 //! ```
-//! SIGHUP reloads the IOC set (built aside, swapped atomically) and reopens output files;
-//! SIGTERM/SIGINT stop capture, summarize every open flow, drain the outputs and exit 0.
+//! Ready means capture: `/readyz`, `c2tap_capture_running`, sd_notify `READY=1`, the watchdog
+//! and the health record all say "capturing" only while every configured interface is open and
+//! each of its workers is reading; otherwise they say which interface is not and why.
+//! The control thread ([`control`]) publishes that; SIGHUP reloads the config (see [`reload`])
+//! and reopens output files; SIGTERM/SIGINT stop capture, summarize every open flow, drain the
+//! outputs and exit 0.
 
 mod capture;
+mod control;
 mod feeds;
+mod reload;
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sd_notify::NotifyState;
 
-use crate::capture::live::LiveOptions;
+use crate::capture::live::{check_capture_permission, LiveOptions};
 use crate::config::{ConfigError, RawConfig, Settings};
-use crate::exclude::{severity, SuppressionCounts, Suppressor};
-use crate::metrics::OutputSample;
+use crate::exclude::{severity, Exclusions, SharedExclusions, SuppressionCounts, Suppressor};
 use crate::metrics::{CountingSink, Metrics, WorkerCounters};
-use crate::output::{DispatchSink, Dispatcher, OutputOptions, OutputSpec, RecordSink};
+use crate::output::{DispatchSink, Dispatcher, OutputOptions, OutputSpec};
 use crate::pipeline::{Claims, Worker};
 use crate::privilege::{lock_down, Outcome};
-use crate::record::{HealthRecord, Record, SensorContext, Signature};
+use crate::record::SensorContext;
 
-use capture::{Control, InterfacePlan, WorkerSlot};
+use capture::{Control, InterfacePlan, Link, WorkerSlot};
 use feeds::Feeds;
 
 /// Command-line overrides of the config file.
@@ -44,6 +48,7 @@ pub struct RunFlags {
     pub workers: Option<u32>,
     pub bpf: Option<String>,
     pub prefilter: bool,
+    pub user: Option<String>,
 }
 
 /// Config file (or defaults) with the flags applied, validated as one.
@@ -73,7 +78,11 @@ pub fn settings(flags: &RunFlags) -> Result<Settings, ConfigError> {
     if flags.prefilter {
         raw.capture.prefilter = true;
     }
-    raw.validate()
+    let mut settings = raw.validate()?;
+    if flags.user.is_some() {
+        settings.user = flags.user.clone();
+    }
+    Ok(settings)
 }
 
 /// Whether an `outputs.urls` entry can be used.
@@ -91,18 +100,46 @@ pub fn check_output_options(options: &toml::Table) -> Result<(), String> {
 }
 
 /// Logs to stderr for journald: no colours, and no timestamps when journald adds its own.
+/// `RUST_LOG`, when set, wins over `level` (here and on reload).
 pub fn init_logging(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    let _ = match std::env::var_os("JOURNAL_STREAM") {
-        Some(_) => builder.without_time().try_init(),
-        None => builder.try_init(),
+    let installed = match journal {
+        true => tracing_subscriber::registry()
+            .with(filter)
+            .with(stderr.without_time())
+            .try_init(),
+        false => tracing_subscriber::registry()
+            .with(filter)
+            .with(stderr)
+            .try_init(),
     };
+    if installed.is_ok() {
+        let _ = LOG_FILTER.set(handle);
+    }
+}
+
+/// Swaps the log filter of [`init_logging`] for a reloaded `[logging] level`.
+static LOG_FILTER: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
+/// The filter a reload would install for `level`; `None` while `RUST_LOG` decides.
+fn log_filter(level: &str) -> Result<Option<tracing_subscriber::EnvFilter>, String> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        return Ok(None);
+    }
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map(Some)
+        .map_err(|e| format!("logging.level `{level}`: {e}"))
 }
 
 fn notify(states: &[NotifyState<'_>]) {
@@ -117,12 +154,18 @@ struct Interface {
     handle: std::thread::JoinHandle<Vec<WorkerSlot<Sink>>>,
 }
 
-/// Runs until SIGTERM/SIGINT. Errors only for what makes starting impossible.
-pub fn run(settings: Settings) -> Result<()> {
+/// Runs until SIGTERM/SIGINT. Errors only for what makes starting impossible. `flags` are
+/// applied again to the config file on each reload.
+pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
     let s = &settings;
+    // Without packet sockets the sensor could only wait, blind, for interfaces that are
+    // there: say so and stop. Asked before and after dropping privileges (as root without
+    // CAP_NET_RAW the drop itself would fail with a less clear message).
+    check_capture_permission()?;
     // First, while no thread exists: every thread started below inherits the reduced rights.
     let privileges = lock_down(s.user.as_deref()).context("dropping privileges")?;
     report_privileges(&privileges);
+    check_capture_permission()?;
     let metrics = Metrics::new(s.metrics.ioc_label_threshold);
     let prefilter_max = s.capture.prefilter.then_some(s.capture.prefilter_max_iocs);
     let mut feeds = Feeds::load(s.iocs.clone(), prefilter_max, metrics.clone())
@@ -136,7 +179,10 @@ pub fn run(settings: Settings) -> Result<()> {
     for w in s.exclusions.lint(feeds::epoch_secs()) {
         tracing::warn!("{w}");
     }
-    let suppressed = SuppressionCounts::new(&s.exclusions, Some(&metrics));
+    let exclusions: SharedExclusions = Arc::new(arc_swap::ArcSwap::from_pointee(Exclusions {
+        set: s.exclusions.clone(),
+        counts: SuppressionCounts::new(&s.exclusions, Some(&metrics)),
+    }));
     let output_samples = Arc::new(Mutex::new(Vec::new()));
     let samples = Arc::clone(&output_samples);
     metrics.outputs(Box::new(move || {
@@ -151,25 +197,23 @@ pub fn run(settings: Settings) -> Result<()> {
     };
     let control = Control::new();
     let mut interfaces = Vec::new();
-    let mut all_counters: Vec<(Arc<WorkerCounters>, Arc<std::sync::atomic::AtomicU64>)> =
-        Vec::new();
+    let mut links = Vec::new();
+    let mut all_counters: Vec<Arc<WorkerCounters>> = Vec::new();
     for (idx, name) in s.capture.interfaces.iter().enumerate() {
         let claims: Arc<Claims> = Arc::new(Claims::default());
         let mut slots = Vec::with_capacity(s.capture.workers);
+        let mut heartbeats = Vec::with_capacity(s.capture.workers);
         for w in 0..s.capture.workers {
             let counters = metrics.worker(name, w);
-            let excluding = Suppressor::new(
-                outputs.sink(),
-                s.exclusions.clone(),
-                Arc::clone(&suppressed),
-            );
+            let excluding = Suppressor::shared(outputs.sink(), Arc::clone(&exclusions));
             let sink = CountingSink::new(excluding, Arc::clone(&counters));
             let mut worker = Worker::new(w, s.worker, Arc::clone(&feeds.handle), sink);
             if s.capture.workers > 1 {
                 worker = worker.with_claims(Arc::clone(&claims));
             }
             let heartbeat = Arc::new(std::sync::atomic::AtomicU64::new(capture::now_ms()));
-            all_counters.push((Arc::clone(&counters), Arc::clone(&heartbeat)));
+            all_counters.push(Arc::clone(&counters));
+            heartbeats.push(Arc::clone(&heartbeat));
             slots.push(WorkerSlot {
                 worker,
                 counters,
@@ -193,29 +237,26 @@ pub fn run(settings: Settings) -> Result<()> {
             prefilter: prefilter_max.map(|_| Arc::clone(&feeds.prefilter_state)),
         };
         let control = Arc::clone(&control);
+        let link = Link::new(name, heartbeats);
+        links.push(Arc::clone(&link));
         let handle = std::thread::Builder::new()
             .name(format!("c2tap-if-{name}"))
-            .spawn(move || capture::supervise(plan, slots, control))
+            .spawn(move || capture::supervise(plan, slots, control, link))
             .context("starting a capture thread")?;
         interfaces.push(Interface { handle });
     }
-    metrics.set_capture_running(true);
     let health_sink = Mutex::new(outputs.sink());
-    let status = format!(
-        "capturing on {} with {} worker(s) each; {} IOCs",
-        s.capture.interfaces.join(","),
-        s.capture.workers,
-        feeds.size
-    );
-    notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
-    tracing::info!("{status}");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the control loop")?;
-    let loop_result = runtime.block_on(control_loop(ControlLoop {
-        settings: s,
+    let loop_result = runtime.block_on(control::control_loop(control::ControlLoop {
+        settings: s.clone(),
+        flags,
+        prefilter_max,
+        exclusions: &exclusions,
+        links: &links,
         feeds: &mut feeds,
         outputs: &outputs,
         spool: OutputOptions::from_table(s.outputs.options.clone())
@@ -230,7 +271,7 @@ pub fn run(settings: Settings) -> Result<()> {
     notify(&[NotifyState::Stopping, NotifyState::Status("flushing")]);
     tracing::info!("stopping capture");
     control.shutdown();
-    metrics.set_capture_running(false);
+    metrics.set_capture_state(Vec::new(), Some(Arc::from("stopping")));
     let mut flushed = 0u64;
     for iface in interfaces {
         let Ok(slots) = iface.handle.join() else {
@@ -256,7 +297,7 @@ pub fn run(settings: Settings) -> Result<()> {
         }
     }
     drop(health_sink);
-    for t in suppressed.tallies() {
+    for t in exclusions.load().counts.tallies() {
         tracing::info!(rule = %t.rule, alerts = t.alerts, summaries = t.summaries, "exclusion rule");
     }
     let report = outputs.shutdown(SHUTDOWN_DEADLINE);
@@ -288,32 +329,6 @@ fn start_outputs(s: &Settings, ctx: SensorContext, metrics: &Metrics) -> Result<
     Ok(d)
 }
 
-fn sample_outputs(c: &ControlLoop<'_>) {
-    let stats = c.outputs.stats();
-    let spool = c.spool;
-    c.metrics.set_outputs_ok(
-        spool
-            || stats
-                .iter()
-                .all(|o| o.connected || o.name.starts_with("file-")),
-    );
-    let samples = stats
-        .into_iter()
-        .map(|o| OutputSample {
-            name: o.name,
-            queued: o.queued,
-            sent: o.sent,
-            spooled: o.spooled,
-            dropped: o.dropped,
-            spool_bytes: o.spool_bytes,
-            connected: o.connected,
-        })
-        .collect();
-    if let Ok(mut s) = c.output_samples.lock() {
-        *s = samples;
-    }
-}
-
 /// One line about the rights the sensor runs with; the root case is the one to fix.
 fn report_privileges(outcome: &Outcome) {
     match outcome {
@@ -329,112 +344,5 @@ fn report_privileges(outcome: &Outcome) {
              run as an unprivileged user"
         ),
         Outcome::NotRoot => {}
-    }
-}
-
-struct ControlLoop<'a> {
-    settings: &'a Settings,
-    feeds: &'a mut Feeds,
-    outputs: &'a Dispatcher,
-    spool: bool,
-    control: &'a Control,
-    counters: &'a [(Arc<WorkerCounters>, Arc<std::sync::atomic::AtomicU64>)],
-    health: &'a Mutex<DispatchSink>,
-    metrics: &'a Metrics,
-    output_samples: &'a Mutex<Vec<OutputSample>>,
-}
-
-/// How often blocked handles are woken to run timers and see reloads.
-const WAKE_EVERY: Duration = Duration::from_millis(250);
-/// A worker silent this long is hung: the watchdog stops being fed.
-const HUNG_AFTER_MS: u64 = 15_000;
-
-async fn control_loop(c: ControlLoop<'_>) -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
-    let mut wake = tokio::time::interval(WAKE_EVERY);
-    let watchdog = sd_notify::watchdog_enabled().map(|d| d / 2);
-    let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
-    let health_every = c
-        .settings
-        .health_interval
-        .unwrap_or(Duration::from_secs(86_400 * 365));
-    let mut health =
-        tokio::time::interval_at(tokio::time::Instant::now() + health_every, health_every);
-    let watch_every = c
-        .settings
-        .iocs
-        .watch_interval
-        .unwrap_or(Duration::from_secs(86_400 * 365));
-    let mut watch =
-        tokio::time::interval_at(tokio::time::Instant::now() + watch_every, watch_every);
-    loop {
-        tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM"); break; }
-            _ = int.recv() => { tracing::info!("SIGINT"); break; }
-            _ = hup.recv() => {
-                tracing::info!("SIGHUP: reloading IOCs and reopening output files");
-                notify(&[NotifyState::Reloading]);
-                c.feeds.reload("reloaded on SIGHUP");
-                c.outputs.reopen_files();
-                c.control.wake_all();
-                notify(&[NotifyState::Ready]);
-            }
-            _ = watch.tick(), if c.settings.iocs.watch_interval.is_some() => {
-                if c.feeds.changed() {
-                    c.feeds.reload("reloaded: a feed file changed");
-                    c.control.wake_all();
-                }
-            }
-            _ = wake.tick() => {
-                c.control.wake_all();
-                sample_outputs(&c);
-            }
-            _ = dog.tick(), if watchdog.is_some() => {
-                let now = capture::now_ms();
-                let alive = c.counters.iter().all(|(_, hb)| now.saturating_sub(hb.load(Ordering::Relaxed)) < HUNG_AFTER_MS);
-                if alive {
-                    notify(&[NotifyState::Watchdog]);
-                } else {
-                    tracing::error!("a capture thread stopped responding; withholding the watchdog");
-                }
-            }
-            _ = health.tick(), if c.settings.health_interval.is_some() => emit_health(&c),
-        }
-    }
-    Ok(())
-}
-
-fn emit_health(c: &ControlLoop<'_>) {
-    let (mut packets, mut drops, mut matches) = (0u64, 0u64, 0u64);
-    for (w, _) in c.counters {
-        let s = w.snapshot();
-        packets = packets.saturating_add(s.packets);
-        matches = matches
-            .saturating_add(s.matches[0])
-            .saturating_add(s.matches[1]);
-        if let Some(k) = w.kernel_snapshot() {
-            drops = drops.saturating_add(k.dropped).saturating_add(k.if_dropped);
-        }
-    }
-    let now = feeds::epoch_secs();
-    let rec = HealthRecord {
-        time: now.saturating_mul(crate::time::NANOS_PER_SEC),
-        packets,
-        kernel_drops: drops,
-        matches,
-        iocs_loaded: c.feeds.size as u64,
-        ioc_age_secs: now.saturating_sub(c.feeds.loaded_at),
-    };
-    let status = format!(
-        "packets {packets}, kernel drops {drops}, matches {matches}, {} IOCs",
-        c.feeds.size
-    );
-    notify(&[NotifyState::Status(&status)]);
-    debug_assert_eq!(Signature::Health.id(), 1004);
-    if let Ok(mut sink) = c.health.lock() {
-        sink.emit(Record::Health(rec));
     }
 }

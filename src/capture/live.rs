@@ -43,6 +43,79 @@ pub enum LiveError {
     },
     #[error("{interface}: capture failed: {reason}")]
     Read { interface: String, reason: String },
+    #[error(
+        "capture is not permitted: opening a packet socket failed ({source}). c2tap needs \
+         CAP_NET_RAW and CAP_NET_ADMIN: run it under the shipped unit \
+         (AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN), as root with `user` set, or grant them \
+         with `setcap cap_net_raw,cap_net_admin=ep` on the binary"
+    )]
+    Permission { source: std::io::Error },
+}
+
+/// Whether an interface can deliver frames now, as the kernel's interface flags say. A handle
+/// on an interface that is administratively down or has lost its carrier opens and reads
+/// without error, yet sees nothing: this is how the sensor knows it is blind then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkCondition {
+    Up,
+    /// Administratively down (`ip link set ... down`).
+    AdminDown,
+    /// Up, but without carrier (cable pulled, the mirror port or the veth peer is down).
+    NoCarrier,
+}
+
+/// Reads `interface`'s flags (SIOCGIFFLAGS). An absent interface is an error (ENODEV).
+pub fn link_condition(interface: &str) -> std::io::Result<LinkCondition> {
+    let name = interface.as_bytes();
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(&0) {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: an all-zero `ifreq` is valid (a C struct of integers and arrays).
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(name) {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: plain system calls on an fd this function owns and closes exactly once; the
+    // ioctl writes only into `req`, which is valid for its size.
+    let flags = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let rc = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if rc < 0 {
+            return Err(err);
+        }
+        i32::from(req.ifr_ifru.ifru_flags)
+    };
+    Ok(if flags & libc::IFF_UP == 0 {
+        LinkCondition::AdminDown
+    } else if flags & libc::IFF_RUNNING == 0 {
+        LinkCondition::NoCarrier
+    } else {
+        LinkCondition::Up
+    })
+}
+
+/// Whether this process may open packet sockets at all (CAP_NET_RAW), asked of the kernel
+/// directly: without it every interface would fail to open and the sensor would wait forever
+/// for an interface that is there. Other failures (no AF_PACKET in this kernel) are left to
+/// the real open, which reports them per interface.
+pub fn check_capture_permission() -> Result<(), LiveError> {
+    // SAFETY: plain system calls on an fd this function owns; it is closed before returning.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        let source = std::io::Error::last_os_error();
+        return match source.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => Err(LiveError::Permission { source }),
+            _ => Ok(()),
+        };
+    }
+    // SAFETY: `fd` was returned by socket() above and is closed exactly once.
+    unsafe { libc::close(fd) };
+    Ok(())
 }
 
 /// Where a filter ended up.

@@ -25,7 +25,7 @@ pub use addr::AddrList;
 pub use feeds::load_feeds;
 pub use rule::{valid_name, Disposal, RawRule, Rule, MAX_NAME_LEN, MAX_REASON_LEN};
 pub use set::{ExclusionSet, MAX_RULES};
-pub use sink::{RuleTally, SuppressionCounts, Suppressor};
+pub use sink::{Exclusions, RuleTally, SharedExclusions, SuppressionCounts, Suppressor};
 
 #[cfg(test)]
 mod tests;

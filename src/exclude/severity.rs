@@ -1,7 +1,9 @@
 //! The severity table: IOC confidence and match kind → CEF Severity (Sentinel `LogSeverity`),
-//! the lever that decides which hits page an analyst. Set once at start from `[severity]` and
-//! read by the CEF and JSON writers through [`current`]; without a `[severity]` section (and in
-//! every library test) it is [`DEFAULT`], the record format's table:
+//! the lever that decides which hits page an analyst. Installed at start from `[severity]`,
+//! replaced whole on a config reload, and read by the CEF and JSON writers through [`current`]
+//! (a lock-free load: records are rare, but they are written on the outputs' threads while the
+//! control thread may be swapping the table); without a `[severity]` section (and in every
+//! library test) it is [`DEFAULT`], the record format's table:
 //!
 //! | record | confidence (missing counts as 50) | severity |
 //! |---|---|---|
@@ -12,7 +14,10 @@
 //! | any record an exclusion rule reports (act=suppressed) | – | 1 |
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use arc_swap::{ArcSwapOption, Guard};
 
 use serde::Deserialize;
 
@@ -83,17 +88,26 @@ impl SeverityTable {
     }
 }
 
-static INSTALLED: OnceLock<SeverityTable> = OnceLock::new();
+static INSTALLED: ArcSwapOption<SeverityTable> = ArcSwapOption::const_empty();
 
-/// Makes `table` the one [`current`] returns, for the life of the process. Only the first
-/// call takes effect; returns whether `table` is now current.
-pub fn install(table: SeverityTable) -> bool {
-    let wanted = table.clone();
-    INSTALLED.get_or_init(|| table) == &wanted
+/// Makes `table` the one [`current`] returns from now on (start, and each config reload).
+pub fn install(table: SeverityTable) {
+    INSTALLED.store(Some(Arc::new(table)));
 }
 
-pub fn current() -> &'static SeverityTable {
-    INSTALLED.get().unwrap_or(&DEFAULT)
+/// The table in force: [`DEFAULT`] until one is installed.
+pub struct Current(Guard<Option<Arc<SeverityTable>>>);
+
+impl Deref for Current {
+    type Target = SeverityTable;
+
+    fn deref(&self) -> &SeverityTable {
+        self.0.as_deref().unwrap_or(&DEFAULT)
+    }
+}
+
+pub fn current() -> Current {
+    Current(INSTALLED.load())
 }
 
 /// `[severity]` as written: steps are `[min_confidence, severity]` pairs.

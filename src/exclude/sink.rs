@@ -8,6 +8,8 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use super::rule::Disposal;
 use super::set::ExclusionSet;
 use crate::metrics::Metrics;
@@ -105,17 +107,34 @@ impl SuppressionCounts {
     }
 }
 
+/// The rules in force with their tallies: one value, so a reload swaps both at once and a
+/// record is never counted against a rule of another set.
+#[derive(Debug)]
+pub struct Exclusions {
+    pub set: ExclusionSet,
+    /// From [`SuppressionCounts::new`] for `set`.
+    pub counts: Arc<SuppressionCounts>,
+}
+
+/// Shared by every worker's suppressor; the live sensor stores a new [`Exclusions`] on reload.
+pub type SharedExclusions = Arc<ArcSwap<Exclusions>>;
+
 /// Applies the exclusion rules to records on their way to `inner`.
 pub struct Suppressor<S> {
-    set: ExclusionSet,
-    counts: Arc<SuppressionCounts>,
+    rules: SharedExclusions,
     inner: S,
 }
 
 impl<S> Suppressor<S> {
     /// `counts` must come from [`SuppressionCounts::new`] for the same `set`.
     pub fn new(inner: S, set: ExclusionSet, counts: Arc<SuppressionCounts>) -> Suppressor<S> {
-        Suppressor { set, counts, inner }
+        let rules = Arc::new(ArcSwap::from_pointee(Exclusions { set, counts }));
+        Suppressor::shared(inner, rules)
+    }
+
+    /// A suppressor that follows `rules` as they are replaced (config reload).
+    pub fn shared(inner: S, rules: SharedExclusions) -> Suppressor<S> {
+        Suppressor { rules, inner }
     }
 
     pub fn inner(&self) -> &S {
@@ -130,8 +149,9 @@ impl<S> Suppressor<S> {
         self.inner
     }
 
-    pub fn counts(&self) -> &Arc<SuppressionCounts> {
-        &self.counts
+    /// The tallies of the rules in force now.
+    pub fn counts(&self) -> Arc<SuppressionCounts> {
+        Arc::clone(&self.rules.load().counts)
     }
 }
 
@@ -140,11 +160,13 @@ impl<S: RecordSink> RecordSink for Suppressor<S> {
         let Record::Flow(flow) = &mut record else {
             return self.inner.emit(record);
         };
-        let Some(i) = self.set.first_match(flow) else {
+        // Records are rare next to packets; this load takes no lock.
+        let rules = self.rules.load();
+        let Some(i) = rules.set.first_match(flow) else {
             return self.inner.emit(record);
         };
-        self.counts.count(i, flow.signature, flow.count);
-        let Some(rule) = self.set.rules().get(i) else {
+        rules.counts.count(i, flow.signature, flow.count);
+        let Some(rule) = rules.set.rules().get(i) else {
             return;
         };
         if rule.disposal == Disposal::Report {

@@ -7,7 +7,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
@@ -207,7 +206,7 @@ impl Collector<'_> {
         if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_FEED_BYTES) {
             return Err(LoadError::TooLarge { file: label });
         }
-        let mut bytes = read_bounded(File::open(path), &label)?;
+        let mut bytes = read_bounded(crate::privilege::open_regular(path), &label)?;
         let mut format = detect(&bytes).map_err(|source| LoadError::Format {
             file: label.clone(),
             source,

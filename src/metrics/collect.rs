@@ -139,6 +139,17 @@ impl Collector for Scrape {
             names::CAPTURE_RUNNING,
             flag(self.shared.readiness().capture_running),
         ));
+        let mut up = Family::new(names::CAPTURE_UP);
+        for (iface, is_up) in self.shared.capture_up().iter() {
+            up.add(&[iface], flag(*is_up));
+        }
+        out.push(up.done());
+        out.push(single(
+            names::CONFIG_RELOAD_FAILURES,
+            self.shared
+                .reload_failures
+                .load(std::sync::atomic::Ordering::Relaxed) as f64,
+        ));
         let mut build = Family::new(names::BUILD_INFO);
         build.add(&[env!("CARGO_PKG_VERSION")], 1.0);
         out.push(build.done());

@@ -59,6 +59,11 @@ pub(crate) struct Shared {
     feed: Mutex<FeedState>,
     outputs: RwLock<Option<OutputSource>>,
     capture_running: AtomicBool,
+    /// Per configured interface: open with every worker reading (`c2tap_capture_up`).
+    capture_up: RwLock<Vec<(String, bool)>>,
+    /// What is wrong with capture, for `/readyz` (`None` while every interface captures).
+    capture_problem: RwLock<Option<Arc<str>>>,
+    pub(crate) reload_failures: AtomicU64,
     outputs_ok: AtomicBool,
     /// `c2tap_suppressed_total` by rule name (a closed set from the config file).
     suppressed: RwLock<Vec<(String, Arc<AtomicU64>)>>,
@@ -83,9 +88,11 @@ struct LastLoad {
 }
 
 /// What `/readyz` checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Readiness {
     pub capture_running: bool,
+    /// Which interfaces are not capturing and why, when the run wiring said so.
+    pub capture_problem: Option<Arc<str>>,
     pub iocs_loaded: bool,
     /// Every output connected or spooling, as the run wiring last reported.
     pub outputs_ok: bool,
@@ -108,16 +115,25 @@ impl fmt::Display for Readiness {
             (self.iocs_loaded, "no IOC set loaded"),
             (self.outputs_ok, "outputs neither connected nor spooling"),
         ];
-        let reasons: Vec<&str> = missing
+        let reasons: Vec<String> = missing
             .iter()
             .filter(|(ok, _)| !ok)
-            .map(|(_, why)| *why)
+            .map(|(_, why)| match (*why, &self.capture_problem) {
+                ("capture not running", Some(p)) => format!("capture not running ({p})"),
+                (why, _) => why.to_string(),
+            })
             .collect();
         write!(f, "not ready: {}", reasons.join(", "))
     }
 }
 
 impl Shared {
+    fn capture_up(&self) -> RwLockReadGuard<'_, Vec<(String, bool)>> {
+        self.capture_up
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn workers(&self) -> RwLockReadGuard<'_, Vec<Arc<WorkerCounters>>> {
         self.workers.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -131,6 +147,11 @@ impl Shared {
             .is_some();
         Readiness {
             capture_running: self.capture_running.load(Relaxed),
+            capture_problem: self
+                .capture_problem
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
             iocs_loaded,
             outputs_ok: self.outputs_ok.load(Relaxed),
         }
@@ -148,6 +169,9 @@ impl Metrics {
             feed: Mutex::new(FeedState::default()),
             outputs: RwLock::new(None),
             capture_running: AtomicBool::new(false),
+            capture_up: RwLock::new(Vec::new()),
+            capture_problem: RwLock::new(None),
+            reload_failures: AtomicU64::new(0),
             outputs_ok: AtomicBool::new(true),
             suppressed: RwLock::new(Vec::new()),
         });
@@ -242,6 +266,29 @@ impl Metrics {
 
     pub fn set_capture_running(&self, running: bool) {
         self.shared.capture_running.store(running, Relaxed);
+    }
+
+    /// The live sensor's capture state: per interface whether it is up, and (when not all
+    /// are) what is wrong, in words for `/readyz`. `c2tap_capture_running` follows: 1 only
+    /// when every interface is up.
+    pub fn set_capture_state(&self, up: Vec<(String, bool)>, problem: Option<Arc<str>>) {
+        let all_up = !up.is_empty() && up.iter().all(|(_, ok)| *ok);
+        *self
+            .shared
+            .capture_up
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = up;
+        *self
+            .shared
+            .capture_problem
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = problem;
+        self.shared.capture_running.store(all_up, Relaxed);
+    }
+
+    /// A config reload was refused (`c2tap_config_reload_failures_total`).
+    pub fn config_reload_failed(&self) {
+        self.shared.reload_failures.fetch_add(1, Relaxed);
     }
 
     /// Every output is connected or able to spool (true until told otherwise: a replay has no

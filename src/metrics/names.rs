@@ -179,6 +179,16 @@ pub const CAPTURE_RUNNING: Spec = gauge(
     NONE,
     "1 while packets are being captured or replayed, else 0.",
 );
+pub const CAPTURE_UP: Spec = gauge(
+    "c2tap_capture_up",
+    IFACE,
+    "1 while the interface is open and every one of its workers is reading, else 0.",
+);
+pub const CONFIG_RELOAD_FAILURES: Spec = counter(
+    "c2tap_config_reload_failures_total",
+    NONE,
+    "Config reloads (SIGHUP) refused: the running config stays in use; the log says why.",
+);
 pub const BUILD_INFO: Spec = gauge(
     "c2tap_build_info",
     &["version"],
@@ -186,7 +196,7 @@ pub const BUILD_INFO: Spec = gauge(
 );
 
 /// Every family, in the order the README documents them.
-pub const ALL: [Spec; 31] = [
+pub const ALL: [Spec; 33] = [
     PACKETS,
     BYTES,
     KERNEL_RECEIVED,
@@ -217,5 +227,7 @@ pub const ALL: [Spec; 31] = [
     FEED_REJECTED,
     FEED_FILTERED,
     CAPTURE_RUNNING,
+    CAPTURE_UP,
+    CONFIG_RELOAD_FAILURES,
     BUILD_INFO,
 ];

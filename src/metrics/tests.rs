@@ -43,6 +43,7 @@ fn a_fresh_registry_renders_the_always_present_families() {
     }
     expected.extend(
         [
+            "c2tap_config_reload_failures_total 0",
             "c2tap_feed_load_failures_total 0",
             "c2tap_flow_summaries_total 0",
             "c2tap_flows_active 0",
@@ -241,6 +242,30 @@ fn readiness_names_what_is_missing() {
         "not ready: outputs neither connected nor spooling"
     );
     assert!(has(&m, "c2tap_capture_running 1"));
+}
+
+#[test]
+fn capture_state_is_per_interface_and_ready_only_when_all_are_up() {
+    let m = Metrics::new(DEFAULT_IOC_LABEL_LIMIT);
+    m.iocs_loaded(&builtin_loaded(), 0.0, 0);
+    let state = |eth1: bool| vec![("eth0".to_string(), true), ("eth1".to_string(), eth1)];
+    m.set_capture_state(
+        state(false),
+        Some(Arc::from("eth1: absent: no such interface")),
+    );
+    assert_eq!(
+        m.readiness().to_string(),
+        "not ready: capture not running (eth1: absent: no such interface)"
+    );
+    assert!(has(&m, "c2tap_capture_running 0"));
+    assert!(has(&m, "c2tap_capture_up{interface=\"eth0\"} 1"));
+    assert!(has(&m, "c2tap_capture_up{interface=\"eth1\"} 0"));
+    m.set_capture_state(state(true), None);
+    assert_eq!(m.readiness().to_string(), "ready");
+    assert!(has(&m, "c2tap_capture_running 1"));
+    assert!(has(&m, "c2tap_capture_up{interface=\"eth1\"} 1"));
+    m.config_reload_failed();
+    assert!(has(&m, "c2tap_config_reload_failures_total 1"));
 }
 
 #[test]

@@ -3,7 +3,11 @@
 //! record per (client address, IOC, signature) leaves per window; the ones held back are folded
 //! into the next record of that key as its `cnt`, or, when the storm stops, into one summary
 //! record once the window has passed. Windows are measured on record (packet) time, so a replay
-//! aggregates exactly like live capture.
+//! aggregates exactly like live capture. On a quiet live link no record moves that clock, so
+//! the live output calls [`Aggregator::idle`] while it waits: packet time then advances with
+//! the wall clock from the last record on (as the flow tables' timers do), and a held-back
+//! record leaves at most [`MAX_SWEEP`] after its window closes. A replay sends what is held
+//! back at the end of its input ([`Aggregator::flush`]).
 //!
 //! Default window: 60 s. A host that connects to its C2 less often than once a minute (the
 //! usual beacon interval of commodity RATs is tens of seconds to minutes) gets one alert per
@@ -13,15 +17,20 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::ioc::Ioc;
 use crate::output::RecordSink;
 use crate::record::{FlowRecord, Record, Signature};
-use crate::time::Nanos;
+use crate::time::{Nanos, NANOS_PER_SEC};
 
 /// Keys tracked at most; past this, records pass through unaggregated (never dropped), so
 /// memory stays bounded when an attacker sprays many clients.
 pub const MAX_KEYS: usize = 65_536;
+
+/// Windows are looked at least this often (of record time): a held-back record leaves at most
+/// this long after its window closes. One sweep walks every key, so not on every record.
+pub const MAX_SWEEP: Nanos = NANOS_PER_SEC;
 
 #[derive(Clone, Debug)]
 struct Key {
@@ -65,6 +74,8 @@ pub struct Aggregator {
     entries: HashMap<Key, Entry, foldhash::fast::RandomState>,
     /// Latest record time seen: the clock windows expire by.
     watermark: Nanos,
+    /// When (monotonic wall clock) a record last moved `watermark`; `idle` counts from it.
+    moved_at: Option<(Instant, Nanos)>,
     next_sweep: Nanos,
     held_back: u64,
 }
@@ -75,6 +86,7 @@ impl Aggregator {
             window,
             entries: HashMap::default(),
             watermark: 0,
+            moved_at: None,
             next_sweep: 0,
             held_back: 0,
         }
@@ -134,14 +146,35 @@ impl Aggregator {
         self.advance(now, out);
     }
 
-    /// Moves the clock; once per window, sends the summaries of windows that have ended and
-    /// forgets keys that were quiet for a whole window.
+    /// The live output had no record for a while: packet time has moved on by the wall-clock
+    /// time since the last record, and windows that closed meanwhile send their summaries.
+    /// `now` is the monotonic clock (a step of the system clock changes nothing).
+    pub fn idle(&mut self, now: Instant, out: &mut impl FnMut(Record)) {
+        let Some((at, mark)) = self.moved_at else {
+            return;
+        };
+        let quiet = u64::try_from(now.saturating_duration_since(at).as_nanos()).unwrap_or(u64::MAX);
+        self.sweep_to(mark.saturating_add(quiet), out);
+    }
+
+    /// Moves the clock to a record's time.
     fn advance(&mut self, now: Nanos, out: &mut impl FnMut(Record)) {
+        if now > self.watermark || self.moved_at.is_none() {
+            self.moved_at = Some((Instant::now(), now.max(self.watermark)));
+        }
+        self.sweep_to(now, out);
+    }
+
+    /// Moves the clock; at most once per [`MAX_SWEEP`], sends the summaries of windows that
+    /// have ended and forgets keys that were quiet for a whole window.
+    fn sweep_to(&mut self, now: Nanos, out: &mut impl FnMut(Record)) {
         self.watermark = self.watermark.max(now);
         if self.window == 0 || self.watermark < self.next_sweep {
             return;
         }
-        self.next_sweep = self.watermark.saturating_add(self.window / 4);
+        self.next_sweep = self
+            .watermark
+            .saturating_add((self.window / 4).min(MAX_SWEEP));
         let (watermark, window) = (self.watermark, self.window);
         self.entries.retain(|_, entry| {
             if watermark < entry.window_start.saturating_add(window) {
@@ -298,6 +331,42 @@ mod tests {
         assert!(matches!(out.last(), Some(Record::Health(_))));
         assert_eq!(agg.held_back(), 9);
         assert!(agg.entries.is_empty());
+    }
+
+    #[test]
+    fn on_a_quiet_link_the_held_back_record_leaves_when_its_window_closes() {
+        let mut agg = Aggregator::new(60 * NANOS_PER_SEC);
+        let mut out = Vec::new();
+        let start = Instant::now();
+        agg.offer(conn(0, 1), &mut |r| out.push(r));
+        agg.offer(conn(5, 1), &mut |r| out.push(r));
+        assert_eq!(counts(&out), [(1, 0, 1)]);
+        // Nothing arrives any more. The output looks every 200 ms; packet time follows the
+        // wall clock from the last record (t=5 s): the window (0..60 s) closes 55 s later.
+        let tick = std::time::Duration::from_millis(200);
+        let mut left_at = None;
+        for i in 1..=400u32 {
+            agg.idle(start + tick * i, &mut |r| out.push(r));
+            if out.len() == 2 {
+                left_at = Some(tick * i);
+                break;
+            }
+        }
+        let left_at = left_at.expect("the held-back record never left");
+        assert_eq!(counts(&out), [(1, 0, 1), (1, 5, 1)]);
+        let closes = std::time::Duration::from_secs(55);
+        assert!(
+            left_at >= closes && left_at <= closes + std::time::Duration::from_secs(1),
+            "left {left_at:?} after the last record; its window closed after {closes:?}"
+        );
+    }
+
+    #[test]
+    fn idle_before_any_record_does_nothing() {
+        let mut agg = Aggregator::new(60 * NANOS_PER_SEC);
+        let mut n = 0;
+        agg.idle(Instant::now(), &mut |_| n += 1);
+        assert_eq!(n, 0);
     }
 
     #[test]

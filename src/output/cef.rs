@@ -454,6 +454,13 @@ fn health_extension(
     ext.num("c2tapMatches", health.matches);
     ext.num("c2tapIocsLoaded", health.iocs_loaded);
     ext.num("c2tapIocAgeSecs", health.ioc_age_secs);
+    match &health.capture_problem {
+        None => ext.text("c2tapCapture", "ok"),
+        Some(why) => {
+            ext.text("c2tapCapture", "down");
+            ext.text("c2tapCaptureProblem", why);
+        }
+    }
     ext.labelled("cs6Label", "sensorMode", "cs6", mode(ctx));
 }
 

@@ -44,9 +44,20 @@ fn health_exact() {
         format!(
             "CEF:0|c2tap|c2tap|{VERSION}|1004|c2tap sensor health|1|rt=1778335407123 act=health dvchost=sensor01 \
              c2tapPackets=1000 c2tapKernelDrops=2 c2tapMatches=3 c2tapIocsLoaded=2 c2tapIocAgeSecs=60 \
-             cs6Label=sensorMode cs6=live"
+             c2tapCapture=ok cs6Label=sensorMode cs6=live"
         )
     );
+}
+
+#[test]
+fn health_of_a_blind_sensor_says_which_interface_and_why() {
+    let mut rec = health_record();
+    if let Record::Health(h) = &mut rec {
+        h.capture_problem = Some("eth1: absent: eth1: cannot open: No such device".into());
+    }
+    assert!(cef(&rec).contains(
+        " c2tapCapture=down c2tapCaptureProblem=eth1: absent: eth1: cannot open: No such device cs6Label="
+    ));
 }
 
 #[test]

@@ -79,5 +79,6 @@ pub fn health_record() -> Record {
         matches: 3,
         iocs_loaded: 2,
         ioc_age_secs: 60,
+        capture_problem: None,
     })
 }

@@ -114,6 +114,13 @@ fn write_health(obj: &mut Obj, health: &HealthRecord, rec: &Record, ctx: &Sensor
     obj.num("matches", health.matches);
     obj.num("iocs_loaded", health.iocs_loaded);
     obj.num("ioc_age_secs", health.ioc_age_secs);
+    match &health.capture_problem {
+        None => obj.str("capture", "ok"),
+        Some(why) => {
+            obj.str("capture", "down");
+            obj.str("capture_problem", why);
+        }
+    }
 }
 
 /// An object being written: tracks whether a comma is due.

@@ -170,11 +170,15 @@ pub fn run_intake(
 ) {
     let mut aggregator = Aggregator::new(window);
     let mut drops = DropLog::new();
+    // Live packet time is the wall clock, so a quiet link still closes windows; a replay's is
+    // the file's, and its held-back records leave at the end of the input.
+    let live = !ctx.replay;
     let mut accept = |rec: Record| accept(&shared, &render, &ctx, rec);
     loop {
         match rx.recv_timeout(IDLE_TICK) {
             Ok(rec) => aggregator.offer(rec, &mut accept),
             Err(RecvTimeoutError::Timeout) if shared.closing.load(Ordering::Acquire) => break,
+            Err(RecvTimeoutError::Timeout) if live => aggregator.idle(Instant::now(), &mut accept),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }

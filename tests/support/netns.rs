@@ -38,6 +38,14 @@ fn ok(args: &[&str]) -> Result<(), String> {
 impl Lab {
     /// `Err` with the reason when this machine does not allow namespaces (the caller skips).
     pub fn new() -> Result<Lab, String> {
+        let lab = Lab::unplugged()?;
+        lab.plug()?;
+        Ok(lab)
+    }
+
+    /// The two namespaces without the veth pair between them: the sensor's interface does not
+    /// exist until [`Lab::plug`].
+    pub fn unplugged() -> Result<Lab, String> {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         // Interface names are limited to 15 bytes.
         let tag = format!("{}{n}", std::process::id() % 100_000);
@@ -50,6 +58,35 @@ impl Lab {
         // From here on a failure drops `lab`, which removes whatever was created.
         lab.setup()?;
         Ok(lab)
+    }
+
+    /// Removes the veth pair (the sensor's interface disappears, as a pulled NIC would).
+    #[allow(dead_code)]
+    pub fn unplug(&self) -> Result<(), String> {
+        ok(&["-n", &self.sensor, "link", "del", &self.sensor_if])
+    }
+
+    /// Creates the veth pair between the namespaces and brings both ends up.
+    pub fn plug(&self) -> Result<(), String> {
+        let lab = self;
+        ok(&[
+            "link",
+            "add",
+            &lab.sender_if,
+            "netns",
+            &lab.sender,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &lab.sensor_if,
+            "netns",
+            &lab.sensor,
+        ])?;
+        for (ns, dev) in [(&lab.sender, &lab.sender_if), (&lab.sensor, &lab.sensor_if)] {
+            ok(&["-n", ns, "link", "set", dev, "up"])?;
+        }
+        Ok(())
     }
 
     fn setup(&self) -> Result<(), String> {
@@ -70,22 +107,7 @@ impl Lab {
                 return Err(format!("sysctl in {ns} failed"));
             }
         }
-        ok(&[
-            "link",
-            "add",
-            &lab.sender_if,
-            "netns",
-            &lab.sender,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &lab.sensor_if,
-            "netns",
-            &lab.sensor,
-        ])?;
-        for (ns, dev) in [(&lab.sender, &lab.sender_if), (&lab.sensor, &lab.sensor_if)] {
-            ok(&["-n", ns, "link", "set", dev, "up"])?;
+        for ns in [&lab.sender, &lab.sensor] {
             ok(&["-n", ns, "link", "set", "lo", "up"])?;
         }
         Ok(())

@@ -3,17 +3,21 @@
 //! [`Worker`]. The live end of the data path: frames go from the ring straight into the worker.
 //!
 //! A missing, down or vanished interface is retried with backoff and logged; the workers and
-//! their flow tables survive the reopen. The control thread wakes blocked handles with
-//! `breakloop` (TPACKET_V3 does not return on its timeout while the ring is empty), so timers,
-//! reloads and shutdown never wait for traffic.
+//! their flow tables survive the reopen. Each interface's [`Link`] says whether it is up (open,
+//! up with carrier, every worker reading and turning) or why not; the control loop turns that
+//! into readiness. The control thread wakes blocked handles with `breakloop` (TPACKET_V3 does
+//! not return on its timeout while the ring is empty), so timers, reloads and shutdown never
+//! wait for traffic.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pcap::BreakLoop;
 
-use crate::capture::live::{Dispatched, FilterPlacement, LiveCapture, LiveError, LiveOptions};
+use crate::capture::live::{
+    link_condition, Dispatched, FilterPlacement, LinkCondition, LiveCapture, LiveError, LiveOptions,
+};
 use crate::capture::prefilter;
 use crate::metrics::WorkerCounters;
 use crate::output::RecordSink;
@@ -23,6 +27,9 @@ use super::feeds::PrefilterState;
 
 /// How often a worker publishes counters and reads pcap statistics.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// A worker whose loop has not turned this long is stuck: its interface is not up (and so
+/// the watchdog is not fed).
+const HUNG_AFTER_MS: u64 = 15_000;
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Rejects every packet: handles carry it until all of them joined the fanout group, so
@@ -35,8 +42,113 @@ pub struct Control {
     wakers: Mutex<Vec<BreakLoop>>,
     /// Waits between retries; notified on stop.
     sleeper: (Mutex<()>, std::sync::Condvar),
-    /// Capture threads that are up (handles open and dispatching).
-    pub running: AtomicU64,
+}
+
+/// One configured interface as its supervisor last saw it. Written only when its state
+/// changes (open, failure, thread start and end), never per packet.
+pub struct Link {
+    pub name: String,
+    workers: usize,
+    /// Each worker's [`WorkerSlot::heartbeat`].
+    heartbeats: Vec<Arc<AtomicU64>>,
+    /// Capture threads of this interface inside their read loop.
+    reading: AtomicUsize,
+    /// Why it is not capturing; `None` once a handle group is open.
+    problem: Mutex<Option<String>>,
+}
+
+/// What a [`Link`] says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// Open, and every worker is reading.
+    Up,
+    /// Not capturing, with the reason in words (absent, down, gone, no permission...).
+    Down(String),
+}
+
+impl Link {
+    /// `heartbeats`: one per worker, the ones its [`WorkerSlot`]s carry.
+    pub fn new(name: &str, heartbeats: Vec<Arc<AtomicU64>>) -> Arc<Link> {
+        Arc::new(Link {
+            name: name.to_string(),
+            workers: heartbeats.len(),
+            heartbeats,
+            reading: AtomicUsize::new(0),
+            problem: Mutex::new(Some("not opened yet".into())),
+        })
+    }
+
+    /// Asks the kernel about the interface too (one ioctl): a handle on an interface that is
+    /// down or without carrier reads without error and sees nothing.
+    pub fn state(&self) -> LinkState {
+        let problem = self
+            .problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(why) = problem {
+            return LinkState::Down(why);
+        }
+        if self.reading.load(Ordering::SeqCst) < self.workers {
+            return LinkState::Down("starting its capture threads".into());
+        }
+        let now = now_ms();
+        if self
+            .heartbeats
+            .iter()
+            .any(|hb| now.saturating_sub(hb.load(Ordering::Relaxed)) >= HUNG_AFTER_MS)
+        {
+            return LinkState::Down(format!(
+                "stuck: a capture thread has made no progress for {} s",
+                HUNG_AFTER_MS / 1000
+            ));
+        }
+        match link_condition(&self.name) {
+            Ok(LinkCondition::Up) => LinkState::Up,
+            Ok(LinkCondition::AdminDown) => {
+                LinkState::Down("down: the interface is administratively down".into())
+            }
+            Ok(LinkCondition::NoCarrier) => LinkState::Down("down: no carrier (link lost)".into()),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+                LinkState::Down("absent: no such interface".into())
+            }
+            // Flags unreadable for another reason: the open handle is the better witness.
+            Err(_) => LinkState::Up,
+        }
+    }
+
+    fn set_problem(&self, why: Option<String>) {
+        *self.problem.lock().unwrap_or_else(PoisonError::into_inner) = why;
+    }
+
+    /// Records the first failure of an open group (the siblings' follow-ups add nothing).
+    fn fail(&self, why: String) {
+        self.problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(why);
+    }
+}
+
+/// The operator's words for a libpcap failure: absent and down interfaces are the common
+/// cases, the rest keeps libpcap's text.
+pub fn describe(e: &LiveError) -> String {
+    let text = match e {
+        LiveError::Open { reason, .. } => format!("cannot open: {reason}"),
+        LiveError::Read { reason, .. } => format!("capture failed: {reason}"),
+        other => other.to_string(),
+    };
+    let lower = text.to_ascii_lowercase();
+    let kind = if lower.contains("no such device") || lower.contains("disappeared") {
+        "absent"
+    } else if lower.contains("went down") || lower.contains("network is down") {
+        "down"
+    } else if lower.contains("permission") || lower.contains("not permitted") {
+        "no permission (CAP_NET_RAW/CAP_NET_ADMIN)"
+    } else {
+        "cannot capture"
+    };
+    format!("{kind}: {text}")
 }
 
 impl Control {
@@ -45,7 +157,6 @@ impl Control {
             stop: AtomicBool::new(false),
             wakers: Mutex::new(Vec::new()),
             sleeper: (Mutex::new(()), std::sync::Condvar::new()),
-            running: AtomicU64::new(0),
         })
     }
 
@@ -123,6 +234,7 @@ pub fn supervise<S: RecordSink + Send>(
     plan: InterfacePlan,
     mut slots: Vec<WorkerSlot<S>>,
     control: Arc<Control>,
+    link: Arc<Link>,
 ) -> Vec<WorkerSlot<S>> {
     let mut backoff = BACKOFF_FIRST;
     let mut waiting_logged = false;
@@ -133,6 +245,7 @@ pub fn supervise<S: RecordSink + Send>(
         let handles = match open_group(&plan, slots.len()) {
             Ok(h) => h,
             Err(e) => {
+                link.set_problem(Some(describe(&e)));
                 if !waiting_logged {
                     tracing::warn!(interface = %plan.interface, error = %e, "capture not possible; retrying with backoff");
                 } else {
@@ -148,7 +261,9 @@ pub fn supervise<S: RecordSink + Send>(
         };
         backoff = BACKOFF_FIRST;
         waiting_logged = false;
+        link.set_problem(None);
         let failed = AtomicBool::new(false);
+
         let mut handles = handles;
         {
             let mut w = control
@@ -162,20 +277,25 @@ pub fn supervise<S: RecordSink + Send>(
         tracing::info!(interface = %plan.interface, workers = slots.len(), link = handles.first().map(|h| h.link().0), "capture started");
         std::thread::scope(|scope| {
             for (slot, handle) in slots.iter_mut().zip(handles) {
-                let (control, failed, plan) = (&*control, &failed, &plan);
+                let ends = Ends {
+                    control: &control,
+                    failed: &failed,
+                    link: &link,
+                };
+                let plan = &plan;
                 let name = format!("c2tap-cap-{}", plan.interface);
                 let spawned = std::thread::Builder::new()
                     .name(name)
-                    .spawn_scoped(scope, move || {
-                        capture_loop(plan, slot, handle, control, failed)
-                    });
+                    .spawn_scoped(scope, move || capture_loop(plan, slot, handle, ends));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start a capture thread");
+                    link.fail(format!("cannot start a capture thread: {e}"));
                     failed.store(true, Ordering::SeqCst);
                 }
             }
         });
         if failed.load(Ordering::SeqCst) && !control.stopping() {
+            link.fail("capture lost".into());
             tracing::warn!(interface = %plan.interface, retry_in = ?backoff, "capture lost; reopening");
             if sleep_alive(&control, &slots, backoff) {
                 break;
@@ -263,14 +383,27 @@ fn apply_filter(
     }
 }
 
+/// What a capture thread shares with its siblings and supervisor.
+#[derive(Clone, Copy)]
+struct Ends<'a> {
+    control: &'a Control,
+    /// Set by the first thread whose read fails: the whole group reopens.
+    failed: &'a AtomicBool,
+    link: &'a Link,
+}
+
 fn capture_loop<S: RecordSink>(
     plan: &InterfacePlan,
     slot: &mut WorkerSlot<S>,
     mut handle: LiveCapture,
-    control: &Control,
-    failed: &AtomicBool,
+    ends: Ends<'_>,
 ) {
-    control.running.fetch_add(1, Ordering::SeqCst);
+    let Ends {
+        control,
+        failed,
+        link,
+    } = ends;
+    link.reading.fetch_add(1, Ordering::SeqCst);
     let worker = &mut slot.worker;
     worker.set_interface(&plan.interface);
     let mut applied = current_filter(plan).0;
@@ -286,6 +419,7 @@ fn capture_loop<S: RecordSink>(
             Err(e) => {
                 if !control.stopping() {
                     tracing::warn!(error = %e, "capture read failed");
+                    link.fail(describe(&e));
                 }
                 failed.store(true, Ordering::SeqCst);
             }
@@ -312,13 +446,65 @@ fn capture_loop<S: RecordSink>(
     }
     publish(&slot.counters, worker, &mut handle);
     // Make the sibling handles return too: the group restarts (or stops) as one.
+    link.reading.fetch_sub(1, Ordering::SeqCst);
     control.wake_all();
-    control.running.fetch_sub(1, Ordering::SeqCst);
 }
 
 fn publish<S: RecordSink>(counters: &WorkerCounters, worker: &Worker<S>, handle: &mut LiveCapture) {
     counters.publish(&worker.stats());
     if let Ok(k) = handle.stats() {
         counters.kernel(k.received, k.dropped, k.if_dropped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(heartbeat_ms: u64) -> Arc<Link> {
+        Link::new("lo", vec![Arc::new(AtomicU64::new(heartbeat_ms))])
+    }
+
+    #[test]
+    fn a_link_is_up_only_once_open_with_every_worker_reading_and_turning() {
+        let l = link(now_ms());
+        assert_eq!(l.state(), LinkState::Down("not opened yet".into()));
+        l.set_problem(None);
+        assert_eq!(
+            l.state(),
+            LinkState::Down("starting its capture threads".into())
+        );
+        l.reading.fetch_add(1, Ordering::SeqCst);
+        // `lo` is up in every network namespace the tests run in.
+        assert_eq!(l.state(), LinkState::Up);
+        l.fail("absent: gone".into());
+        l.fail("capture lost".into());
+        assert_eq!(l.state(), LinkState::Down("absent: gone".into()));
+    }
+
+    #[test]
+    fn a_worker_that_stopped_turning_makes_its_link_stuck() {
+        let l = link(now_ms().saturating_sub(HUNG_AFTER_MS + 1));
+        l.set_problem(None);
+        l.reading.fetch_add(1, Ordering::SeqCst);
+        assert!(matches!(l.state(), LinkState::Down(why) if why.starts_with("stuck")));
+    }
+
+    #[test]
+    fn libpcap_failures_read_as_the_operator_would_say_them() {
+        let open = |reason: &str| LiveError::Open {
+            interface: "eth1".into(),
+            reason: reason.into(),
+        };
+        assert_eq!(
+            describe(&open("libpcap error: No such device exists")),
+            "absent: cannot open: libpcap error: No such device exists"
+        );
+        let read = LiveError::Read {
+            interface: "eth1".into(),
+            reason: "The interface went down".into(),
+        };
+        assert!(describe(&read).starts_with("down: "));
+        assert!(describe(&open("socket: Operation not permitted")).starts_with("no permission"));
     }
 }

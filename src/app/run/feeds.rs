@@ -1,7 +1,7 @@
 //! IOC feeds of a running sensor: the first load, reloads on SIGHUP or when a feed file
 //! changes, and the kernel prefilter that goes with each set. Beside the data path: a new set
-//! is built here, off the capture threads, and swapped in whole; a failed or empty load keeps
-//! the last good set.
+//! is built by [`build`] on a reload thread (never on the control loop or a capture thread)
+//! and swapped in whole by [`Feeds::install`]; a failed or empty load keeps the last good set.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -61,6 +61,39 @@ fn stamps(settings: &IocSettings) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
+/// A set built aside, ready to be swapped in: built off the control loop (a reload thread),
+/// installed on it in a moment.
+pub struct Built {
+    pub settings: IocSettings,
+    loaded: Loaded,
+    expr: Option<String>,
+    stamps: Vec<Option<SystemTime>>,
+}
+
+impl Built {
+    pub fn size(&self) -> usize {
+        self.loaded.set.len()
+    }
+}
+
+/// Reads, parses and compiles `settings`' feeds (and the prefilter for them). The slow part of
+/// a reload: it runs on a thread of its own, never on the control loop.
+pub fn build(
+    settings: IocSettings,
+    prefilter_max: Option<usize>,
+    metrics: &Metrics,
+) -> Result<Built, LoadError> {
+    let stamps = stamps(&settings);
+    let loaded = timed_load(&settings, metrics)?;
+    let expr = prefilter_expr(&loaded.set, prefilter_max);
+    Ok(Built {
+        settings,
+        loaded,
+        expr,
+        stamps,
+    })
+}
+
 impl Feeds {
     /// The first load; failing it fails the start (there is no last good set yet).
     /// `prefilter_max`: `Some(max IOCs)` when the kernel prefilter is on.
@@ -69,23 +102,21 @@ impl Feeds {
         prefilter_max: Option<usize>,
         metrics: Metrics,
     ) -> Result<Feeds, LoadError> {
-        let stamps = stamps(&settings);
-        let loaded = timed_load(&settings, &metrics)?;
-        log_loaded(&loaded, "loaded");
-        let size = loaded.set.len();
-        let expr = prefilter_expr(&loaded.set, prefilter_max);
-        let handle = Arc::new(IocHandle::new(loaded.set));
+        let built = build(settings, prefilter_max, &metrics)?;
+        log_loaded(&built.loaded, "loaded");
+        let size = built.size();
+        let handle = Arc::new(IocHandle::new(built.loaded.set));
         let state = PrefilterState {
             generation: handle.generation(),
-            expr,
+            expr: built.expr,
         };
         Ok(Feeds {
-            settings,
+            settings: built.settings,
             prefilter: prefilter_max,
             prefilter_state: Arc::new(Mutex::new(state)),
             handle,
             metrics,
-            stamps,
+            stamps: built.stamps,
             loaded_at: epoch_secs(),
             size,
         })
@@ -96,40 +127,39 @@ impl Feeds {
         stamps(&self.settings) != self.stamps
     }
 
-    /// Builds a new set aside and swaps it in; on failure the current set stays.
-    pub fn reload(&mut self, why: &str) -> bool {
-        let stamps = stamps(&self.settings);
-        match timed_load(&self.settings, &self.metrics) {
-            Ok(loaded) => {
-                log_loaded(&loaded, why);
-                self.size = loaded.set.len();
-                let expr = prefilter_expr(&loaded.set, self.prefilter);
-                // The filter is published before the set so a worker that sees the new
-                // generation finds the matching filter.
-                let mut state = self
-                    .prefilter_state
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                state.expr = expr;
-                self.handle.replace(loaded.set);
-                state.generation = self.handle.generation();
-                drop(state);
-                self.stamps = stamps;
-                self.loaded_at = epoch_secs();
-                true
-            }
-            Err(e) => {
-                // Remember the stamps anyway: a broken file is not retried every poll, only
-                // when it changes again (or on SIGHUP).
-                self.stamps = stamps;
-                tracing::error!(
-                    error = %e,
-                    iocs = self.size,
-                    "IOC reload ({why}) failed; keeping the last good set"
-                );
-                false
-            }
-        }
+    /// What a reload thread needs to rebuild the set as configured now.
+    pub fn recipe(&self) -> (IocSettings, Option<usize>, Metrics) {
+        (self.settings.clone(), self.prefilter, self.metrics.clone())
+    }
+
+    /// Swaps a built set in. Quick: everything slow happened in [`build`].
+    pub fn install(&mut self, built: Built, why: &str) {
+        log_loaded(&built.loaded, why);
+        self.size = built.size();
+        // The filter is published before the set so a worker that sees the new generation
+        // finds the matching filter.
+        let mut state = self
+            .prefilter_state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.expr = built.expr;
+        self.handle.replace(built.loaded.set);
+        state.generation = self.handle.generation();
+        drop(state);
+        self.settings = built.settings;
+        self.stamps = built.stamps;
+        self.loaded_at = epoch_secs();
+    }
+
+    /// A rebuild that failed: the current set stays. The stamps are remembered anyway, so a
+    /// broken file is not retried every poll, only when it changes again (or on SIGHUP).
+    pub fn keep(&mut self, why: &str, error: &str) {
+        self.stamps = stamps(&self.settings);
+        tracing::error!(
+            error = %error,
+            iocs = self.size,
+            "IOC reload ({why}) failed; keeping the last good set"
+        );
     }
 }
 

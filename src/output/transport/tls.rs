@@ -32,7 +32,7 @@ pub fn client_config(opts: &OutputOptions) -> Result<Arc<ClientConfig>, OutputEr
         .with_root_certificates(roots);
     let config = match (&opts.tls_cert, &opts.tls_key) {
         (Some(cert), Some(key)) => {
-            let key = PrivateKeyDer::from_pem_file(key)
+            let key = PrivateKeyDer::from_pem_reader(open_pem(key)?)
                 .map_err(|e| OutputError::Tls(format!("{}: {e}", key.display())))?;
             builder
                 .with_client_auth_cert(read_certs(cert)?, key)
@@ -43,9 +43,16 @@ pub fn client_config(opts: &OutputOptions) -> Result<Arc<ClientConfig>, OutputEr
     Ok(Arc::new(config))
 }
 
+/// A key or certificate file, refused unless it is a regular file (a FIFO would hang the start).
+fn open_pem(path: &Path) -> Result<io::BufReader<std::fs::File>, OutputError> {
+    crate::privilege::open_regular(path)
+        .map(io::BufReader::new)
+        .map_err(|e| OutputError::Tls(format!("{}: {e}", path.display())))
+}
+
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, OutputError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+    let certs = CertificateDer::pem_reader_iter(open_pem(path)?)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| OutputError::Tls(format!("{}: {e}", path.display())))?;
     if certs.is_empty() {
         return Err(OutputError::Tls(format!(
