@@ -96,6 +96,10 @@ struct FeedArgs {
     /// Only load these malware families (repeatable, case-insensitive).
     #[arg(long = "malware")]
     malware: Vec<String>,
+    /// Also load broad IOCs: networks wider than /16 (IPv4) or /32 (IPv6), or in private,
+    /// shared, documentation or reserved space. Each one is warned about.
+    #[arg(long)]
+    allow_broad: bool,
 }
 
 #[derive(Args)]
@@ -151,12 +155,22 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
         min_confidence: args.min_confidence,
         max_age_days: args.max_age_days,
         malware: args.malware.clone(),
+        allow_broad: args.allow_broad,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    Ok(ioc::load(&sources, &filters, now)?)
+    let loaded = ioc::load(&sources, &filters, now)?;
+    for warning in loaded
+        .stats
+        .files
+        .iter()
+        .filter_map(ioc::FileStats::broad_warning)
+    {
+        let _ = writeln!(io::stderr(), "c2tap: {warning}");
+    }
+    Ok(loaded)
 }
 
 fn replay(args: ReplayArgs) -> Result<()> {
