@@ -278,8 +278,20 @@ impl RawConfig {
     /// Reads, parses and validates, reporting the problems of both stages together. Checks
     /// of a section that did not parse are left out (they would judge its defaults).
     pub fn check(path: &Path) -> Result<Settings, ConfigError> {
+        let (raw, problems) = RawConfig::read_lenient(path)?;
+        raw.validate_after(problems)
+    }
+
+    /// Reads and parses what it can (see [`RawConfig::parse_lenient`]); `Err` for a file that
+    /// cannot be read or trusted, or is not TOML.
+    pub fn read_lenient(path: &Path) -> Result<(RawConfig, Vec<Problem>), ConfigError> {
         let text = read_text(path)?;
-        let (raw, mut problems) = RawConfig::parse_lenient(&text).map_err(ConfigError::Invalid)?;
+        RawConfig::parse_lenient(&text).map_err(ConfigError::Invalid)
+    }
+
+    /// Validates, reporting `problems` (of parsing) and the validation's own together.
+    pub fn validate_after(&self, mut problems: Vec<Problem>) -> Result<Settings, ConfigError> {
+        let raw = self;
         let failed: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
         match raw.validate() {
             Ok(settings) if problems.is_empty() => return Ok(settings),

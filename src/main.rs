@@ -300,10 +300,10 @@ fn run(args: RunArgs) -> Result<()> {
         bpf: args.bpf,
         prefilter: args.prefilter,
     };
-    let mut settings = app::run::settings(&flags)?;
-    if args.user.is_some() {
-        settings.user = args.user;
-    }
+    let checks = app::startup::Feeds::CheckFiles;
+    let settings = app::startup::check(&flags, args.user.as_deref(), checks, epoch_secs())
+        .map_err(config::ConfigError::Invalid)?
+        .settings;
     app::run::init_logging(&settings.log_level);
     app::run::run(settings)
 }
