@@ -1142,6 +1142,45 @@ mod tests {
     }
 
     #[test]
+    fn every_type_error_is_reported_with_its_key_path() {
+        let got = problems(
+            "[capture]\ninterfaces = [\"eth0\"]\nworkers = \"2\"\nsnaplen = true\n\
+             [flow]\nmax_flows = \"many\"\n[flow.timeouts]\nudp = 5\n\
+             [iocs.filters]\nmax_age_days = -1\n[[exclude]]\nname = 7\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                "capture.snaplen: invalid type: boolean `true`, expected u32",
+                "capture.workers: invalid type: string \"2\", expected u32",
+                "exclude[0].name: invalid type: integer `7`, expected a string",
+                "flow.max_flows: invalid type: string \"many\", expected u64",
+                "flow.timeouts.udp: invalid type: integer `5`, expected a string",
+                "iocs.filters.max_age_days: invalid value: integer `-1`, expected u32",
+            ]
+        );
+    }
+
+    #[test]
+    fn log_levels_are_checked_and_synonyms_normalized() {
+        assert_eq!(log_filter("warning"), Ok("warn".to_string()));
+        assert_eq!(log_filter("INFO"), Ok("info".to_string()));
+        assert_eq!(
+            log_filter("info, c2tap=debug"),
+            Ok("info,c2tap=debug".to_string())
+        );
+        for bad in ["verbose", "", "c2tap=loud", "=info", "info,"] {
+            assert!(log_filter(bad).is_err(), "{bad}");
+        }
+        let got = problems("[capture]\ninterfaces=[\"eth0\"]\n[logging]\nlevel = \"warnings\"\n");
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].starts_with("logging.level: `warnings` is not a level"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn bad_bpf_is_reported() {
         let got = problems("[capture]\ninterfaces=[\"eth0\"]\nbpf = \"host and and\"\n");
         assert_eq!(got.len(), 1);
