@@ -236,7 +236,13 @@ fn the_shipped_files_pass_check_config_and_every_referenced_file_is_packaged() {
     if !has_c2tap {
         text = text.replace("user = \"c2tap\"", "user = \"nobody\"");
     }
+    // The systemd unit's StateDirectory gives the service user its spool directory.
     let spool = dir.path().join("spool");
+    fs::create_dir(&spool).unwrap();
+    chmod(&spool, 0o700);
+    if !has_c2tap && is_root() {
+        chown(&spool, NOBODY);
+    }
     text = text
         .replace("\"eth1\"", "\"lo\"")
         .replace("/var/lib/c2tap/spool", &spool.display().to_string())
@@ -244,9 +250,37 @@ fn the_shipped_files_pass_check_config_and_every_referenced_file_is_packaged() {
     let path = dir.path().join("c2tap.toml");
     fs::write(&path, &text).unwrap();
     chmod(&path, 0o640);
+    if !has_c2tap && is_root() {
+        // A spool directory the service user cannot write would stop `run`: so check-config
+        // says so.
+        chown(&spool, 0);
+        let (ok, out) = check(&path);
+        assert!(!ok && out.contains("outputs.options.spool_dir: "), "{out}");
+        chown(&spool, NOBODY);
+    }
     let (ok, out) = check(&path);
     assert!(ok, "{out}");
     assert!(out.contains(", 2 IOCs)"), "{out}");
+    if !privileged_host() {
+        return;
+    }
+    // And `run` starts with it: capture on loopback with the shipped feed's 2 IOCs.
+    let mut child = Command::new(C2TAP)
+        .args(["run", "--config"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(child.wait().unwrap().success(), "{log}");
+    assert!(log.contains("capture started interface=lo"), "{log}");
+    assert!(log.contains("2 IOCs"), "{log}");
 }
 
 // ------------------------------------------------------------------ check-config ⇔ run

@@ -4,8 +4,8 @@
 //!
 //! [`check`] reports every problem at once, each with its key path: the file (read, trust,
 //! TOML syntax, types), the values, the `user` to switch to (known, not root), the TLS files
-//! (present, trusted, readable by that user, and valid), `file://` outputs (a directory the user
-//! can write), and the feeds (present, trusted, readable by that user — and, for
+//! (present, trusted, readable by that user, and valid), `file://` outputs and the spool
+//! directory (where the user can write), and the feeds (present, trusted, readable by that user — and, for
 //! `check-config`, loaded, with their counts). `run` loads the feeds itself once it has
 //! dropped privileges, with the same loader.
 
@@ -184,6 +184,16 @@ fn check_outputs(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) 
     let Ok(opts) = OutputOptions::from_table(raw.outputs.options.clone()) else {
         return; // reported by the config's own validation
     };
+    if let Some(dir) = &opts.spool_dir {
+        // The outputs create their spool directories in it, as the service user.
+        let probe = match dir.is_dir() {
+            true => dir.join(".c2tap-probe"),
+            false => dir.clone(),
+        };
+        if let Err(e) = reader.may(&probe, Access::Append) {
+            problems.push(problem("outputs.options.spool_dir", e));
+        }
+    }
     let mut tls_checked = false;
     for (i, url) in raw.outputs.urls.iter().enumerate() {
         let key = format!("outputs.urls[{i}]");
