@@ -17,6 +17,22 @@ use c2tap::output::{Dispatcher, OutputOptions, OutputSpec};
 use c2tap::record::SensorContext;
 use proptest::prelude::*;
 
+#[path = "support/netns.rs"]
+mod netns;
+
+/// Two namespaces joined by a veth pair; `None` (with a message) where namespaces are not
+/// allowed, a failure under CI.
+fn lab() -> Option<netns::Lab> {
+    match netns::Lab::new() {
+        Ok(lab) => Some(lab),
+        Err(e) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{e}");
+            eprintln!("SKIPPED: network namespaces are not available here ({e})");
+            None
+        }
+    }
+}
+
 const C2TAP: &str = env!("CARGO_BIN_EXE_c2tap");
 const NOBODY: u32 = 65534;
 
@@ -198,10 +214,12 @@ fn check_config_loads_the_feeds_and_prints_their_counts() {
 }
 
 /// The shipped config and feed, as the package installs them (paths under /etc/c2tap mapped
-/// to the repository's files through the package's asset table), pass check-config and start
-/// with the built-in set's endpoints, today and ten years from now.
+/// to the repository's files through the package's asset table), pass check-config, and `run`
+/// with them captures on a veth in a namespace and reports the built-in Remcos endpoints the
+/// shipped feed holds. The record file is created by the service user: outputs are opened
+/// after the privilege drop.
 #[test]
-fn the_shipped_files_pass_check_config_and_every_referenced_file_is_packaged() {
+fn the_shipped_files_pass_check_config_and_start_and_every_referenced_file_is_packaged() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = fs::read_to_string(root.join("Cargo.toml")).unwrap();
     let assets: Vec<(String, String)> = cargo
@@ -215,7 +233,7 @@ fn the_shipped_files_pass_check_config_and_every_referenced_file_is_packaged() {
         .collect();
     let shipped = fs::read_to_string(root.join("config/c2tap.toml")).unwrap();
     let mut text = shipped.clone();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = scratch();
     for line in shipped.lines().filter(|l| !l.trim_start().starts_with('#')) {
         for word in line.split('"').filter(|w| w.starts_with("/etc/c2tap/")) {
             let (src, _) = assets
@@ -228,59 +246,86 @@ fn the_shipped_files_pass_check_config_and_every_referenced_file_is_packaged() {
             text = text.replace(word, &copy.display().to_string());
         }
     }
-    // Local adjustments only: this host has no `c2tap` user, no eth1, and tests own the spool
-    // and the outputs.
-    let has_c2tap = fs::read_to_string("/etc/passwd")
-        .map(|s| s.lines().any(|l| l.starts_with("c2tap:")))
-        .unwrap_or(false);
-    if !has_c2tap {
-        text = text.replace("user = \"c2tap\"", "user = \"nobody\"");
+    if !privileged_host() {
+        return;
     }
-    // The systemd unit's StateDirectory gives the service user its spool directory.
-    let spool = dir.path().join("spool");
-    fs::create_dir(&spool).unwrap();
-    chmod(&spool, 0o700);
-    if !has_c2tap && is_root() {
-        chown(&spool, NOBODY);
-    }
+    // Local adjustments only: this host has no `c2tap` user and no eth1; the test reads the
+    // records from a file instead of a syslog receiver, and owns the spool.
+    let c2tap_uid = fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("c2tap:x:")?
+                .split(':')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        });
+    let has_c2tap = c2tap_uid.is_some();
+    let (service, service_uid) = match c2tap_uid {
+        Some(uid) => ("c2tap", uid),
+        None => ("nobody", NOBODY),
+    };
+    let Some(lab) = lab() else { return };
+    // The systemd unit's StateDirectory gives the service user its directory.
+    let state = dir.path().join("state");
+    fs::create_dir(&state).unwrap();
+    chmod(&state, 0o700);
+    let spool = state.join("spool");
+    let records = state.join("records.json");
     text = text
-        .replace("\"eth1\"", "\"lo\"")
+        .replace("user = \"c2tap\"", &format!("user = \"{service}\""))
+        .replace("\"eth1\"", &format!("\"{}\"", lab.sensor_if))
         .replace("/var/lib/c2tap/spool", &spool.display().to_string())
-        .replace("listen = \"127.0.0.1:9917\"", "listen = \"\"");
+        .replace("listen = \"127.0.0.1:9917\"", "listen = \"\"")
+        .replace(
+            "urls = [\"udp://127.0.0.1:514\"]",
+            &format!("urls = [\"file://{}?format=json\"]", records.display()),
+        );
     let path = dir.path().join("c2tap.toml");
     fs::write(&path, &text).unwrap();
     chmod(&path, 0o640);
-    if !has_c2tap && is_root() {
-        // A spool directory the service user cannot write would stop `run`: so check-config
+    if !has_c2tap {
+        // A state directory the service user cannot write would stop `run`: check-config
         // says so.
-        chown(&spool, 0);
         let (ok, out) = check(&path);
         assert!(!ok && out.contains("outputs.options.spool_dir: "), "{out}");
-        chown(&spool, NOBODY);
+        assert!(out.contains("outputs.urls[0]: "), "{out}");
+        chown(&state, service_uid);
     }
     let (ok, out) = check(&path);
     assert!(ok, "{out}");
     assert!(out.contains(", 2 IOCs)"), "{out}");
-    if !privileged_host() {
-        return;
-    }
-    // And `run` starts with it: capture on loopback with the shipped feed's 2 IOCs.
-    let mut child = Command::new(C2TAP)
+
+    let log_path = dir.path().join("stderr.log");
+    let mut child = lab
+        .in_sensor(C2TAP)
         .args(["run", "--config"])
         .arg(&path)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    let log = || fs::read_to_string(&log_path).unwrap_or_default();
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    while !log().contains("capture started") && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(log().contains("2 IOCs"), "{}", log());
+    lab.replay(&root.join("pcaps/demo-remcos.pcap"));
+    std::thread::sleep(Duration::from_millis(700));
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
-    assert!(child.wait().unwrap().success(), "{log}");
-    assert!(log.contains("capture started interface=lo"), "{log}");
-    assert!(log.contains("2 IOCs"), "{log}");
+    assert!(child.wait().unwrap().success(), "{}", log());
+    let got = fs::read_to_string(&records).unwrap_or_default();
+    assert!(
+        got.contains("\"signature_id\":1001") && got.contains("138.9.223.13"),
+        "records:\n{got}\nlog:\n{}",
+        log()
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&records).unwrap().uid(), service_uid);
 }
 
 // ------------------------------------------------------------------ check-config ⇔ run
