@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use rustix::process::{Gid, Uid};
 use rustix::thread::{self as cred, CapabilitySet, CapabilitySets};
 
-pub use trust::{may_access, read_for_service_user, Access, Trust};
+pub use trust::{may_access, read_for_service_user, Access, ServiceUser, Trust};
 
 /// The capabilities `run` keeps: raw packet sockets, and promiscuous mode plus fanout.
 pub const KEPT: CapabilitySet = CapabilitySet::NET_RAW.union(CapabilitySet::NET_ADMIN);

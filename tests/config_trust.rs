@@ -338,7 +338,18 @@ fn run_start_path(path: &Path) -> Result<(), String> {
         ..RunFlags::default()
     };
     let s = settings(&flags).map_err(|e| e.to_string())?;
-    c2tap::exclude::load_feeds(&s.iocs, 1_780_000_000).map_err(|e| e.to_string())?;
+    // `run` loads the feeds after switching to `user`; this process stays root, so it trusts
+    // that user's files the way the switched sensor does.
+    let service = s
+        .user
+        .as_deref()
+        .and_then(|u| c2tap::privilege::lookup_user(u).ok())
+        .map(|a| c2tap::privilege::read_for_service_user(a.uid));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    c2tap::exclude::load_feeds(&s.iocs, now).map_err(|e| e.to_string())?;
+    drop(service);
     let specs = s
         .outputs
         .urls
@@ -361,6 +372,7 @@ fn ca_pem() -> String {
     cert.cert.pem()
 }
 
+/// One generated config: each field picks one variant of one setting (see [`write_case`]).
 #[derive(Debug, Clone)]
 struct Case {
     user: usize,
@@ -369,25 +381,27 @@ struct Case {
     feed: usize,
     output: usize,
     max_age: usize,
+    config_mode: usize,
+    spool: usize,
 }
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        0..4usize,
-        0..4usize,
-        0..3usize,
-        0..6usize,
-        0..6usize,
-        0..2usize,
+        (0..4usize, 0..4usize, 0..3usize, 0..7usize),
+        (0..6usize, 0..2usize, 0..3usize, 0..2usize),
     )
-        .prop_map(|(user, level, workers, feed, output, max_age)| Case {
-            user,
-            level,
-            workers,
-            feed,
-            output,
-            max_age,
-        })
+        .prop_map(
+            |((user, level, workers, feed), (output, max_age, config_mode, spool))| Case {
+                user,
+                level,
+                workers,
+                feed,
+                output,
+                max_age,
+                config_mode,
+                spool,
+            },
+        )
 }
 
 fn write_case(dir: &Path, c: &Case) -> PathBuf {
@@ -398,6 +412,11 @@ fn write_case(dir: &Path, c: &Case) -> PathBuf {
     chmod(&shared, 0o666);
     let broad = dir.join("broad.txt");
     fs::write(&broad, "10.0.0.0/8\n").unwrap();
+    let theirs = dir.join("theirs.txt");
+    fs::write(&theirs, "138.9.223.13:8015\n").unwrap();
+    if is_root() {
+        chown(&theirs, NOBODY);
+    }
     let ca = dir.join("ca.pem");
     if !ca.exists() {
         fs::write(&ca, ca_pem()).unwrap();
@@ -417,6 +436,7 @@ fn write_case(dir: &Path, c: &Case) -> PathBuf {
         format!("\"{}\"", shared.display()),
         format!("\"{}\"", broad.display()),
         format!("\"{}\"", dir.display()),
+        format!("\"{}\"", theirs.display()),
     ][c.feed]
         .clone();
     let (url, options) = [
@@ -438,23 +458,33 @@ fn write_case(dir: &Path, c: &Case) -> PathBuf {
     ][c.output]
         .clone();
     let max_age = ["0", "90"][c.max_age];
+    let spool = [
+        String::new(),
+        format!("spool_dir = \"{}/no/such/parent/spool\"\n", dir.display()),
+    ][c.spool]
+        .clone();
     let path = dir.join("c.toml");
     fs::write(
         &path,
         format!(
             "{user}[capture]\ninterfaces = [\"lo\"]\nworkers = {workers}\n\
              [iocs]\nfeeds = [{feed}]\n[iocs.filters]\nmax_age_days = {max_age}\n\
-             [outputs]\nurls = [\"{url}\"]\n[outputs.options]\n{options}\
+             [outputs]\nurls = [\"{url}\"]\n[outputs.options]\n{options}{spool}\
              [metrics]\nlisten = \"\"\n[logging]\nlevel = \"{level}\"\n"
         ),
     )
     .unwrap();
-    chmod(&path, 0o600);
+    match c.config_mode {
+        0 => chmod(&path, 0o600),
+        1 => chmod(&path, 0o666),
+        _ if is_root() => chown(&path, NOBODY),
+        _ => {}
+    }
     path
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     /// check-config accepts exactly the configs whose start-up (everything before capture)
     /// succeeds.

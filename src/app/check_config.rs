@@ -56,7 +56,11 @@ pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
         }
         Err(problems) => {
             for p in &problems {
-                writeln!(out, "{}: {p}", path.display())?;
+                match p.key.as_str() {
+                    // The file itself: the message names it already.
+                    "(file)" => writeln!(out, "{}", p.message)?,
+                    _ => writeln!(out, "{}: {p}", path.display())?,
+                }
             }
             writeln!(out, "{} problem(s)", problems.len())?;
             Ok(false)

@@ -133,21 +133,27 @@ fn problem(key: &str, message: impl Into<String>) -> Problem {
 struct Reader {
     /// `Some((uid, gid, name))` when file access must be judged on that user's behalf.
     emulate: Option<(u32, u32, String)>,
+    /// Trusts the service user's files while the check runs (started as root).
+    _service: Option<privilege::ServiceUser>,
 }
 
 impl Reader {
     fn new(account: Option<&Account>, user_configured: bool) -> Reader {
         let root = rustix::process::geteuid().is_root();
-        if let (true, Some(a)) = (root, account) {
-            privilege::read_for_service_user(a.uid);
-        }
+        let service = match (root, account) {
+            (true, Some(a)) => Some(privilege::read_for_service_user(a.uid)),
+            _ => None,
+        };
         let emulate = match (root, account) {
             (true, Some(a)) => Some((a.uid, a.gid, a.name.clone())),
             // Root without `user` keeps uid 0 but no capability over file permissions.
             (true, None) if !user_configured => Some((0, 0, "root".into())),
             _ => None,
         };
-        Reader { emulate }
+        Reader {
+            emulate,
+            _service: service,
+        }
     }
 
     /// Trust and access of a file the sensor reads; `Err` is the message.

@@ -41,8 +41,8 @@ pub struct Trust {
 }
 
 impl Trust {
-    /// This process as it is now (with the service user announced by
-    /// [`read_for_service_user`], when it reads on that user's behalf).
+    /// This process as it is now (with the service user of [`read_for_service_user`], while
+    /// it reads on that user's behalf).
     pub fn current() -> Trust {
         let uid = rustix::process::geteuid().as_raw();
         let caps = rustix::thread::capabilities(None)
@@ -56,22 +56,6 @@ impl Trust {
         Trust {
             privileged: uid == 0 || caps,
             owners: dedup(owners),
-            uid,
-        }
-    }
-
-    /// The reader `c2tap run` becomes after dropping privileges to `service_uid` (the
-    /// configured `user`), judged from this process: started as root it switches and keeps
-    /// capture capabilities, so it is privileged; otherwise it stays this process.
-    pub fn service(service_uid: Option<u32>) -> Trust {
-        let now = Trust::current();
-        if now.uid != 0 {
-            return now;
-        }
-        let uid = service_uid.unwrap_or(0);
-        Trust {
-            privileged: true,
-            owners: dedup(vec![0, uid]),
             uid,
         }
     }
@@ -242,11 +226,22 @@ impl Trust {
 const NO_SERVICE: u32 = u32::MAX;
 static SERVICE_UID: AtomicU32 = AtomicU32::new(NO_SERVICE);
 
-/// From now on this process reads feeds and TLS files as `c2tap run` will after switching to
-/// `uid`: files that user owns are trusted too. `check-config` run as root calls it, so it
-/// judges those files as the sensor will.
-pub fn read_for_service_user(uid: u32) {
+/// While the returned guard lives, this process reads feeds and TLS files as `c2tap run` will
+/// after switching to `uid`: files that user owns are trusted too. The start-up check run as
+/// root (by `check-config`) holds it, so it judges those files as the sensor will.
+pub fn read_for_service_user(uid: u32) -> ServiceUser {
     SERVICE_UID.store(uid, Ordering::Relaxed);
+    ServiceUser(())
+}
+
+/// See [`read_for_service_user`]; dropping it ends the arrangement.
+#[must_use]
+pub struct ServiceUser(());
+
+impl Drop for ServiceUser {
+    fn drop(&mut self) {
+        SERVICE_UID.store(NO_SERVICE, Ordering::Relaxed);
+    }
 }
 
 /// What the service user needs from a path.
