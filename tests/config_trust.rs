@@ -109,8 +109,13 @@ fn c2tap(args: &[&str], path: &Path) -> (bool, String) {
 
 /// A minimal config that starts on loopback with the built-in set, no metrics endpoint.
 fn base(dir: &Path, extra: &str) -> PathBuf {
+    config_in(dir, extra, dir)
+}
+
+/// [`base`] with the records written to a file in `out_dir`.
+fn config_in(dir: &Path, extra: &str, out_dir: &Path) -> PathBuf {
     let path = dir.join("c2tap.toml");
-    let out = dir.join("alerts.log");
+    let out = out_dir.join("alerts.log");
     fs::write(
         &path,
         format!(
@@ -567,7 +572,7 @@ fn a_root_started_sensor_refuses_files_others_could_change() {
     let sticky = dir.path().join("sticky");
     fs::create_dir(&sticky).unwrap();
     chmod(&sticky, 0o1777);
-    let own = base(&sticky, "");
+    let own = config_in(&sticky, "", dir.path());
     let (ok, text) = check(&own);
     assert!(ok, "{text}");
     chown(&own, NOBODY);
@@ -691,4 +696,53 @@ fn an_ordinary_users_group_writable_files_are_accepted() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("chmod o-w"));
+}
+
+/// A root-started sensor without `user` keeps uid 0: a link planted at its `file://` output
+/// path would aim records (text an attacker can shape with packets) at any root-owned file.
+#[test]
+fn a_file_output_never_follows_a_planted_link() {
+    if !privileged_host() {
+        return;
+    }
+    let dir = scratch();
+    let victim = dir.path().join("victim");
+    fs::write(&victim, "root-only\n").unwrap();
+    chmod(&victim, 0o600);
+    let shared = dir.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    chmod(&shared, 0o1777);
+    let planted = shared.join("alerts.log");
+    symlink(&victim, &planted).unwrap();
+    chown(&planted, NOBODY);
+    let path = dir.path().join("c2tap.toml");
+    fs::write(
+        &path,
+        format!(
+            "[capture]\ninterfaces = [\"lo\"]\n[metrics]\nlisten = \"\"\n\
+             [outputs]\nurls = [\"file://{}\"]\n",
+            planted.display()
+        ),
+    )
+    .unwrap();
+    chmod(&path, 0o600);
+    let (ok, text) = check(&path);
+    assert!(!ok && text.contains("outputs.urls[0]: "), "{text}");
+    assert!(text.contains("symbolic link"), "{text}");
+    let (ok, text) = c2tap(&["run", "--config"], &path);
+    assert!(!ok && text.contains("symbolic link"), "{text}");
+    // Even in a directory only root may write, the output is not a link.
+    let own = dir.path().join("own.log");
+    symlink(&victim, &own).unwrap();
+    fs::write(
+        &path,
+        format!(
+            "[capture]\ninterfaces = [\"lo\"]\n[outputs]\nurls = [\"file://{}\"]\n",
+            own.display()
+        ),
+    )
+    .unwrap();
+    let (ok, text) = check(&path);
+    assert!(!ok && text.contains("symbolic link"), "{text}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "root-only\n");
 }

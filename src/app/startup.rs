@@ -237,16 +237,11 @@ fn check_outputs(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) 
                 }
             }
             OutputSpec::File { path, .. } => {
-                if let Ok(meta) = std::fs::metadata(path) {
-                    if !meta.is_file() {
-                        problems.push(problem(
-                            &key,
-                            format!("{}: not a regular file", path.display()),
-                        ));
-                        continue;
-                    }
-                }
-                if let Err(e) = reader.may(path, Access::Append) {
+                let checked = privilege::Trust::current()
+                    .check_output(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| reader.may(path, Access::Append));
+                if let Err(e) = checked {
                     problems.push(problem(&key, e));
                 }
             }

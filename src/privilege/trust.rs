@@ -115,13 +115,59 @@ impl Trust {
         Ok(())
     }
 
+    /// Refuses a `file://` output path the sensor should not write: a symbolic link (an
+    /// attacker's link in a shared directory would aim a root sensor's records at any file),
+    /// an existing file these rules refuse, or a directory others may write (sticky or not:
+    /// the file may not exist yet, and anyone could create it first).
+    pub fn check_output(&self, path: &Path) -> Result<(), PrivilegeError> {
+        match fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(PrivilegeError::NotRegular {
+                    path: path.to_path_buf(),
+                    kind: "a symbolic link (name the real path)",
+                })
+            }
+            Ok(_) => return self.check(path),
+            Err(_) => {}
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let Ok(meta) = fs::metadata(dir) else {
+            return Ok(()); // the caller reports a missing directory
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        let shared = match self.privileged {
+            true => mode & 0o022 != 0,
+            false => mode & 0o002 != 0 && mode & 0o1000 == 0,
+        };
+        if shared {
+            return Err(PrivilegeError::SharedDirectory {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+                mode,
+                owner: meta.uid(),
+            });
+        }
+        match self.privileged {
+            true => self.walk(path, dir, Final::Directory),
+            false => Ok(()),
+        }
+    }
+
     /// The privileged rules: every directory from `/`, every link, and the file.
     fn strict(&self, path: &Path) -> Result<(), PrivilegeError> {
-        let start = match path.is_absolute() {
-            true => path.to_path_buf(),
+        self.walk(path, path, Final::File)
+    }
+
+    /// Walks `target` from `/` (`path` is what messages name).
+    fn walk(&self, path: &Path, target: &Path, last: Final) -> Result<(), PrivilegeError> {
+        let start = match target.is_absolute() {
+            true => target.to_path_buf(),
             false => std::env::current_dir()
                 .map_err(|e| io_error(path, e))?
-                .join(path),
+                .join(target),
         };
         let mut todo: Vec<PathBuf> = components(&start);
         todo.reverse();
@@ -153,7 +199,7 @@ impl Trust {
                 todo.extend(more);
                 continue;
             }
-            if todo.is_empty() {
+            if todo.is_empty() && last == Final::File {
                 return self.file(path, &entry, &meta);
             }
             self.directory(path, &entry)?;
@@ -221,6 +267,13 @@ impl Trust {
         }
         Ok(())
     }
+}
+
+/// What a walk ends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Final {
+    File,
+    Directory,
 }
 
 const NO_SERVICE: u32 = u32::MAX;
@@ -492,6 +545,23 @@ mod tests {
         let err = may_access(&out, other.0, other.1, Access::Append).unwrap_err();
         assert!(err.contains("cannot"), "{err}");
         assert!(may_access(&dir.path().join("no/such/x"), uid, gid, Access::Append).is_err());
+    }
+
+    #[test]
+    fn outputs_refuse_links_and_directories_others_may_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let strict = strict_as(me());
+        let out = dir.path().join("alerts.log");
+        assert_eq!(strict.check_output(&out).map_err(|e| e.to_string()), Ok(()));
+        let link = dir.path().join("link.log");
+        symlink("/etc/passwd", &link).unwrap();
+        let err = strict.check_output(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+        let err = strict.check_output(&out).unwrap_err().to_string();
+        assert!(err.contains("lets other users replace it"), "{err}");
+        // An ordinary user may write into a sticky shared directory.
+        assert!(lenient_as(me()).check_output(&out).is_ok());
     }
 
     #[test]
