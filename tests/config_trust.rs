@@ -746,3 +746,39 @@ fn a_file_output_never_follows_a_planted_link() {
     assert!(!ok && text.contains("symbolic link"), "{text}");
     assert_eq!(fs::read_to_string(&victim).unwrap(), "root-only\n");
 }
+
+/// `level = "warning"` used to pass check-config and then silence every log line (tracing
+/// took the word for a target name). It is now the warn level: warnings are printed.
+#[test]
+fn a_warning_level_written_as_warning_prints_warnings() {
+    if !privileged_host() {
+        return;
+    }
+    let dir = scratch();
+    let path = base(dir.path(), "");
+    let text = fs::read_to_string(&path).unwrap() + "[logging]\nlevel = \"warning\"\n";
+    fs::write(&path, text).unwrap();
+    let (ok, out) = check(&path);
+    assert!(ok, "{out}");
+    let mut child = Command::new(C2TAP)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(child.wait().unwrap().success(), "{log}");
+    // Started as root without `user`: one warning, and no info line.
+    assert!(
+        log.contains("WARN") && log.contains("running as root without `user`"),
+        "{log}"
+    );
+    assert!(!log.contains("INFO"), "{log}");
+}
