@@ -1181,6 +1181,19 @@ mod tests {
     }
 
     #[test]
+    fn allow_broad_names_configured_feeds() {
+        let text = "[capture]\ninterfaces=[\"eth0\"]\n[iocs]\nfeeds = [\"a.txt\", \"b.txt\"]\n\
+                    [iocs.allow_broad]\n\"b.txt\" = true\n\"c.txt\" = true\n";
+        assert_eq!(
+            problems(text),
+            vec!["iocs.allow_broad.\"c.txt\": not one of iocs.feeds"]
+        );
+        let ok = text.replace("\"c.txt\" = true\n", "");
+        let s = RawConfig::parse(&ok).ok().and_then(|r| r.validate().ok());
+        assert_eq!(s.map(|s| s.iocs.allow_broad), Some(vec![false, true]));
+    }
+
+    #[test]
     fn bad_bpf_is_reported() {
         let got = problems("[capture]\ninterfaces=[\"eth0\"]\nbpf = \"host and and\"\n");
         assert_eq!(got.len(), 1);

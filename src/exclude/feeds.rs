@@ -11,6 +11,15 @@ use crate::ioc::{
 /// Loads `settings.feeds` (none → the built-in set) through the filters, each feed with its
 /// own minimum confidence where `[iocs.feed_min_confidence]` names one.
 pub fn load_feeds(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded, LoadError> {
+    let loaded = load_each(settings, now_epoch_secs)?;
+    // Loud in the sensor's log too, at every (re)load, not only in check-config.
+    for warning in loaded.stats.files.iter().filter_map(|f| f.broad_warning()) {
+        tracing::warn!("{warning}");
+    }
+    Ok(loaded)
+}
+
+fn load_each(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded, LoadError> {
     let per_feed = settings.feed_min_confidence.iter().any(Option::is_some)
         || settings.allow_broad.iter().any(|&b| b);
     if !per_feed {
