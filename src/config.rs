@@ -800,7 +800,27 @@ impl RawConfig {
             }
         }
         if let Err(e) = crate::app::run::check_output_options(&self.outputs.options) {
-            c.fail("outputs.options", e);
+            // Each key alone, so every bad option is listed under its own key.
+            let before = c.problems.len();
+            for (key, value) in &self.outputs.options {
+                let mut one = toml::Table::new();
+                one.insert(key.clone(), value.clone());
+                if let Err(e) = crate::app::run::check_output_options(&one) {
+                    // The option parser's text names the key on a line of its own; the key
+                    // path says it already.
+                    let lines: Vec<&str> = e
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with("in `"))
+                        .collect();
+                    let message = lines.join(" ");
+                    let message = message.strip_prefix("output options: ").unwrap_or(&message);
+                    c.fail(&format!("outputs.options.{}", quote_key(key)), message);
+                }
+            }
+            if c.problems.len() == before {
+                c.fail("outputs.options", e);
+            }
         }
         let listen = match self.metrics.listen.trim() {
             "" => None,
@@ -1177,6 +1197,23 @@ mod tests {
         assert!(
             got[0].starts_with("logging.level: `warnings` is not a level"),
             "{got:?}"
+        );
+    }
+
+    #[test]
+    fn each_bad_output_option_is_reported_under_its_key() {
+        let got = problems(
+            "[capture]\ninterfaces=[\"eth0\"]\n[outputs.options]\nqueue_records = \"x\"\n\
+             facility = \"bogus\"\nframing = \"lf\"\n",
+        );
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("outputs.options.facility: unknown variant `bogus`"),
+            "{got:?}"
+        );
+        assert_eq!(
+            got[1],
+            "outputs.options.queue_records: invalid type: string \"x\", expected usize"
         );
     }
 
