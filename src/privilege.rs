@@ -63,7 +63,7 @@ pub enum PrivilegeError {
     },
     #[error(
         "{path}: its directory {dir} lets other users replace it (mode {mode:04o}, entry owned \
-         by {who}); move the file to a directory only root or the service user can write",
+         by {who}); move the file out of it, to a directory others cannot write",
         path = path.display(),
         dir = dir.display(),
         who = trust::owner_names(&[*owner])
