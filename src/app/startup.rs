@@ -60,7 +60,8 @@ pub fn check(
     };
     // What the sensor will open is checked from the file as written, so its problems are
     // listed with the others even when some value elsewhere is wrong.
-    let account = match &raw.user {
+    let named_badly = problems.iter().any(|p| p.key == "user");
+    let account = match raw.user.as_deref().filter(|_| !named_badly) {
         Some(name) => match privilege::lookup_user(name) {
             Ok(a) if a.uid == 0 => {
                 let e = privilege::PrivilegeError::RootUser(a.name);
@@ -97,7 +98,7 @@ pub fn check(
 }
 
 /// Command-line overrides of the config file.
-pub fn apply_flags(flags: &RunFlags, raw: &mut RawConfig) {
+fn apply_flags(flags: &RunFlags, raw: &mut RawConfig) {
     if !flags.interfaces.is_empty() {
         raw.capture.interfaces = flags.interfaces.clone();
     }

@@ -1,7 +1,8 @@
 //! Per-feed minimum confidence and `allow_broad`: a trusted internal list and a noisy public
-//! feed rarely deserve the same threshold. Beside the data path, at load and reload: each feed with a minimum of
-//! its own is loaded alone with it, and the sets are merged as one load would merge them (same
-//! endpoint: one IOC, metadata joined). Without per-feed minimums this is exactly `ioc::load`.
+//! feed rarely deserve the same threshold, nor the same licence to list whole networks. Beside
+//! the data path, at load and reload: each feed with a setting of its own is loaded alone with
+//! it, and the sets are merged as one load would merge them (same endpoint: one IOC, metadata
+//! joined). Without per-feed settings this is exactly `ioc::load`.
 
 use crate::config::IocSettings;
 use crate::ioc::{
