@@ -782,3 +782,28 @@ fn a_warning_level_written_as_warning_prints_warnings() {
     );
     assert!(!log.contains("INFO"), "{log}");
 }
+
+/// A FIFO (or any non-regular file) where a config or feed should be is refused at once,
+/// instead of blocking the reader forever.
+#[test]
+fn a_fifo_in_place_of_a_config_or_feed_is_refused_at_once() {
+    let dir = scratch();
+    let fifo = dir.path().join("feed.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let started = std::time::Instant::now();
+    let (ok, text) = check(&fifo);
+    assert!(!ok && text.contains("is a FIFO"), "{text}");
+    let path = base(
+        dir.path(),
+        &format!("[iocs]\nfeeds = [\"{}\"]\n", fifo.display()),
+    );
+    let (ok, text) = check(&path);
+    assert!(
+        !ok && text.contains("iocs.feeds[0]: ") && text.contains("is a FIFO"),
+        "{text}"
+    );
+    let (ok, text) = c2tap(&["iocs", "--iocs"], &fifo);
+    assert!(!ok && text.contains("is a FIFO"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
