@@ -90,7 +90,7 @@ struct FeedArgs {
     /// Ignore IOCs below this confidence (0-100).
     #[arg(long)]
     min_confidence: Option<u8>,
-    /// Ignore IOCs last seen more than this many days ago.
+    /// Ignore IOCs last seen more than this many days ago (0 = off; the built-in set is exempt).
     #[arg(long)]
     max_age_days: Option<u32>,
     /// Only load these malware families (repeatable, case-insensitive).
