@@ -144,6 +144,9 @@ pub struct RawIocs {
     /// Minimum confidence of one feed (keyed as written in `feeds`), instead of
     /// `filters.min_confidence`.
     pub feed_min_confidence: BTreeMap<String, u8>,
+    /// Feeds (keyed as written in `feeds`) allowed to hold broad IOCs: networks wider than
+    /// /16 (IPv4) or /32 (IPv6), or in private, shared, documentation or reserved space.
+    pub allow_broad: BTreeMap<String, bool>,
 }
 
 impl Default for RawIocs {
@@ -153,6 +156,7 @@ impl Default for RawIocs {
             watch_interval: "30s".into(),
             filters: Filters::default(),
             feed_min_confidence: BTreeMap::new(),
+            allow_broad: BTreeMap::new(),
         }
     }
 }
@@ -274,15 +278,33 @@ impl RawConfig {
     /// Reads, parses and validates, reporting the problems of both stages together. Checks
     /// of a section that did not parse are left out (they would judge its defaults).
     pub fn check(path: &Path) -> Result<Settings, ConfigError> {
+        let (raw, problems) = RawConfig::read_lenient(path)?;
+        raw.validate_after(problems)
+    }
+
+    /// Reads and parses what it can (see [`RawConfig::parse_lenient`]); `Err` for a file that
+    /// cannot be read or trusted, or is not TOML.
+    pub fn read_lenient(path: &Path) -> Result<(RawConfig, Vec<Problem>), ConfigError> {
         let text = read_text(path)?;
-        let (raw, mut problems) = RawConfig::parse_lenient(&text).map_err(ConfigError::Invalid)?;
+        RawConfig::parse_lenient(&text).map_err(ConfigError::Invalid)
+    }
+
+    /// Validates, reporting `problems` (of parsing) and the validation's own together.
+    pub fn validate_after(&self, mut problems: Vec<Problem>) -> Result<Settings, ConfigError> {
+        let raw = self;
         let failed: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
         match raw.validate() {
             Ok(settings) if problems.is_empty() => return Ok(settings),
             Ok(_) => {}
+            // A key that did not parse keeps its default; judging that default would only
+            // confuse, so problems under a failed key are left out.
             Err(e) => problems.extend(e.problems().into_iter().filter(|p| {
-                let section = p.key.split(['.', '[']).next().unwrap_or("");
-                !failed.iter().any(|f| f == section)
+                !failed.iter().any(|f| {
+                    p.key == *f
+                        || p.key
+                            .strip_prefix(f.as_str())
+                            .is_some_and(|rest| rest.starts_with(['.', '[']))
+                })
             })),
         }
         Err(ConfigError::Invalid(problems))
@@ -302,7 +324,8 @@ impl RawConfig {
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             vec![Problem {
                 key: "(syntax)".into(),
-                message: e.to_string().trim().replace('\n', " "),
+                // toml's own text: the line, the column and a caret under the spot.
+                message: e.to_string().trim_end().to_string(),
             }]
         })?;
         let mut raw = RawConfig::default();
@@ -369,19 +392,102 @@ fn problem(key: &str, message: &str) -> Problem {
     }
 }
 
+/// Deserializes one section. When it fails, every offending key is found and reported with
+/// its full path (`capture.workers: invalid type: ...`), and the section keeps the keys that
+/// did parse, so their own checks still run.
 fn section<T: serde::de::DeserializeOwned>(
     name: &str,
     value: toml::Value,
     problems: &mut Vec<Problem>,
     into: &mut T,
 ) {
-    if !value.is_table() {
+    let toml::Value::Table(table) = value else {
         problems.push(problem(name, "must be a table ([section])"));
         return;
-    }
-    match value.try_into::<T>() {
+    };
+    match toml::Value::Table(table.clone()).try_into::<T>() {
         Ok(v) => *into = v,
-        Err(e) => problems.push(problem(name, e.message().trim())),
+        Err(e) => {
+            let before = problems.len();
+            let mut good = table;
+            locate::<T>(name, &[], &mut good, problems);
+            if problems.len() == before {
+                problems.push(problem(name, e.message().trim()));
+                return;
+            }
+            if let Ok(v) = toml::Value::Table(good).try_into::<T>() {
+                *into = v;
+            }
+        }
+    }
+}
+
+/// Finds the keys of `table` (found at `path` inside the section) that `T` refuses, one by one,
+/// reports each with its dotted key, and removes it from `table`. Each key is tried alone
+/// (nested inside its parents), the other fields taking their defaults.
+fn locate<T: serde::de::DeserializeOwned>(
+    section: &str,
+    path: &[String],
+    table: &mut toml::Table,
+    problems: &mut Vec<Problem>,
+) {
+    let keys: Vec<String> = table.keys().cloned().collect();
+    for key in keys {
+        let Some(value) = table.get(&key).cloned() else {
+            continue;
+        };
+        let mut at: Vec<String> = path.to_vec();
+        at.push(key.clone());
+        let error = match &value {
+            // A table: first the key itself (unknown key, or a table where none belongs),
+            // then each of its keys.
+            toml::Value::Table(inner) => match try_alone::<T>(&at, toml::Table::new().into()) {
+                Err(e) => Some(e),
+                Ok(()) => {
+                    let mut inner = inner.clone();
+                    locate::<T>(section, &at, &mut inner, problems);
+                    table.insert(key.clone(), toml::Value::Table(inner));
+                    None
+                }
+            },
+            _ => try_alone::<T>(&at, value.clone()).err(),
+        };
+        if let Some(message) = error {
+            let dotted: Vec<String> = at.iter().map(|k| quote_key(k)).collect();
+            problems.push(problem(
+                &format!("{section}.{}", dotted.join(".")),
+                &message,
+            ));
+            table.remove(&key);
+        }
+    }
+}
+
+/// Whether `T` accepts a section holding only `value` at `path`.
+fn try_alone<T: serde::de::DeserializeOwned>(
+    path: &[String],
+    value: toml::Value,
+) -> Result<(), String> {
+    let mut v = value;
+    for key in path.iter().rev() {
+        let mut t = toml::Table::new();
+        t.insert(key.clone(), v);
+        v = toml::Value::Table(t);
+    }
+    v.try_into::<T>()
+        .map(|_| ())
+        .map_err(|e| e.message().trim().to_string())
+}
+
+/// A key as written in a dotted path: bare when it can be, quoted otherwise.
+fn quote_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    match bare {
+        true => key.to_string(),
+        false => format!("{key:?}"),
     }
 }
 
@@ -401,9 +507,11 @@ fn exclude_rules(value: toml::Value, problems: &mut Vec<Problem>) -> Vec<(usize,
             problems.push(problem(&key, "must be a table ([[exclude]])"));
             continue;
         }
-        match item.try_into::<RawRule>() {
-            Ok(rule) => rules.push((i, rule)),
-            Err(e) => problems.push(problem(&key, e.message().trim())),
+        let before = problems.len();
+        let mut rule = RawRule::default();
+        section(&key, item, problems, &mut rule);
+        if problems.len() == before {
+            rules.push((i, rule));
         }
     }
     rules
@@ -455,6 +563,8 @@ pub struct IocSettings {
     /// Per feed, in `feeds` order: its own minimum confidence, if configured
     /// (`crate::exclude::load_feeds` applies it).
     pub feed_min_confidence: Vec<Option<u8>>,
+    /// Per feed, in `feeds` order: whether `[iocs.allow_broad]` lets it hold broad IOCs.
+    pub allow_broad: Vec<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -582,6 +692,50 @@ pub fn parse_size(size: &SizeText) -> Result<u64, String> {
         .ok_or_else(|| format!("`{t}` is too large"))
 }
 
+/// Level words `[logging] level` takes, besides their synonyms in [`log_filter`].
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Checks `[logging] level`: a level, or a filter of `target=level` directives separated by
+/// commas (e.g. `info,c2tap=debug`), returned with synonyms normalized (`warning` → `warn`).
+/// A bare word that is not a level is refused: tracing would take it for a target name and
+/// silently print nothing at all.
+pub fn log_filter(text: &str) -> Result<String, String> {
+    let level = |word: &str| -> Option<&'static str> {
+        let word = word.trim().to_ascii_lowercase();
+        let word = match word.as_str() {
+            "warning" => "warn",
+            "err" => "error",
+            "information" => "info",
+            "none" => "off",
+            w => w,
+        };
+        LEVELS.iter().find(|l| **l == word).copied()
+    };
+    let mut out = Vec::new();
+    for directive in text.split(',').map(str::trim) {
+        let normalized = match directive.rsplit_once('=') {
+            None => level(directive).map(str::to_string),
+            Some((target, lvl)) if !target.trim().is_empty() => {
+                level(lvl).map(|l| format!("{}={l}", target.trim()))
+            }
+            Some(_) => None,
+        };
+        match normalized {
+            Some(d) => out.push(d),
+            None => {
+                return Err(format!(
+                    "`{directive}` is not a level ({}) or a target=level filter",
+                    LEVELS.join(", ")
+                ))
+            }
+        }
+    }
+    let filter = out.join(",");
+    tracing_subscriber::EnvFilter::try_new(&filter)
+        .map_err(|e| format!("`{text}`: not a level or filter: {e}"))?;
+    Ok(filter)
+}
+
 const MS: Duration = Duration::from_millis(1);
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -608,6 +762,7 @@ impl RawConfig {
                 Duration::from_secs(1),
             ),
             feed_min_confidence: self.feed_min_confidence(&mut c),
+            allow_broad: self.allow_broad(&mut c),
         };
         for (i, feed) in self.iocs.feeds.iter().enumerate() {
             if feed.trim().is_empty() {
@@ -651,7 +806,27 @@ impl RawConfig {
             }
         }
         if let Err(e) = crate::app::run::check_output_options(&self.outputs.options) {
-            c.fail("outputs.options", e);
+            // Each key alone, so every bad option is listed under its own key.
+            let before = c.problems.len();
+            for (key, value) in &self.outputs.options {
+                let mut one = toml::Table::new();
+                one.insert(key.clone(), value.clone());
+                if let Err(e) = crate::app::run::check_output_options(&one) {
+                    // The option parser's text names the key on a line of its own; the key
+                    // path says it already.
+                    let lines: Vec<&str> = e
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with("in `"))
+                        .collect();
+                    let message = lines.join(" ");
+                    let message = message.strip_prefix("output options: ").unwrap_or(&message);
+                    c.fail(&format!("outputs.options.{}", quote_key(key)), message);
+                }
+            }
+            if c.problems.len() == before {
+                c.fail("outputs.options", e);
+            }
         }
         let listen = match self.metrics.listen.trim() {
             "" => None,
@@ -673,9 +848,13 @@ impl RawConfig {
             &self.health.interval,
             Duration::from_secs(1),
         );
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
-            c.fail("logging.level", format!("not a level or filter: {e}"));
-        }
+        let log_level = match log_filter(&self.logging.level) {
+            Ok(filter) => filter,
+            Err(e) => {
+                c.fail("logging.level", e);
+                "info".to_string()
+            }
+        };
         if let Some(user) = &self.user {
             let ok = !user.is_empty()
                 && user.len() <= 32
@@ -707,7 +886,7 @@ impl RawConfig {
                 ioc_label_threshold: self.metrics.ioc_label_threshold as usize,
             },
             health_interval,
-            log_level: self.logging.level.clone(),
+            log_level,
             user: self.user.clone(),
             exclusions,
             severity,
@@ -729,6 +908,23 @@ impl RawConfig {
         iocs.feeds
             .iter()
             .map(|f| iocs.feed_min_confidence.get(f).copied())
+            .collect()
+    }
+
+    /// `[iocs.allow_broad]`, aligned with `iocs.feeds`.
+    fn allow_broad(&self, c: &mut Check) -> Vec<bool> {
+        let iocs = &self.iocs;
+        for feed in iocs.allow_broad.keys() {
+            if !iocs.feeds.iter().any(|f| f == feed) {
+                c.fail(
+                    &format!("iocs.allow_broad.\"{feed}\""),
+                    "not one of iocs.feeds",
+                );
+            }
+        }
+        iocs.feeds
+            .iter()
+            .map(|f| iocs.allow_broad.get(f).copied().unwrap_or(false))
             .collect()
     }
 
@@ -924,11 +1120,14 @@ mod tests {
         );
         assert_eq!(got.len(), 3, "{got:?}");
         assert!(
-            got[0].starts_with("capture: unknown field `snaplenn`"),
+            got[0].starts_with("capture.snaplenn: unknown field `snaplenn`"),
             "{got:?}"
         );
         assert!(got[1].starts_with("colour: unknown key"), "{got:?}");
-        assert!(got[2].starts_with("flow: unknown field `icmp`"), "{got:?}");
+        assert!(
+            got[2].starts_with("flow.timeouts.icmp: unknown field `icmp`"),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -955,12 +1154,86 @@ mod tests {
             Err(e) => e.problems().iter().map(Problem::to_string).collect(),
             Ok(_) => Vec::new(),
         };
-        assert_eq!(got.len(), 2, "{got:?}");
+        // The rest of [capture] is still checked: only the bad key is left out.
+        assert_eq!(got.len(), 3, "{got:?}");
         assert!(
-            got[0].starts_with("capture: unknown field `workerz`"),
+            got[0].starts_with("capture.workerz: unknown field `workerz`"),
             "{got:?}"
         );
-        assert_eq!(got[1], "flow.timeouts.udp: must be > 0");
+        assert_eq!(
+            got[1],
+            "capture.interfaces: at least one interface is required"
+        );
+        assert_eq!(got[2], "flow.timeouts.udp: must be > 0");
+    }
+
+    #[test]
+    fn every_type_error_is_reported_with_its_key_path() {
+        let got = problems(
+            "[capture]\ninterfaces = [\"eth0\"]\nworkers = \"2\"\nsnaplen = true\n\
+             [flow]\nmax_flows = \"many\"\n[flow.timeouts]\nudp = 5\n\
+             [iocs.filters]\nmax_age_days = -1\n[[exclude]]\nname = 7\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                "capture.snaplen: invalid type: boolean `true`, expected u32",
+                "capture.workers: invalid type: string \"2\", expected u32",
+                "exclude[0].name: invalid type: integer `7`, expected a string",
+                "flow.max_flows: invalid type: string \"many\", expected u64",
+                "flow.timeouts.udp: invalid type: integer `5`, expected a string",
+                "iocs.filters.max_age_days: invalid value: integer `-1`, expected u32",
+            ]
+        );
+    }
+
+    #[test]
+    fn log_levels_are_checked_and_synonyms_normalized() {
+        assert_eq!(log_filter("warning"), Ok("warn".to_string()));
+        assert_eq!(log_filter("INFO"), Ok("info".to_string()));
+        assert_eq!(
+            log_filter("info, c2tap=debug"),
+            Ok("info,c2tap=debug".to_string())
+        );
+        for bad in ["verbose", "", "c2tap=loud", "=info", "info,"] {
+            assert!(log_filter(bad).is_err(), "{bad}");
+        }
+        let got = problems("[capture]\ninterfaces=[\"eth0\"]\n[logging]\nlevel = \"warnings\"\n");
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].starts_with("logging.level: `warnings` is not a level"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn each_bad_output_option_is_reported_under_its_key() {
+        let got = problems(
+            "[capture]\ninterfaces=[\"eth0\"]\n[outputs.options]\nqueue_records = \"x\"\n\
+             facility = \"bogus\"\nframing = \"lf\"\n",
+        );
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("outputs.options.facility: unknown variant `bogus`"),
+            "{got:?}"
+        );
+        assert_eq!(
+            got[1],
+            "outputs.options.queue_records: invalid type: string \"x\", expected usize"
+        );
+    }
+
+    #[test]
+    fn allow_broad_names_configured_feeds() {
+        let text = "[capture]\ninterfaces=[\"eth0\"]\n[iocs]\nfeeds = [\"a.txt\", \"b.txt\"]\n\
+                    [iocs.allow_broad]\n\"b.txt\" = true\n\"c.txt\" = true\n";
+        assert_eq!(
+            problems(text),
+            vec!["iocs.allow_broad.\"c.txt\": not one of iocs.feeds"]
+        );
+        let ok = text.replace("\"c.txt\" = true\n", "");
+        let s = RawConfig::parse(&ok).ok().and_then(|r| r.validate().ok());
+        assert_eq!(s.map(|s| s.iocs.allow_broad), Some(vec![false, true]));
     }
 
     #[test]

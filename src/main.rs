@@ -90,12 +90,16 @@ struct FeedArgs {
     /// Ignore IOCs below this confidence (0-100).
     #[arg(long)]
     min_confidence: Option<u8>,
-    /// Ignore IOCs last seen more than this many days ago.
+    /// Ignore IOCs last seen more than this many days ago (0 = off; the built-in set is exempt).
     #[arg(long)]
     max_age_days: Option<u32>,
     /// Only load these malware families (repeatable, case-insensitive).
     #[arg(long = "malware")]
     malware: Vec<String>,
+    /// Also load broad IOCs: networks wider than /16 (IPv4) or /32 (IPv6), or in private,
+    /// shared, documentation or reserved space. Each one is warned about.
+    #[arg(long)]
+    allow_broad: bool,
 }
 
 #[derive(Args)]
@@ -168,12 +172,22 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
         min_confidence: args.min_confidence,
         max_age_days: args.max_age_days,
         malware: args.malware.clone(),
+        allow_broad: args.allow_broad,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    Ok(ioc::load(&sources, &filters, now)?)
+    let loaded = ioc::load(&sources, &filters, now)?;
+    for warning in loaded
+        .stats
+        .files
+        .iter()
+        .filter_map(ioc::FileStats::broad_warning)
+    {
+        let _ = writeln!(io::stderr(), "c2tap: {warning}");
+    }
+    Ok(loaded)
 }
 
 fn replay(args: ReplayArgs) -> Result<()> {

@@ -12,15 +12,19 @@
 //! capture thread can still reopen an interface that went away.
 //!
 //! [`check_file_trust`] is the other half: a config or feed file that someone other than its
-//! owner may rewrite would let them steer the sensor, so it is refused with a clear message.
+//! owner may rewrite would let them steer the sensor, so it is refused with a clear message
+//! (the rules are in [`trust`]).
+
+mod trust;
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rustix::process::{Gid, Uid};
 use rustix::thread::{self as cred, CapabilitySet, CapabilitySets};
+
+pub use trust::{may_access, read_for_service_user, Access, ServiceUser, Trust};
 
 /// The capabilities `run` keeps: raw packet sockets, and promiscuous mode plus fanout.
 pub const KEPT: CapabilitySet = CapabilitySet::NET_RAW.union(CapabilitySet::NET_ADMIN);
@@ -46,23 +50,47 @@ pub enum PrivilegeError {
         step: &'static str,
         source: io::Error,
     },
+    /// Mode bits let others rewrite the file; `fix` is the chmod argument that fixes it.
     #[error(
-        "{path}: writable by other users (mode {mode:04o}); c2tap refuses a config or feed file \
-         someone else could rewrite; run `chmod go-w {path}`",
+        "{path}: writable by other users (mode {mode:04o}); c2tap refuses a file someone else \
+         could rewrite; run `chmod {fix} {path}`",
         path = path.display()
     )]
-    SharedWritable { path: PathBuf, mode: u32 },
+    SharedWritable {
+        path: PathBuf,
+        mode: u32,
+        fix: &'static str,
+    },
     #[error(
-        "{path}: its directory {dir} lets other users replace it (mode {mode:04o}, no sticky bit); \
-         run `chmod go-w {dir}`",
+        "{path}: its directory {dir} lets other users replace it (mode {mode:04o}, entry owned \
+         by {who}); move the file out of it, to a directory others cannot write",
         path = path.display(),
-        dir = dir.display()
+        dir = dir.display(),
+        who = trust::owner_names(&[*owner])
     )]
     SharedDirectory {
         path: PathBuf,
         dir: PathBuf,
         mode: u32,
+        owner: u32,
     },
+    #[error(
+        "{path}: {what} is owned by {who}; a privileged c2tap reads only files and directories \
+         owned by {trusted}: change the owner (chown) or move the file",
+        path = path.display(),
+        who = trust::owner_names(&[*owner]),
+        trusted = trust::owner_names(owners)
+    )]
+    UntrustedOwner {
+        path: PathBuf,
+        what: String,
+        owner: u32,
+        owners: Vec<u32>,
+    },
+    #[error("{path}: is {kind}; c2tap reads only regular files here", path = path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{path}: cannot check who may change it: {source}", path = path.display())]
+    Unreadable { path: PathBuf, source: io::Error },
 }
 
 /// A local account to switch to.
@@ -218,37 +246,10 @@ fn thread_count() -> usize {
     fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
 }
 
-/// Refuses a config or feed file that a user other than its owner may write, or that sits in a
-/// directory where others may replace it (a sticky directory such as /tmp is fine: only the
-/// owner can rename or remove a file there).
+/// Refuses a config, feed, TLS or exclusion file this process should not trust (see
+/// [`trust`]: strict rules when privileged, an ordinary user's otherwise).
 pub fn check_file_trust(path: &Path) -> Result<(), PrivilegeError> {
-    let Ok(meta) = fs::metadata(path) else {
-        // Missing or unreadable: the caller's own read reports it with its context.
-        return Ok(());
-    };
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(PrivilegeError::SharedWritable {
-            path: path.to_path_buf(),
-            mode,
-        });
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if let Ok(dir_meta) = fs::metadata(dir) {
-        let dir_mode = dir_meta.permissions().mode() & 0o7777;
-        let sticky = dir_mode & 0o1000 != 0;
-        if dir_mode & 0o002 != 0 && !sticky {
-            return Err(PrivilegeError::SharedDirectory {
-                path: path.to_path_buf(),
-                dir: dir.to_path_buf(),
-                mode: dir_mode,
-            });
-        }
-    }
-    Ok(())
+    Trust::current().check(path)
 }
 
 #[cfg(test)]
@@ -270,43 +271,5 @@ mod tests {
         assert_eq!(find_account(passwd, "odd"), None);
         assert_eq!(find_account(passwd, "c2ta"), None);
         assert_eq!(find_account(passwd, "nobody"), None);
-    }
-
-    fn file_with_mode(dir: &Path, mode: u32) -> PathBuf {
-        let path = dir.join(format!("f{mode:o}"));
-        fs::write(&path, "x").unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
-        path
-    }
-
-    #[test]
-    fn refuses_files_others_may_write() {
-        let dir = tempfile::tempdir().unwrap();
-        for ok in [0o600, 0o640, 0o644, 0o400] {
-            let path = file_with_mode(dir.path(), ok);
-            assert!(check_file_trust(&path).is_ok(), "{ok:o}");
-        }
-        for bad in [0o666, 0o646, 0o664, 0o620] {
-            let path = file_with_mode(dir.path(), bad);
-            let err = check_file_trust(&path).unwrap_err().to_string();
-            assert!(err.contains("writable by other users"), "{err}");
-            assert!(err.contains(&format!("mode {bad:04o}")), "{err}");
-        }
-    }
-
-    #[test]
-    fn refuses_a_file_in_a_world_writable_directory_unless_sticky() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = file_with_mode(dir.path(), 0o644);
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-        let err = check_file_trust(&path).unwrap_err().to_string();
-        assert!(err.contains("lets other users replace it"), "{err}");
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
-        assert!(check_file_trust(&path).is_ok());
-    }
-
-    #[test]
-    fn missing_files_are_left_to_the_reader() {
-        assert!(check_file_trust(Path::new("/nonexistent/c2tap.toml")).is_ok());
     }
 }

@@ -23,6 +23,10 @@ fn feed(name: &str) -> FeedSource {
 }
 
 fn load(names: &[&str]) -> Loaded {
+    load_with(names, &Filters::default())
+}
+
+fn load_with(names: &[&str], filters: &Filters) -> Loaded {
     let sources: Vec<_> = names
         .iter()
         .map(|n| {
@@ -33,7 +37,7 @@ fn load(names: &[&str]) -> Loaded {
             }
         })
         .collect();
-    ioc::load(&sources, &Filters::default(), NOW).unwrap_or_else(|e| panic!("{names:?}: {e}"))
+    ioc::load(&sources, filters, NOW).unwrap_or_else(|e| panic!("{names:?}: {e}"))
 }
 
 fn load_err(sources: &[FeedSource]) -> String {
@@ -105,7 +109,18 @@ fn no_feed_means_the_builtin_set() {
 
 #[test]
 fn plain_lines_with_defanged_forms() {
-    let loaded = load(&["plain-defanged.txt"]);
+    // The fixture's network is documentation space: a broad IOC, loaded only on request.
+    let broad = Filters {
+        allow_broad: true,
+        ..Filters::default()
+    };
+    let loaded = load_with(&["plain-defanged.txt"], &broad);
+    let warning = loaded.stats.files[0].broad_warning().unwrap_or_default();
+    assert!(
+        warning.contains("allow_broad loaded 1 broad IOC(s)")
+            && warning.contains("198.51.100.0/24 (documentation)"),
+        "{warning}"
+    );
     assert_eq!(
         values(&loaded),
         [
@@ -345,6 +360,7 @@ fn filters_drop_low_confidence_stale_and_other_families() {
         min_confidence: Some(80),
         max_age_days: Some(30),
         malware: vec![],
+        allow_broad: false,
     };
     let loaded = ioc::load(&sources, &filters, NOW).unwrap();
     assert_eq!(values(&loaded), ["8.134.12.90:7777"]);
@@ -370,8 +386,110 @@ fn filters_drop_low_confidence_stale_and_other_families() {
     };
     let err = ioc::load(&[feed("threatfox-2024.csv")], &stale, NOW).unwrap_err();
     assert!(
-        matches!(err, LoadError::AllFiltered { filtered: 2 }),
+        matches!(&err, LoadError::AllFiltered { counts } if counts.stale == 2),
         "{err}"
+    );
+    // The message names the filter and its key, for the config and the command line.
+    let text = err.to_string();
+    assert!(
+        text.contains("2 last seen longer ago than iocs.filters.max_age_days / --max-age-days"),
+        "{text}"
+    );
+    // 0 turns the age filter off, as 0 does for every setting.
+    let off = Filters {
+        max_age_days: Some(0),
+        ..Filters::default()
+    };
+    assert_eq!(
+        ioc::load(&[feed("threatfox-2024.csv")], &off, NOW)
+            .map(|l| l.set.len())
+            .ok(),
+        Some(2)
+    );
+}
+
+#[test]
+fn the_builtin_set_is_exempt_from_the_age_filter_today_and_in_years() {
+    let aged = Filters {
+        min_confidence: Some(50),
+        max_age_days: Some(90),
+        malware: vec![],
+        allow_broad: false,
+    };
+    let in_ten_years = NOW + 10 * 365 * 86_400;
+    for now in [NOW, in_ten_years] {
+        let loaded = ioc::load(&[], &aged, now).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.set.len(), 2);
+    }
+    // An age filter still applies to files loaded beside it.
+    let loaded = ioc::load(
+        &[FeedSource::Builtin, feed("threatfox-2024.csv")],
+        &aged,
+        in_ten_years,
+    )
+    .unwrap();
+    assert_eq!(loaded.stats.files[1].filtered.stale, 2);
+}
+
+#[test]
+fn broad_iocs_are_refused_by_default_each_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broad.txt");
+    std::fs::write(
+        &path,
+        "10.0.0.0/8
+192.168.0.0/16
+2000::/3
+1.0.0.0/1
+100.64.0.0/16
+198.51.100.0/24
+\
+         240.0.0.0/16
+fe80::/64
+10.20.30.40
+138.9.223.13:8015
+",
+    )
+    .unwrap();
+    let loaded = ioc::load(&[FeedSource::File(path.clone())], &Filters::default(), NOW).unwrap();
+    assert_eq!(values(&loaded), ["10.20.30.40", "138.9.223.13:8015"]);
+    let reasons: Vec<(String, RejectReason)> = loaded.stats.files[0]
+        .reject_details
+        .iter()
+        .map(|d| (d.text.clone(), d.reason))
+        .collect();
+    let want = [
+        ("10.0.0.0/8", RejectReason::TooBroad),
+        ("192.168.0.0/16", RejectReason::Private),
+        ("2000::/3", RejectReason::TooBroad),
+        ("1.0.0.0/1", RejectReason::TooBroad),
+        ("100.64.0.0/16", RejectReason::Shared),
+        ("198.51.100.0/24", RejectReason::Documentation),
+        ("240.0.0.0/16", RejectReason::Reserved),
+        ("fe80::/64", RejectReason::LinkLocal),
+    ];
+    let want: Vec<(String, RejectReason)> = want.iter().map(|(t, r)| (t.to_string(), *r)).collect();
+    assert_eq!(reasons, want);
+    assert_eq!(loaded.stats.files[0].broad_warning(), None);
+
+    // Opting in loads them (not the link-local one: never a C2 peer) and warns.
+    let broad = Filters {
+        allow_broad: true,
+        ..Filters::default()
+    };
+    let loaded = ioc::load(&[FeedSource::File(path)], &broad, NOW).unwrap();
+    assert_eq!(loaded.set.len(), 8, "{:?}", values(&loaded));
+    let warning = loaded.stats.files[0].broad_warning().unwrap_or_default();
+    assert!(
+        warning.starts_with("WARNING: ") && warning.contains("loaded 6 broad IOC(s)"),
+        "{warning}"
+    );
+    let mut report = Vec::new();
+    ioc::write_report(&mut report, &loaded, false).unwrap();
+    let report = String::from_utf8(report).unwrap();
+    assert!(
+        report.contains("allow_broad loaded 6 broad IOC(s)"),
+        "{report}"
     );
 }
 
@@ -507,7 +625,11 @@ fn a_100k_row_threatfox_csv_loads_correctly() {
 
 #[test]
 fn kql_for_a_loaded_feed() {
-    let loaded = load(&["plain-defanged.txt"]);
+    let broad = Filters {
+        allow_broad: true,
+        ..Filters::default()
+    };
+    let loaded = load_with(&["plain-defanged.txt"], &broad);
     let mut out = Vec::new();
     ioc::write_kql(&mut out, &loaded.set).unwrap();
     let text = String::from_utf8(out).unwrap();

@@ -133,7 +133,13 @@ fn iocs_for(case: &Case) -> Result<c2tap::ioc::IocSet, String> {
         .iter()
         .map(|p| FeedSource::File(p.clone()))
         .collect();
-    ioc::load(&sources, &Filters::default(), 1_780_000_000)
+    // The fixtures' IOC files hold a documentation network (203.0.113.128/25), a broad IOC
+    // refused by default: they load as a feed with `allow_broad = true` would.
+    let filters = Filters {
+        allow_broad: true,
+        ..Filters::default()
+    };
+    ioc::load(&sources, &filters, 1_780_000_000)
         .map(|l| l.set)
         .map_err(|e| format!("{:?}: IOC file does not load: {e}", case.iocs))
 }

@@ -1,34 +1,68 @@
-//! `c2tap check-config`: validates a config file the way `c2tap run` reads it and prints every
-//! problem with its key path. Beside the data path: nothing is opened or started.
+//! `c2tap check-config`: checks a config file exactly as `c2tap run` checks it before capture
+//! ([`super::startup::check`]) — values, user, TLS files, output paths, feed files — loads the
+//! feeds, and prints every problem with its key path, or the counts of what would start.
+//! Beside the data path: nothing is captured, no socket opened, no thread started.
 
 use std::io::Write;
 use std::path::Path;
 
-use crate::config::{self, ConfigError};
+use super::run::RunFlags;
+use super::startup::{self, Feeds};
 
-/// Prints `ok` or the problems; returns whether the file is valid.
+/// Prints `ok` with what would start, or the problems; returns whether the file is valid.
 pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
-    match config::load(path) {
-        Ok(s) => {
+    let flags = RunFlags {
+        config: Some(path.to_path_buf()),
+        ..RunFlags::default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    match startup::check(&flags, None, Feeds::Load, now) {
+        Ok(checked) => {
+            let s = &checked.settings;
+            let stats = checked.feeds.unwrap_or_default();
             writeln!(
                 out,
-                "{}: ok ({} interface(s), {} worker(s) each, {} output(s))",
+                "{}: ok ({} interface(s), {} worker(s) each, {} output(s), {} IOCs)",
                 path.display(),
                 s.capture.interfaces.len(),
                 s.capture.workers,
-                s.outputs.urls.len()
+                s.outputs.urls.len(),
+                stats.iocs
             )?;
+            for f in &stats.files {
+                writeln!(
+                    out,
+                    "{}: feed {}: {} rows, {} loaded, {} duplicates, {} filtered, {} rejected",
+                    path.display(),
+                    f.file,
+                    f.rows,
+                    f.loaded,
+                    f.duplicates,
+                    f.filtered.total(),
+                    f.rejected.total()
+                )?;
+            }
+            for warning in stats
+                .files
+                .iter()
+                .filter_map(crate::ioc::FileStats::broad_warning)
+            {
+                writeln!(out, "{}: {warning}", path.display())?;
+            }
             Ok(true)
         }
-        Err(ConfigError::Invalid(problems)) => {
+        Err(problems) => {
             for p in &problems {
-                writeln!(out, "{}: {p}", path.display())?;
+                match p.key.as_str() {
+                    // The file itself: the message names it already.
+                    "(file)" => writeln!(out, "{}", p.message)?,
+                    _ => writeln!(out, "{}: {p}", path.display())?,
+                }
             }
             writeln!(out, "{} problem(s)", problems.len())?;
-            Ok(false)
-        }
-        Err(e) => {
-            writeln!(out, "{e}")?;
             Ok(false)
         }
     }

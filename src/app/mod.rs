@@ -4,6 +4,7 @@
 pub mod check_config;
 pub mod replay;
 pub mod run;
+pub mod startup;
 pub mod summary;
 
 /// The host name records carry (CEF `dvchost`, syslog HOSTNAME) unless configured.

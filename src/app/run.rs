@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use sd_notify::NotifyState;
 
 use crate::capture::live::{check_capture_permission, LiveOptions};
-use crate::config::{ConfigError, RawConfig, Settings};
+use crate::config::{ConfigError, Settings};
 use crate::exclude::{severity, Exclusions, SharedExclusions, SuppressionCounts, Suppressor};
 use crate::metrics::{CountingSink, Metrics, WorkerCounters};
 use crate::output::{DispatchSink, Dispatcher, OutputOptions, OutputSpec};
@@ -51,38 +51,18 @@ pub struct RunFlags {
     pub user: Option<String>,
 }
 
-/// Config file (or defaults) with the flags applied, validated as one.
+/// Config file (or defaults) with the flags applied, validated as one, with everything
+/// [`super::startup::check`] checks before capture (the feeds are loaded by `run` itself).
 pub fn settings(flags: &RunFlags) -> Result<Settings, ConfigError> {
-    let mut raw = match &flags.config {
-        Some(path) => RawConfig::read(path)?,
-        None => RawConfig::default(),
-    };
-    if !flags.interfaces.is_empty() {
-        raw.capture.interfaces = flags.interfaces.clone();
-    }
-    if !flags.iocs.is_empty() {
-        raw.iocs.feeds = flags.iocs.clone();
-    }
-    if !flags.outputs.is_empty() {
-        raw.outputs.urls = flags.outputs.clone();
-    }
-    if let Some(m) = &flags.metrics {
-        raw.metrics.listen = m.clone();
-    }
-    if let Some(w) = flags.workers {
-        raw.capture.workers = w;
-    }
-    if let Some(b) = &flags.bpf {
-        raw.capture.bpf = Some(b.clone());
-    }
-    if flags.prefilter {
-        raw.capture.prefilter = true;
-    }
-    let mut settings = raw.validate()?;
-    if flags.user.is_some() {
-        settings.user = flags.user.clone();
-    }
-    Ok(settings)
+    let now = feeds::epoch_secs();
+    super::startup::check(
+        flags,
+        flags.user.as_deref(),
+        super::startup::Feeds::CheckFiles,
+        now,
+    )
+    .map(|checked| checked.settings)
+    .map_err(ConfigError::Invalid)
 }
 
 /// Whether an `outputs.urls` entry can be used.

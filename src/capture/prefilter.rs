@@ -132,7 +132,12 @@ mod tests {
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join(format!("{:x}.txt", crc32fast::hash(lines.as_bytes())));
         std::fs::write(&path, lines).unwrap();
-        let loaded = load(&[FeedSource::File(path)], &Filters::default(), 0).unwrap();
+        // The documentation network below is a broad IOC by default.
+        let filters = Filters {
+            allow_broad: true,
+            ..Filters::default()
+        };
+        let loaded = load(&[FeedSource::File(path)], &filters, 0).unwrap();
         loaded.set
     }
 

@@ -1,31 +1,46 @@
-//! Per-feed minimum confidence: a trusted internal list and a noisy public feed rarely deserve
-//! the same threshold. Beside the data path, at load and reload: each feed with a minimum of
-//! its own is loaded alone with it, and the sets are merged as one load would merge them (same
-//! endpoint: one IOC, metadata joined). Without per-feed minimums this is exactly `ioc::load`.
+//! Per-feed minimum confidence and `allow_broad`: a trusted internal list and a noisy public
+//! feed rarely deserve the same threshold, nor the same licence to list whole networks. Beside
+//! the data path, at load and reload: each feed with a setting of its own is loaded alone with
+//! it, and the sets are merged as one load would merge them (same endpoint: one IOC, metadata
+//! joined). Without per-feed settings this is exactly `ioc::load`.
 
 use crate::config::IocSettings;
-use crate::ioc::{self, Endpoint, Filters, IocSetBuilder, LoadError, LoadStats, Loaded};
+use crate::ioc::{
+    self, Endpoint, FilterCounts, Filters, IocSetBuilder, LoadError, LoadStats, Loaded,
+};
 
 /// Loads `settings.feeds` (none → the built-in set) through the filters, each feed with its
 /// own minimum confidence where `[iocs.feed_min_confidence]` names one.
 pub fn load_feeds(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded, LoadError> {
-    if settings.feed_min_confidence.iter().all(Option::is_none) {
+    let loaded = load_each(settings, now_epoch_secs)?;
+    // Loud in the sensor's log too, at every (re)load, not only in check-config.
+    for warning in loaded.stats.files.iter().filter_map(|f| f.broad_warning()) {
+        tracing::warn!("{warning}");
+    }
+    Ok(loaded)
+}
+
+fn load_each(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded, LoadError> {
+    let per_feed = settings.feed_min_confidence.iter().any(Option::is_some)
+        || settings.allow_broad.iter().any(|&b| b);
+    if !per_feed {
         return ioc::load(&settings.feeds, &settings.filters, now_epoch_secs);
     }
     let mut builder = IocSetBuilder::default();
     let mut stats = LoadStats::default();
-    let mut filtered_away = 0u64;
+    let mut filtered_away = FilterCounts::default();
     for (i, source) in settings.feeds.iter().enumerate() {
         let own = settings.feed_min_confidence.get(i).copied().flatten();
         let filters = Filters {
             min_confidence: own.or(settings.filters.min_confidence),
+            allow_broad: settings.allow_broad.get(i).copied().unwrap_or(false),
             ..settings.filters.clone()
         };
         let loaded = match ioc::load(std::slice::from_ref(source), &filters, now_epoch_secs) {
             Ok(loaded) => loaded,
             // This feed keeps nothing; the others may.
-            Err(LoadError::AllFiltered { filtered }) => {
-                filtered_away = filtered_away.saturating_add(filtered);
+            Err(LoadError::AllFiltered { counts }) => {
+                filtered_away.merge(&counts);
                 continue;
             }
             Err(e) => return Err(e),
@@ -38,9 +53,11 @@ pub fn load_feeds(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded,
         stats.files.extend(loaded.stats.files);
     }
     if builder.is_empty() {
-        let kept: u64 = stats.files.iter().map(|f| f.filtered.total()).sum();
+        for f in &stats.files {
+            filtered_away.merge(&f.filtered);
+        }
         return Err(LoadError::AllFiltered {
-            filtered: filtered_away.saturating_add(kept),
+            counts: filtered_away,
         });
     }
     let set = builder.build();

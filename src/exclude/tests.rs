@@ -272,7 +272,7 @@ clients = ["10.0.0.1"]
 "#,
     );
     let want = [
-        "exclude[5]: unknown field `clients`, expected one of `name`, `reason`, `client`, `server`, `ports`, `protocol`, `vlan`, `ioc`, `malware`, `window`, `timezone`, `expires`, `action`, `exclude_action`",
+        "exclude[5].clients: unknown field `clients`, expected one of `name`, `reason`, `client`, `server`, `ports`, `protocol`, `vlan`, `ioc`, `malware`, `window`, `timezone`, `expires`, `action`, `exclude_action`",
         "exclude_action: `mute`: must be \"drop\" or \"report\"",
         "exclude[0].name: `9lives`: must start with a letter and use only letters, digits, _ and - (at most 40)",
         "exclude[0].reason: required: why these matches are benign (sent with reported records)",
@@ -573,7 +573,8 @@ fn feeds_config(extra: &str) -> crate::config::IocSettings {
     let tf = format!("{root}/tests/feeds/threatfox-recent.csv");
     let plain = format!("{root}/pcaps/iocs/address-only.txt");
     let text = format!(
-        "[capture]\ninterfaces = [\"eth0\"]\n[iocs]\nfeeds = [\"{tf}\", \"{plain}\"]\n{}\n",
+        "[capture]\ninterfaces = [\"eth0\"]\n[iocs]\nfeeds = [\"{tf}\", \"{plain}\"]\n{}\n\
+         [iocs.allow_broad]\n\"{plain}\" = true\n",
         extra.replace("TF", &tf)
     );
     let raw = RawConfig::parse(&text).unwrap();

@@ -1,6 +1,16 @@
 //! Endpoint: the validated, normalized form of one IOC value. Every feed format hands its raw
-//! value text here (after refanging), so the rules that keep junk out of the set — no
-//! `0.0.0.0`, no broadcast, multicast or loopback, ports 1..=65535 — live in one place.
+//! value text here (after refanging), so the rules that keep junk out of the set live in one
+//! place.
+//!
+//! Two kinds of rule. [`Endpoint::parse`] refuses what can never be a C2 peer seen on a wire:
+//! `0.0.0.0`/`::`, broadcast, multicast, loopback and link-local space (for a network: any
+//! overlap), and ports outside 1..=65535. [`Endpoint::breadth`] refuses what is *too broad* to
+//! be an IOC unless the operator opts in per feed (`allow_broad`): a network wider than
+//! [`MIN_PREFIX_V4`]/[`MIN_PREFIX_V6`], a network overlapping private, shared (CGNAT),
+//! documentation or reserved space, and a single host in reserved space. Such an entry in a
+//! public feed is a feed error that would turn every internal flow into an alert. A single
+//! host in private, shared or documentation space is accepted: one address cannot flood, and
+//! an internal sinkhole, honeypot or relay is a legitimate IOC.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -23,19 +33,38 @@ pub enum RejectReason {
     Multicast,
     /// Loopback traffic never leaves the host; an IOC there is a feed error.
     Loopback,
+    /// `169.254.0.0/16`, `fe80::/10`: never routed, so never a C2 peer.
+    LinkLocal,
+    /// A network wider than [`MIN_PREFIX_V4`] / [`MIN_PREFIX_V6`] (without `allow_broad`).
+    TooBroad,
+    /// A network in RFC 1918 or unique-local (`fc00::/7`) space (without `allow_broad`).
+    Private,
+    /// A network in shared address space, `100.64.0.0/10` (without `allow_broad`).
+    Shared,
+    /// A network in documentation space (without `allow_broad`).
+    Documentation,
+    /// A network or host in reserved space: `0.0.0.0/8`, `192.0.0.0/24`, benchmarking
+    /// `198.18.0.0/15`, `240.0.0.0/4`, discard-only `100::/64` (without `allow_broad`).
+    Reserved,
     /// The row itself could not be read (broken quoting, wrong column count, no value).
     Unparsable,
 }
 
 impl RejectReason {
     /// Every reason, in the order reports list them.
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 13] = [
         RejectReason::BadAddress,
         RejectReason::BadPort,
         RejectReason::Unspecified,
         RejectReason::Broadcast,
         RejectReason::Multicast,
         RejectReason::Loopback,
+        RejectReason::LinkLocal,
+        RejectReason::TooBroad,
+        RejectReason::Private,
+        RejectReason::Shared,
+        RejectReason::Documentation,
+        RejectReason::Reserved,
         RejectReason::Unparsable,
     ];
 
@@ -48,9 +77,104 @@ impl RejectReason {
             RejectReason::Broadcast => "broadcast",
             RejectReason::Multicast => "multicast",
             RejectReason::Loopback => "loopback",
+            RejectReason::LinkLocal => "link_local",
+            RejectReason::TooBroad => "too_broad",
+            RejectReason::Private => "private",
+            RejectReason::Shared => "shared",
+            RejectReason::Documentation => "documentation",
+            RejectReason::Reserved => "reserved",
             RejectReason::Unparsable => "unparsable",
         }
     }
+
+    /// Whether a feed's `allow_broad = true` lets such an IOC in.
+    pub fn is_breadth(self) -> bool {
+        matches!(
+            self,
+            RejectReason::TooBroad
+                | RejectReason::Private
+                | RejectReason::Shared
+                | RejectReason::Documentation
+                | RejectReason::Reserved
+        )
+    }
+}
+
+/// Widest IPv4 network accepted as an IOC without `allow_broad`: a /16 is 65,536 addresses,
+/// already a provider's block; anything wider is a feed error or a policy, not an indicator.
+pub const MIN_PREFIX_V4: u8 = 16;
+/// Widest IPv6 network accepted without `allow_broad`: a /32 is a whole provider allocation.
+pub const MIN_PREFIX_V6: u8 = 32;
+
+/// Space where the hard rules of [`Endpoint::parse`] apply, with the reason.
+const HARD_V4: [(&str, RejectReason); 3] = [
+    ("127.0.0.0/8", RejectReason::Loopback),
+    ("169.254.0.0/16", RejectReason::LinkLocal),
+    ("224.0.0.0/4", RejectReason::Multicast),
+];
+const HARD_V6: [(&str, RejectReason); 3] = [
+    ("::1/128", RejectReason::Loopback),
+    ("fe80::/10", RejectReason::LinkLocal),
+    ("ff00::/8", RejectReason::Multicast),
+];
+/// Space a network IOC may only overlap with `allow_broad`. `240.0.0.0/4` comes after the
+/// broadcast check.
+const SPECIAL_V4: [(&str, RejectReason); 11] = [
+    ("0.0.0.0/8", RejectReason::Reserved),
+    ("10.0.0.0/8", RejectReason::Private),
+    ("100.64.0.0/10", RejectReason::Shared),
+    ("172.16.0.0/12", RejectReason::Private),
+    ("192.0.0.0/24", RejectReason::Reserved),
+    ("192.0.2.0/24", RejectReason::Documentation),
+    ("192.168.0.0/16", RejectReason::Private),
+    ("198.18.0.0/15", RejectReason::Reserved),
+    ("198.51.100.0/24", RejectReason::Documentation),
+    ("203.0.113.0/24", RejectReason::Documentation),
+    ("240.0.0.0/4", RejectReason::Reserved),
+];
+const SPECIAL_V6: [(&str, RejectReason); 4] = [
+    ("fc00::/7", RejectReason::Private),
+    ("2001:db8::/32", RejectReason::Documentation),
+    ("3fff::/20", RejectReason::Documentation),
+    ("100::/64", RejectReason::Reserved),
+];
+
+/// Wider than [`MIN_PREFIX_V4`] / [`MIN_PREFIX_V6`].
+fn too_wide(net: IpNet) -> bool {
+    let min = match net {
+        IpNet::V4(_) => MIN_PREFIX_V4,
+        IpNet::V6(_) => MIN_PREFIX_V6,
+    };
+    net.prefix_len() < min
+}
+
+/// The hard block holding all of `net`, if one does.
+fn hard_block_containing(net: IpNet) -> Option<RejectReason> {
+    let table: &[(&str, RejectReason)] = match net {
+        IpNet::V4(_) => &HARD_V4,
+        IpNet::V6(_) => &HARD_V6,
+    };
+    table.iter().find_map(|(block, reason)| {
+        let block: IpNet = block.parse().ok()?;
+        block.contains(&net).then_some(*reason)
+    })
+}
+
+/// The first listed block `net` overlaps, with its reason.
+fn overlap(
+    net: IpNet,
+    table4: &[(&str, RejectReason)],
+    table6: &[(&str, RejectReason)],
+) -> Option<RejectReason> {
+    let table = match net {
+        IpNet::V4(_) => table4,
+        IpNet::V6(_) => table6,
+    };
+    table.iter().find_map(|(block, reason)| {
+        let block: IpNet = block.parse().ok()?;
+        let meets = block.contains(&net.network()) || net.contains(&block.network());
+        meets.then_some(*reason)
+    })
 }
 
 impl fmt::Display for RejectReason {
@@ -129,24 +253,55 @@ impl Endpoint {
         }
     }
 
+    /// The network this endpoint covers (a host is its own /32 or /128).
+    pub fn net(&self) -> IpNet {
+        match *self {
+            Endpoint::Addr(a) | Endpoint::AddrPort(a, _) => IpNet::from(a),
+            Endpoint::Net(net) => net,
+        }
+    }
+
+    /// The hard rules: space that is never a C2 peer.
+    ///
+    /// A network that reaches into such space is refused for that space when it lies inside
+    /// it (`127.0.0.0/8`: loopback), and as too broad when it spans it (`1.0.0.0/1` holds
+    /// loopback and multicast space, but what is wrong with it is its size).
     fn check_usable(&self) -> Result<(), RejectReason> {
-        let (first, last) = match *self {
-            Endpoint::Addr(a) | Endpoint::AddrPort(a, _) => (a, a),
-            Endpoint::Net(net) => (net.network(), net.broadcast()),
-        };
-        if first.is_unspecified() {
-            return Err(RejectReason::Unspecified);
+        let net = self.net();
+        if let Some(reason) = overlap(net, &HARD_V4, &HARD_V6) {
+            let inside = hard_block_containing(net).is_some();
+            return Err(match inside || !too_wide(net) {
+                true => reason,
+                false => RejectReason::TooBroad,
+            });
         }
-        if first.is_loopback() || last.is_loopback() {
-            return Err(RejectReason::Loopback);
+        if net.network().is_unspecified() {
+            return Err(match too_wide(net) {
+                true => RejectReason::TooBroad,
+                false => RejectReason::Unspecified,
+            });
         }
-        if first.is_multicast() || last.is_multicast() {
-            return Err(RejectReason::Multicast);
-        }
-        if last == IpAddr::V4(Ipv4Addr::BROADCAST) {
+        if net.broadcast() == IpAddr::V4(Ipv4Addr::BROADCAST) {
             return Err(RejectReason::Broadcast);
         }
         Ok(())
+    }
+
+    /// Why this endpoint is too broad to load without the feed's `allow_broad`, if it is.
+    /// Judged after [`Endpoint::parse`] accepted it.
+    pub fn breadth(&self) -> Option<RejectReason> {
+        match *self {
+            Endpoint::Net(net) => {
+                if too_wide(net) {
+                    return Some(RejectReason::TooBroad);
+                }
+                overlap(net, &SPECIAL_V4, &SPECIAL_V6)
+            }
+            Endpoint::Addr(_) | Endpoint::AddrPort(..) => {
+                overlap(self.net(), &SPECIAL_V4, &SPECIAL_V6)
+                    .filter(|r| *r == RejectReason::Reserved)
+            }
+        }
     }
 }
 
@@ -276,7 +431,14 @@ mod tests {
             ("0.0.0.0", Unspecified),
             ("0.0.0.0:80", Unspecified),
             ("::", Unspecified),
-            ("0.0.0.0/0", Unspecified),
+            ("0.0.0.0/0", TooBroad),
+            ("0.0.0.0/16", Unspecified),
+            ("1.0.0.0/1", TooBroad),
+            ("::/0", TooBroad),
+            ("169.254.1.1", LinkLocal),
+            ("169.254.0.0/16", LinkLocal),
+            ("fe80::1", LinkLocal),
+            ("[fe80::1]:443", LinkLocal),
             ("255.255.255.255", Broadcast),
             ("255.255.255.0/24", Broadcast),
             ("224.0.0.1", Multicast),
@@ -289,6 +451,50 @@ mod tests {
         ];
         for (text, reason) in cases {
             assert_eq!(Endpoint::parse(text), Err(reason), "{text}");
+        }
+    }
+
+    fn breadth(text: &str) -> Option<RejectReason> {
+        Endpoint::parse(text)
+            .unwrap_or_else(|r| panic!("{text}: {r}"))
+            .breadth()
+    }
+
+    #[test]
+    fn broad_networks_and_special_space_need_allow_broad() {
+        use RejectReason::*;
+        let cases = [
+            ("10.0.0.0/8", Some(TooBroad)),
+            ("2000::/3", Some(TooBroad)),
+            ("8.0.0.0/15", Some(TooBroad)),
+            ("2a00::/31", Some(TooBroad)),
+            ("192.168.0.0/16", Some(Private)),
+            ("10.1.2.0/24", Some(Private)),
+            ("172.16.0.0/16", Some(Private)),
+            ("fd00::/48", Some(Private)),
+            ("100.64.0.0/16", Some(Shared)),
+            ("198.51.100.0/24", Some(Documentation)),
+            ("203.0.113.128/25", Some(Documentation)),
+            ("2001:db8::/32", Some(Documentation)),
+            ("198.18.0.0/16", Some(Reserved)),
+            ("240.0.0.0/16", Some(Reserved)),
+            ("240.1.2.3", Some(Reserved)),
+            ("0.1.2.3:80", Some(Reserved)),
+            // A single host may sit in private, shared or documentation space: an internal
+            // sinkhole is a legitimate IOC and one address cannot flood.
+            ("10.1.2.3", None),
+            ("192.168.1.1:8080", None),
+            ("100.64.1.1", None),
+            ("198.51.100.66", None),
+            ("[2001:db8:c2::13]:8015", None),
+            ("fd00::5", None),
+            ("8.8.0.0/16", None),
+            ("138.9.223.0/24", None),
+            ("2a00:1450::/32", None),
+            ("138.9.223.13:8015", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(breadth(text), want, "{text}");
         }
     }
 

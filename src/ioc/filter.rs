@@ -16,12 +16,19 @@ pub struct Filters {
     /// hand-made tables) are kept: the analyst who listed them vouches for them.
     pub min_confidence: Option<u8>,
     /// Drop IOCs last seen (else first seen) more than this many days before `now`. IOCs
-    /// without any date are kept.
+    /// without any date are kept, and so is the built-in set (its dates are fixed at build
+    /// time). 0 = off, as 0 means off for every c2tap setting.
     pub max_age_days: Option<u32>,
     /// Keep only these malware families (case-insensitive, compared with the feed's printable
     /// name); empty keeps all. With a list, IOCs that name no family are dropped.
     #[serde(default)]
     pub malware: Vec<String>,
+    /// Load networks too broad for an IOC and networks in private, shared, documentation or
+    /// reserved space (see [`super::endpoint`]); counted in the load statistics so reports can
+    /// warn. Set per feed (`[iocs.allow_broad]`) or by `--allow-broad`, never in
+    /// `[iocs.filters]`.
+    #[serde(skip)]
+    pub allow_broad: bool,
 }
 
 /// Why a valid IOC was left out.
@@ -41,7 +48,8 @@ impl Filters {
                 return Some(FilterReason::LowConfidence);
             }
         }
-        if let (Some(days), Some(seen)) = (self.max_age_days, row.last_seen.or(row.first_seen)) {
+        let max_age_days = self.max_age_days.filter(|&d| d > 0);
+        if let (Some(days), Some(seen)) = (max_age_days, row.last_seen.or(row.first_seen)) {
             let oldest = i128::from(now_epoch_secs) - i128::from(days) * i128::from(SECS_PER_DAY);
             if i128::from(seen.epoch_secs()) < oldest {
                 return Some(FilterReason::Stale);
@@ -91,6 +99,7 @@ mod tests {
             min_confidence: Some(75),
             max_age_days: Some(30),
             malware: vec!["remcos ".into()],
+            allow_broad: false,
         };
         let fresh = Some("2026-05-01");
         assert_eq!(
@@ -143,6 +152,14 @@ mod tests {
             Filters::default().check(&row(Some(0), Some("1999-01-01"), None, None), NOW),
             None
         );
+        let age_off = Filters {
+            max_age_days: Some(0),
+            ..Filters::default()
+        };
+        assert_eq!(
+            age_off.check(&row(Some(90), Some("1999-01-01"), None, None), NOW),
+            None
+        );
     }
 
     #[test]
@@ -154,7 +171,8 @@ mod tests {
             Some(Filters {
                 min_confidence: Some(75),
                 max_age_days: Some(30),
-                malware: vec!["Remcos".into()]
+                malware: vec!["Remcos".into()],
+                allow_broad: false,
             })
         );
         assert!(toml::from_str::<Filters>("min_conf = 75").is_err());

@@ -16,7 +16,7 @@ use super::detect_format::{detect, FeedFormat};
 use super::endpoint::{Endpoint, RejectReason};
 use super::filter::Filters;
 use super::row::{FeedRow, Location, RowSink};
-use super::stats::{FileStats, LoadStats};
+use super::stats::{FileStats, FilterCounts, LoadStats};
 use super::text::{decode, FormatError};
 use super::timestamp::Timestamp;
 use super::{builtin_entries, markdown, plain, stix, threatfox_csv, threatfox_json, Ioc, IocSet};
@@ -95,15 +95,41 @@ pub enum LoadError {
         rejected: u64,
         first_reject: String,
     },
-    #[error(
-        "every IOC was filtered out ({filtered} dropped by the filters); refusing an empty set"
-    )]
-    AllFiltered { filtered: u64 },
+    /// Names each filter that dropped IOCs and its key, so the operator knows what to change.
+    #[error("every IOC was filtered out ({}); refusing an empty set", filtered_by(.counts))]
+    AllFiltered { counts: FilterCounts },
     #[error("more than {MAX_SET_IOCS} IOCs")]
     TooManyIocs,
     /// A feed anyone but its owner may rewrite could plant or hide IOCs.
     #[error(transparent)]
     Untrusted(#[from] crate::privilege::PrivilegeError),
+}
+
+/// `2 by max_age_days (...)`, per filter that dropped something.
+fn filtered_by(counts: &FilterCounts) -> String {
+    let parts: Vec<String> = [
+        (
+            counts.stale,
+            "last seen longer ago than iocs.filters.max_age_days / --max-age-days",
+        ),
+        (
+            counts.low_confidence,
+            "confidence below iocs.filters.min_confidence (or iocs.feed_min_confidence) / \
+             --min-confidence",
+        ),
+        (
+            counts.malware,
+            "family not in iocs.filters.malware / --malware",
+        ),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, why)| format!("{n} {why}"))
+    .collect();
+    match parts.is_empty() {
+        true => "nothing loaded".into(),
+        false => parts.join("; "),
+    }
 }
 
 /// Loads `sources` (none → the built-in set) through `filters`. `now_epoch_secs` is the
@@ -121,10 +147,19 @@ pub fn load(
     };
     let mut builder = IocSetBuilder::default();
     let mut stats = LoadStats::default();
+    // The built-in set's dates are fixed at build time: an age filter would empty it a few
+    // months after a release, so it is exempt (documented with `max_age_days`).
+    let builtin_filters = Filters {
+        max_age_days: None,
+        ..filters.clone()
+    };
     for source in sources {
         let mut collector = Collector {
             builder: &mut builder,
-            filters,
+            filters: match source {
+                FeedSource::Builtin => &builtin_filters,
+                FeedSource::File(_) => filters,
+            },
             now_epoch_secs,
             source_name: "",
             full: false,
@@ -144,8 +179,11 @@ pub fn load(
         stats.files.push(file);
     }
     if builder.is_empty() {
-        let filtered = stats.files.iter().map(|f| f.filtered.total()).sum();
-        return Err(LoadError::AllFiltered { filtered });
+        let mut counts = FilterCounts::default();
+        for f in &stats.files {
+            counts.merge(&f.filtered);
+        }
+        return Err(LoadError::AllFiltered { counts });
     }
     let set = builder.build();
     stats.iocs = set.len();
@@ -156,7 +194,7 @@ fn no_iocs(file: FileStats) -> LoadError {
     let first_reject = file
         .reject_details
         .first()
-        .map(|d| format!("; first: {} {} `{}`", d.at, d.reason, d.text))
+        .map(|d| format!("; first: {} {} `{}`", d.at, d.reason, log_prefix(&d.text)))
         .unwrap_or_default();
     LoadError::NoIocs {
         format: file.format.label(),
@@ -166,6 +204,18 @@ fn no_iocs(file: FileStats) -> LoadError {
         first_reject,
         file: file.file,
     }
+}
+
+/// Longest part of a rejected row an error (and so the log) quotes: enough to recognise a
+/// mistyped address, too little to leak a line of a file that was never a feed.
+const LOG_PREFIX_CHARS: usize = 16;
+
+fn log_prefix(text: &str) -> String {
+    let mut prefix: String = text.chars().take(LOG_PREFIX_CHARS).collect();
+    if text.chars().nth(LOG_PREFIX_CHARS).is_some() {
+        prefix.push('…');
+    }
+    prefix
 }
 
 /// Validates, filters and merges one source's rows into the shared builder.
@@ -290,6 +340,12 @@ impl RowSink for Collector<'_> {
             Ok(endpoint) => endpoint,
             Err(reason) => return self.stats.reject(at, reason, &row.value),
         };
+        if let Some(reason) = endpoint.breadth() {
+            if !self.filters.allow_broad {
+                return self.stats.reject(at, reason, &row.value);
+            }
+            self.stats.accept_broad(endpoint, reason);
+        }
         if let Some(reason) = self.filters.check(&row, self.now_epoch_secs) {
             return self.stats.filtered.add(reason);
         }

@@ -70,6 +70,14 @@ pub fn write_report(out: &mut dyn Write, loaded: &Loaded, json: bool) -> io::Res
     for file in &loaded.stats.files {
         write_file_details(out, file)?;
     }
+    for warning in loaded
+        .stats
+        .files
+        .iter()
+        .filter_map(FileStats::broad_warning)
+    {
+        writeln!(out, "{}", clean(&warning))?;
+    }
     Ok(())
 }
 

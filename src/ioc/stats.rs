@@ -12,7 +12,9 @@ use super::row::Location;
 pub const MAX_REJECT_DETAILS: usize = 50;
 
 /// Longest excerpt of a rejected row kept for the report.
-const MAX_EXCERPT_CHARS: usize = 120;
+/// Short on purpose: a file named as a feed by mistake (or by someone steering a config) must
+/// not have its lines copied into reports and logs; an IOC value is at most 47 characters.
+const MAX_EXCERPT_CHARS: usize = 48;
 
 /// One rejected row, for the analyst to fix the feed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -44,6 +46,12 @@ impl FilterCounts {
     pub fn total(&self) -> u64 {
         self.low_confidence + self.stale + self.malware
     }
+
+    pub fn merge(&mut self, other: &FilterCounts) {
+        self.low_confidence += other.low_confidence;
+        self.stale += other.stale;
+        self.malware += other.malware;
+    }
 }
 
 /// Rejected rows, per reason.
@@ -55,6 +63,12 @@ pub struct RejectCounts {
     pub broadcast: u64,
     pub multicast: u64,
     pub loopback: u64,
+    pub link_local: u64,
+    pub too_broad: u64,
+    pub private: u64,
+    pub shared: u64,
+    pub documentation: u64,
+    pub reserved: u64,
     pub unparsable: u64,
 }
 
@@ -67,6 +81,12 @@ impl RejectCounts {
             RejectReason::Broadcast => self.broadcast,
             RejectReason::Multicast => self.multicast,
             RejectReason::Loopback => self.loopback,
+            RejectReason::LinkLocal => self.link_local,
+            RejectReason::TooBroad => self.too_broad,
+            RejectReason::Private => self.private,
+            RejectReason::Shared => self.shared,
+            RejectReason::Documentation => self.documentation,
+            RejectReason::Reserved => self.reserved,
             RejectReason::Unparsable => self.unparsable,
         }
     }
@@ -79,6 +99,12 @@ impl RejectCounts {
             RejectReason::Broadcast => &mut self.broadcast,
             RejectReason::Multicast => &mut self.multicast,
             RejectReason::Loopback => &mut self.loopback,
+            RejectReason::LinkLocal => &mut self.link_local,
+            RejectReason::TooBroad => &mut self.too_broad,
+            RejectReason::Private => &mut self.private,
+            RejectReason::Shared => &mut self.shared,
+            RejectReason::Documentation => &mut self.documentation,
+            RejectReason::Reserved => &mut self.reserved,
             RejectReason::Unparsable => &mut self.unparsable,
         } += 1;
     }
@@ -108,7 +134,15 @@ pub struct FileStats {
     pub rejected: RejectCounts,
     /// The first [`MAX_REJECT_DETAILS`] rejected rows.
     pub reject_details: Vec<RejectDetail>,
+    /// Rows loaded only because the feed allows broad IOCs (`allow_broad`): each one a
+    /// network or host the default rules refuse. Reports warn about them.
+    pub broad: u64,
+    /// The first [`MAX_BROAD_EXAMPLES`] of them, with the rule they would break.
+    pub broad_examples: Vec<(String, RejectReason)>,
 }
+
+/// Broad IOCs named per file in a warning; the count stays exact beyond it.
+pub const MAX_BROAD_EXAMPLES: usize = 5;
 
 impl FileStats {
     pub fn new(file: &str, format: FeedFormat) -> FileStats {
@@ -123,7 +157,41 @@ impl FileStats {
             filtered: FilterCounts::default(),
             rejected: RejectCounts::default(),
             reject_details: Vec::new(),
+            broad: 0,
+            broad_examples: Vec::new(),
         }
+    }
+
+    /// Notes a broad IOC that `allow_broad` let in.
+    pub fn accept_broad(&mut self, endpoint: super::Endpoint, rule: RejectReason) {
+        self.broad += 1;
+        if self.broad_examples.len() < MAX_BROAD_EXAMPLES {
+            self.broad_examples.push((endpoint.to_string(), rule));
+        }
+    }
+
+    /// One loud line when broad IOCs were loaded, for `c2tap iocs`, `check-config` and the log.
+    pub fn broad_warning(&self) -> Option<String> {
+        if self.broad == 0 {
+            return None;
+        }
+        let examples: Vec<String> = self
+            .broad_examples
+            .iter()
+            .map(|(ioc, rule)| format!("{ioc} ({rule})"))
+            .collect();
+        let more = self.broad - self.broad_examples.len() as u64;
+        let more = match more {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        Some(format!(
+            "WARNING: {}: allow_broad loaded {} broad IOC(s) the default rules refuse: {}{more}; \
+             every flow touching them alerts",
+            self.file,
+            self.broad,
+            examples.join(", ")
+        ))
     }
 
     /// Rows that named a usable IOC, whether or not a filter then dropped it.

@@ -82,10 +82,13 @@ impl Connector {
             }
             (OutputSpec::File { path, .. }, _) => {
                 // Group-readable for a log shipper in the sensor's group; never world-readable.
+                // Never through a symbolic link: one planted at the path would aim the
+                // records at any file the sensor may write.
                 let file = OpenOptions::new()
                     .create(true)
                     .append(true)
                     .mode(0o640)
+                    .custom_flags(libc::O_NOFOLLOW)
                     .open(path)?;
                 Ok(Connection::File(BufWriter::new(file)))
             }
