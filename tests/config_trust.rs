@@ -316,7 +316,7 @@ fn the_shipped_files_pass_check_config_and_start_and_every_referenced_file_is_pa
     while !log().contains("capture started") && std::time::Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(log().contains("2 IOCs"), "{}", log());
+    assert!(log().contains("iocs=2"), "{}", log());
     lab.replay(&root.join("pcaps/demo-remcos.pcap"));
     std::thread::sleep(Duration::from_millis(700));
     let _ = Command::new("kill")
