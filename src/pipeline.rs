@@ -119,10 +119,10 @@ impl<S: RecordSink> Emitter<S> {
         let sig = Signature::for_kind(m.kind);
         let iface = self.interface(flow.iface);
         let rec = detect::flow_record(sig, action, key, flow, m, &iface);
-        if self.storms.fold_alert(&rec) {
+        let Some(rec) = self.storms.fold_alert(rec) else {
             flow.stormed = true;
             return;
-        }
+        };
         self.stats.matches[usize::from(sig == Signature::IocAddressMatch)] += 1;
         self.sink.emit(Record::Flow(rec));
     }

@@ -112,14 +112,20 @@ impl Storms {
             self.stats.untracked += 1;
             return;
         }
+        if !self.iocs.contains_key(ioc) {
+            let fresh = IocStorm {
+                window_start: now,
+                new_flows: 0,
+                storming: false,
+                own_records: 0,
+                folded: None,
+            };
+            self.iocs.insert(ioc.into(), fresh);
+        }
         let (cfg, records) = (self.cfg, &mut self.stats.records);
-        let storm = self.iocs.entry(ioc.into()).or_insert(IocStorm {
-            window_start: now,
-            new_flows: 0,
-            storming: false,
-            own_records: 0,
-            folded: None,
-        });
+        let Some(storm) = self.iocs.get_mut(ioc) else {
+            return;
+        };
         storm.roll(now, cfg, records, emit);
         storm.new_flows = storm.new_flows.saturating_add(1);
         if storm.new_flows > cfg.flows {
@@ -127,19 +133,19 @@ impl Storms {
         }
     }
 
-    /// The alert `rec` of a flow is due: true when it is folded into its IOC's storm (the
-    /// caller sends nothing and marks the flow so its summary is folded too).
-    pub fn fold_alert(&mut self, rec: &FlowRecord) -> bool {
+    /// The alert `rec` of a flow is due: handed back to be sent, or None when it is folded
+    /// into its IOC's storm (the caller then marks the flow so its summary is folded too).
+    pub fn fold_alert(&mut self, rec: FlowRecord) -> Option<FlowRecord> {
         let threshold = self.cfg.flows;
         let Some(storm) = self.iocs.get_mut(rec.ioc.value.as_str()) else {
-            return false;
+            return Some(rec);
         };
         if !storm.storming {
-            return false;
+            return Some(rec);
         }
         if rec.action == Action::Established && storm.own_records < threshold {
             storm.own_records += 1;
-            return false;
+            return Some(rec);
         }
         // The far side of the IOC: its clients, or the hosts it opened connections to.
         let peer = if rec.ioc_is_server {
@@ -147,6 +153,10 @@ impl Storms {
         } else {
             rec.server.addr
         };
+        let i = usize::from(rec.signature == Signature::IocAddressMatch);
+        if let Some(n) = self.stats.folded.get_mut(i) {
+            *n += 1;
+        }
         match &mut storm.folded {
             Some(f) => {
                 f.count += 1;
@@ -154,26 +164,22 @@ impl Storms {
                 f.last = f.last.max(rec.end);
                 add_totals(&mut f.totals, &rec.totals);
                 f.peers.insert(peer);
-                f.sample = rec.clone();
+                f.sample = rec;
             }
             None => {
                 let mut peers = Distinct::default();
                 peers.insert(peer);
                 storm.folded = Some(Folded {
-                    sample: rec.clone(),
                     count: 1,
                     first: rec.start,
                     last: rec.end,
                     totals: rec.totals,
                     peers,
+                    sample: rec,
                 });
             }
         }
-        let i = usize::from(rec.signature == Signature::IocAddressMatch);
-        if let Some(n) = self.stats.folded.get_mut(i) {
-            *n += 1;
-        }
-        true
+        None
     }
 
     /// The summary of a flow whose alert was folded: it is part of that storm too.
@@ -354,7 +360,9 @@ mod tests {
         // Three flows: no storm, their alerts leave.
         for n in 0..3 {
             s.new_flow(&ioc, n, &mut |r| out.push(r));
-            assert!(!s.fold_alert(&alert(n as u32, n, Action::Attempted)));
+            assert!(s
+                .fold_alert(alert(n as u32, n, Action::Attempted))
+                .is_some());
         }
         // The fourth starts it: attempted flows fold, established ones keep their records
         // up to the threshold.
@@ -362,12 +370,16 @@ mod tests {
             s.new_flow(&ioc, n, &mut |r| out.push(r));
         }
         for n in 3..8 {
-            assert!(s.fold_alert(&alert(n as u32, n, Action::Attempted)));
+            assert!(s
+                .fold_alert(alert(n as u32, n, Action::Attempted))
+                .is_none());
         }
         for n in 8..11 {
-            assert!(!s.fold_alert(&alert(n as u32, n, Action::Established)));
+            assert!(s
+                .fold_alert(alert(n as u32, n, Action::Established))
+                .is_some());
         }
-        assert!(s.fold_alert(&alert(11, 9, Action::Established)));
+        assert!(s.fold_alert(alert(11, 9, Action::Established)).is_none());
         s.tick(10, &mut |r| out.push(r));
         let [Record::Flow(storm)] = out.as_slice() else {
             panic!("{out:?}")
@@ -377,12 +389,12 @@ mod tests {
         assert_eq!((storm.start, storm.end), (3, 9));
         // Still storming (7 new flows in the last window): this window folds too.
         s.new_flow(&ioc, 12, &mut |r| out.push(r));
-        assert!(s.fold_alert(&alert(1, 12, Action::Attempted)));
+        assert!(s.fold_alert(alert(1, 12, Action::Attempted)).is_none());
         s.tick(20, &mut |r| out.push(r));
         assert_eq!(out.len(), 2);
         // A quiet window: the storm is over and the IOC forgotten.
         s.tick(30, &mut |r| out.push(r));
-        assert!(!s.fold_alert(&alert(1, 31, Action::Attempted)));
+        assert!(s.fold_alert(alert(1, 31, Action::Attempted)).is_some());
         assert_eq!(s.stats.folded, [7, 0, 0]);
         assert_eq!(s.stats.records, 2);
         assert!(s.iocs.is_empty());
@@ -416,6 +428,6 @@ mod tests {
         for n in 0..1_000 {
             s.new_flow(&rec.ioc.value, n, &mut |_| panic!("no storm record"));
         }
-        assert!(!s.fold_alert(&rec));
+        assert!(s.fold_alert(rec).is_some());
     }
 }

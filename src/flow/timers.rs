@@ -23,8 +23,10 @@ pub(super) const CLASSES: usize = 2 * TIMEOUT_CLASSES;
 
 /// Eviction order: what is cheapest to lose first. Half-open and closed flows go before
 /// connectionless ones, and established sessions last; every ordinary flow before any
-/// protected one.
-pub(super) const EVICTION_ORDER: [usize; CLASSES] = [2, 0, 4, 3, 1, 7, 5, 9, 8, 6];
+/// protected one. Among protected flows half-open ones go first: a flood of matched flows
+/// (spoofed SYNs) is half-open, and a real session that just closed keeps its closed timeout
+/// to absorb its last ACK (evicted at once, that ACK would start a second, mid-stream flow).
+pub(super) const EVICTION_ORDER: [usize; CLASSES] = [2, 0, 4, 3, 1, 5, 7, 9, 8, 6];
 
 /// Queue of a flow: its timeout class, in the protected half once it matched an IOC.
 pub(super) fn class_of(key: &FlowKey, flow: &Flow) -> usize {
