@@ -631,7 +631,7 @@ impl RawConfig {
             }
         }
         if let Some(conf) = self.iocs.filters.min_confidence {
-            if conf > 100 {
+            if !crate::ioc::CONFIDENCE.contains(&conf) {
                 c.fail("iocs.filters.min_confidence", "must be between 0 and 100");
             }
         }
@@ -747,7 +747,7 @@ impl RawConfig {
             if !iocs.feeds.iter().any(|f| f == feed) {
                 c.fail(&key, "not one of iocs.feeds");
             }
-            if min > 100 {
+            if !crate::ioc::CONFIDENCE.contains(&min) {
                 c.fail(&key, "must be between 0 and 100");
             }
         }
@@ -1002,5 +1002,20 @@ mod tests {
         );
         let s = raw.ok().and_then(|r| r.validate().ok());
         assert_eq!(s.map(|s| s.worker.flow.max_flows), Some(250));
+    }
+
+    #[test]
+    fn flow_numbers_share_the_command_lines_ranges() {
+        let got = problems(
+            "[capture]\ninterfaces=[\"eth0\"]\n[flow]\nmax_flows=0\nstorm_flows=1000001\nstorm_window=\"500ms\"\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                "flow.max_flows: must be between 1 and 100000000",
+                "flow.storm_flows: must be between 0 and 1000000",
+                "flow.storm_window: must be between 1s and 3600s",
+            ]
+        );
     }
 }

@@ -89,8 +89,8 @@ struct FeedArgs {
     /// names the embedded Remcos set. Without any, the embedded set is used.
     #[arg(long = "iocs", value_name = "FILE")]
     iocs: Vec<String>,
-    /// Ignore IOCs below this confidence (0-100).
-    #[arg(long)]
+    /// Ignore IOCs below this confidence (0-100, like `iocs.filters.min_confidence`).
+    #[arg(long, value_parser = value_parser!(u8).range(confidence_range()))]
     min_confidence: Option<u8>,
     /// Ignore IOCs last seen more than this many days ago.
     #[arg(long)]
@@ -156,6 +156,12 @@ struct ReplayArgs {
     /// Capture files, read in order as one continuous capture.
     #[arg(required = true, value_name = "PCAP")]
     pcaps: Vec<PathBuf>,
+}
+
+/// [`ioc::CONFIDENCE`] as clap's ranged parser takes it.
+fn confidence_range() -> std::ops::RangeInclusive<i64> {
+    let r = ioc::CONFIDENCE;
+    i64::from(*r.start())..=i64::from(*r.end())
 }
 
 fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {

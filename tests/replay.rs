@@ -355,6 +355,7 @@ fn numeric_flags_share_the_config_files_ranges() {
         ["--holddown-ms", "86400001"],
         ["--storm-flows", "1000001"],
         ["--storm-window-ms", "999"],
+        ["--min-confidence", "101"],
     ] {
         let (code, _, err) = c2tap(&["replay", args[0], args[1], "pcaps/storm.pcap"]);
         assert_eq!(code, 2, "{args:?} accepted: {err}");
