@@ -476,6 +476,7 @@ impl<S: RecordSink> Worker<S> {
                 flow.mark_midstream();
             }
         }
+        let mut held = false;
         if flow.matched.is_none() {
             if let Some(h) = hit {
                 // `on_first` is relative to the packet; the flow wants it relative to `lo`.
@@ -489,6 +490,7 @@ impl<S: RecordSink> Worker<S> {
                         key,
                         flow.id,
                     ));
+                    held = true;
                 }
             }
         }
@@ -500,7 +502,7 @@ impl<S: RecordSink> Worker<S> {
         if FlowTable::class(&key, flow) != class_before {
             self.table.requeue(&key);
         }
-        if self.pending.len() > self.pending_max() {
+        if held && self.pending.len() > self.pending_max() {
             self.hold_down_overflow();
         }
     }
