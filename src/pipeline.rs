@@ -500,7 +500,7 @@ impl<S: RecordSink> Worker<S> {
             }
         }
         if FlowTable::class(&key, flow) != class_before {
-            self.table.requeue(&key);
+            self.table.requeue_hashed(&key, hash);
         }
         if held && self.pending.len() > self.pending_max() {
             self.hold_down_overflow();

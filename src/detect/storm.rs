@@ -108,29 +108,24 @@ impl Storms {
         if self.cfg.flows == 0 {
             return;
         }
-        if !self.iocs.contains_key(ioc) && self.iocs.len() >= MAX_IOCS {
-            self.stats.untracked += 1;
+        let (cfg, stats) = (self.cfg, &mut self.stats);
+        if let Some(storm) = self.iocs.get_mut(ioc) {
+            storm.count_new_flow(now, cfg, &mut stats.records, emit);
             return;
         }
-        if !self.iocs.contains_key(ioc) {
-            let fresh = IocStorm {
-                window_start: now,
-                new_flows: 0,
-                storming: false,
-                own_records: 0,
-                folded: None,
-            };
-            self.iocs.insert(ioc.into(), fresh);
-        }
-        let (cfg, records) = (self.cfg, &mut self.stats.records);
-        let Some(storm) = self.iocs.get_mut(ioc) else {
+        if self.iocs.len() >= MAX_IOCS {
+            stats.untracked += 1;
             return;
+        }
+        let mut fresh = IocStorm {
+            window_start: now,
+            new_flows: 0,
+            storming: false,
+            own_records: 0,
+            folded: None,
         };
-        storm.roll(now, cfg, records, emit);
-        storm.new_flows = storm.new_flows.saturating_add(1);
-        if storm.new_flows > cfg.flows {
-            storm.storming = true;
-        }
+        fresh.count_new_flow(now, cfg, &mut stats.records, emit);
+        self.iocs.insert(ioc.into(), fresh);
     }
 
     /// The alert `rec` of a flow is due: handed back to be sent, or None when it is folded
@@ -209,6 +204,20 @@ impl Storms {
 }
 
 impl IocStorm {
+    fn count_new_flow(
+        &mut self,
+        now: Nanos,
+        cfg: StormConfig,
+        records: &mut u64,
+        emit: &mut dyn FnMut(Record),
+    ) {
+        self.roll(now, cfg, records, emit);
+        self.new_flows = self.new_flows.saturating_add(1);
+        if self.new_flows > cfg.flows {
+            self.storming = true;
+        }
+    }
+
     /// Close the window if `now` is past it: send the 1005 of what it folded, and keep
     /// storming only if it had more new flows than the threshold and was the window right
     /// before `now`'s (windows are aligned to the first flow, so a quiet stretch of several

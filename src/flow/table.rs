@@ -287,9 +287,15 @@ impl FlowTable {
         self.upsert(key, now, connection_oriented, ended).0
     }
 
-    /// Call after a packet changed a flow's phase: moves its live entry to the new class.
+    /// Call after a packet changed a flow's phase or protection: moves its live entry to the
+    /// new class.
     pub fn requeue(&mut self, key: &FlowKey) {
-        let Some(slot) = self.find(self.hash(key), key) else {
+        self.requeue_hashed(key, self.hash(key));
+    }
+
+    /// [`FlowTable::requeue`] with the hash already computed.
+    pub fn requeue_hashed(&mut self, key: &FlowKey, hash: FlowHash) {
+        let Some(slot) = self.find(hash, key) else {
             return;
         };
         let Some(flow) = self.flow_mut(slot) else {
