@@ -29,7 +29,8 @@ mpps() {
 build_release() {
     local root=$1
     if [[ -z ${C2TAP:-} || -z ${PCAPGEN:-} ]]; then
-        (cd "$root" && cargo build --release --quiet --bin c2tap -p c2tap-pcapgen) ||
+        (cd "$root" && cargo build --release --quiet --bin c2tap &&
+            cargo build --release --quiet -p c2tap-pcapgen) ||
             die "release build failed"
     fi
     C2TAP=${C2TAP:-$root/target/release/c2tap}

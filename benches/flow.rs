@@ -5,7 +5,9 @@
 //!   generator's benchmark captures (every access a different flow: the cache-miss case), with
 //!   and without the prefetch pipeline the worker runs (`hash` → `prefetch_slot` → later
 //!   `prefetch_flow` → later `upsert_hashed`); and a hot 1,000-flow set.
-//! - `flow_flood`: every op a new flow in a full table (SYN flood): insert + evict.
+//! - `flow_flood`: every op a new flow in a full table (SYN flood): insert + evict; and the same
+//!   with every flow matched (spoofed SYNs from a C2 address: each new flow protected, the
+//!   oldest protected one evicted), which must cost about the same (issue 13).
 //! - `fanout_2_threads/*`: two threads each updating their own half of the flows (what
 //!   AF_PACKET fanout delivers): per-worker `FlowTable`s, per-worker `std::HashMap`s (the
 //!   previous design), and one shared `DashMap` both threads update.
@@ -15,7 +17,7 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use c2tap::flow::{Dir, EndReason, Flow, FlowConfig, FlowHash, FlowKey, FlowTable};
+use c2tap::flow::{AlertState, Dir, EndReason, Flow, FlowConfig, FlowHash, FlowKey, FlowTable};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dashmap::DashMap;
 use foldhash::fast::RandomState;
@@ -128,6 +130,30 @@ fn flow_flood(c: &mut Criterion) {
             for _ in 0..OPS {
                 next = next.wrapping_add(1);
                 black_box(t.upsert(key(next), 3, true, &mut noop).1);
+            }
+        })
+    });
+    drop(t);
+    // What the worker does for a flow that matched: mark it, move it to the protected queues.
+    let protect = |t: &mut FlowTable, k: FlowKey| {
+        let (flow, created) = t.upsert(k, 3, true, &mut noop);
+        flow.alert = AlertState::Pending;
+        t.requeue(&k);
+        created
+    };
+    let mut t = FlowTable::new(FlowConfig {
+        max_flows: bound,
+        ..FlowConfig::default()
+    });
+    for n in 0..bound as u32 {
+        protect(&mut t, key(n));
+    }
+    let mut next = bound as u32;
+    g.bench_function("new_matched_flow_evicts_oldest_matched", |b| {
+        b.iter(|| {
+            for _ in 0..OPS {
+                next = next.wrapping_add(1);
+                black_box(protect(&mut t, key(next)));
             }
         })
     });

@@ -1,16 +1,19 @@
 //! Whole per-packet path (decode, IOC check, flow update, alert logic) per packet, on frames the
 //! benchmark generator writes, held in memory so the file reader is not measured: packet by
 //! packet (`Worker::packet`, what live capture calls) and with the lookahead replay uses
-//! (`Worker::packet_ahead`), every flow tracked and alerts-only.
+//! (`Worker::packet_ahead`), every flow tracked and alerts-only; and a SYN flood that matches
+//! an IOC against the same flood that does not (`pipeline_flood`).
 
 use std::sync::Arc;
 
 use c2tap::decode::LinkType;
 use c2tap::detect::IocHandle;
+use c2tap::flow::FlowConfig;
 use c2tap::ioc::IocSet;
 use c2tap::pipeline::{Worker, WorkerConfig};
 use c2tap::record::Record;
-use c2tap_pcapgen::{write_bench, BenchSpec, Shape};
+use c2tap_pcapgen::bench::{BENIGN_SOURCE, C2_SOURCE};
+use c2tap_pcapgen::{write_bench, write_flood, BenchSpec, FloodSpec, Shape};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// (timestamp, frame) of every record of a classic little-endian microsecond pcap.
@@ -88,5 +91,35 @@ fn per_packet(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, per_packet);
+/// Issue 13: a SYN flood whose every flow matches an IOC (spoofed from the C2 address) against
+/// the same flood from a benign address, with a 100,000-flow table: the matched one must cost
+/// a small multiple of the other, not O(table) per packet.
+fn matched_flood(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pipeline_flood");
+    g.sample_size(10);
+    let cfg = WorkerConfig {
+        flow: FlowConfig {
+            max_flows: 100_000,
+            ..FlowConfig::default()
+        },
+        ..WorkerConfig::default()
+    };
+    for (name, from) in [("benign", BENIGN_SOURCE), ("matched", C2_SOURCE)] {
+        let mut pcap = Vec::new();
+        let spec = FloodSpec {
+            packets: 600_000,
+            from,
+            genuine: true,
+        };
+        if let Err(e) = write_flood(&mut pcap, &spec) {
+            panic!("generator: {e}");
+        }
+        let frames = frames(&pcap);
+        g.throughput(Throughput::Elements(frames.len() as u64));
+        g.bench_function(name, |b| b.iter(|| run(&frames, cfg, true)));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, per_packet, matched_flood);
 criterion_main!(benches);

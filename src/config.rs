@@ -11,14 +11,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::detect::storm::{self, StormConfig};
 use crate::exclude::severity::{RawSeverity, SeverityTable};
 use crate::exclude::{Disposal, ExclusionSet, RawRule};
-use crate::flow::{FlowConfig, Timeouts};
+use crate::flow::{limits, FlowConfig, Timeouts};
 use crate::ioc::{FeedSource, Filters};
 use crate::pipeline::WorkerConfig;
 use crate::time::Nanos;
@@ -167,6 +169,8 @@ pub struct RawFlow {
     pub max_flows: u64,
     pub holddown: String,
     pub track_all: bool,
+    pub storm_flows: u64,
+    pub storm_window: String,
     pub timeouts: RawTimeouts,
 }
 
@@ -176,6 +180,8 @@ impl Default for RawFlow {
             max_flows: 500_000,
             holddown: "3s".into(),
             track_all: true,
+            storm_flows: 100,
+            storm_window: "10s".into(),
             timeouts: RawTimeouts::default(),
         }
     }
@@ -630,6 +636,22 @@ impl Check {
         }
     }
 
+    /// [`Check::range`] over a range shared with the command line.
+    fn within(&mut self, key: &str, v: u64, range: &RangeInclusive<u64>) -> u64 {
+        self.range(key, v, *range.start(), *range.end())
+    }
+
+    /// [`Check::duration`] over a millisecond range shared with the command line.
+    fn duration_within(&mut self, key: &str, text: &str, ms: &RangeInclusive<u64>) -> Duration {
+        let (min, max) = (*ms.start(), *ms.end());
+        self.duration(
+            key,
+            text,
+            Duration::from_millis(min),
+            Duration::from_millis(max),
+        )
+    }
+
     fn range(&mut self, key: &str, v: u64, min: u64, max: u64) -> u64 {
         if v < min || v > max {
             self.fail(key, format!("must be between {min} and {max}"));
@@ -770,7 +792,7 @@ impl RawConfig {
             }
         }
         if let Some(conf) = self.iocs.filters.min_confidence {
-            if conf > 100 {
+            if !crate::ioc::CONFIDENCE.contains(&conf) {
                 c.fail("iocs.filters.min_confidence", "must be between 0 and 100");
             }
         }
@@ -786,8 +808,16 @@ impl RawConfig {
             udp: timeout("udp", &t.udp),
             other: timeout("other", &t.other),
         };
-        let max_flows = c.range("flow.max_flows", f.max_flows, 1, 100_000_000) as usize;
-        let holddown = c.duration("flow.holddown", &f.holddown, Duration::ZERO, DAY);
+        let max_flows = c.within("flow.max_flows", f.max_flows, &limits::MAX_FLOWS) as usize;
+        let holddown = c.duration_within("flow.holddown", &f.holddown, &limits::HOLDDOWN_MS);
+        let storm = StormConfig {
+            flows: c.within("flow.storm_flows", f.storm_flows, &storm::limits::FLOWS) as u32,
+            window: nanos(c.duration_within(
+                "flow.storm_window",
+                &f.storm_window,
+                &storm::limits::WINDOW_MS,
+            )),
+        };
         let per_worker = (max_flows / capture.workers.max(1)).max(1);
         let worker = WorkerConfig {
             flow: FlowConfig {
@@ -796,6 +826,7 @@ impl RawConfig {
             },
             holddown: nanos(holddown),
             track_all: f.track_all,
+            storm,
         };
         if self.outputs.urls.is_empty() {
             c.fail("outputs.urls", "at least one output is required");
@@ -901,7 +932,7 @@ impl RawConfig {
             if !iocs.feeds.iter().any(|f| f == feed) {
                 c.fail(&key, "not one of iocs.feeds");
             }
-            if min > 100 {
+            if !crate::ioc::CONFIDENCE.contains(&min) {
                 c.fail(&key, "must be between 0 and 100");
             }
         }
@@ -1250,5 +1281,20 @@ mod tests {
         );
         let s = raw.ok().and_then(|r| r.validate().ok());
         assert_eq!(s.map(|s| s.worker.flow.max_flows), Some(250));
+    }
+
+    #[test]
+    fn flow_numbers_share_the_command_lines_ranges() {
+        let got = problems(
+            "[capture]\ninterfaces=[\"eth0\"]\n[flow]\nmax_flows=0\nstorm_flows=1000001\nstorm_window=\"500ms\"\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                "flow.max_flows: must be between 1 and 100000000",
+                "flow.storm_flows: must be between 0 and 1000000",
+                "flow.storm_window: must be between 1s and 3600s",
+            ]
+        );
     }
 }

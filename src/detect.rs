@@ -4,6 +4,8 @@
 //! The lookup runs before any flow-table work, so traffic that touches no IOC costs two hash
 //! probes and nothing else in alerts-only mode.
 
+pub mod storm;
+
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -225,6 +227,7 @@ pub fn flow_record(
             bytes_to_client: flow.bytes[s],
         },
         count: 1,
+        clients: 0,
         suppressed: None,
     }
 }

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{value_parser, Args, Parser, Subcommand};
 
 use c2tap::app;
 use c2tap::config;
+use c2tap::detect::storm;
 use c2tap::exclude;
+use c2tap::flow::limits;
 use c2tap::ioc::{self, FeedSource, Filters};
 use c2tap::metrics;
 use c2tap::output::line::Format;
@@ -87,8 +89,8 @@ struct FeedArgs {
     /// names the embedded Remcos set. Without any, the embedded set is used.
     #[arg(long = "iocs", value_name = "FILE")]
     iocs: Vec<String>,
-    /// Ignore IOCs below this confidence (0-100).
-    #[arg(long)]
+    /// Ignore IOCs below this confidence (0-100, like `iocs.filters.min_confidence`).
+    #[arg(long, value_parser = value_parser!(u8).range(confidence_range()))]
     min_confidence: Option<u8>,
     /// Ignore IOCs last seen more than this many days ago (0 = off; the built-in set is exempt).
     #[arg(long)]
@@ -140,12 +142,23 @@ struct ReplayArgs {
     /// Track only flows that touch an IOC (faster; no flow counts for other traffic).
     #[arg(long)]
     alerts_only: bool,
-    /// Maximum number of tracked flows.
-    #[arg(long, value_name = "N")]
-    max_flows: Option<usize>,
-    /// How long a matched TCP flow's alert waits to learn the outcome, in packet-time ms.
-    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    /// Maximum number of tracked flows (1-100000000, like `flow.max_flows`).
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(limits::MAX_FLOWS))]
+    max_flows: Option<u64>,
+    /// How long a matched TCP flow's alert waits to learn the outcome, in packet-time ms
+    /// (0-86400000, like `flow.holddown`).
+    #[arg(long, value_name = "MS", default_value_t = 3000,
+          value_parser = value_parser!(u64).range(limits::HOLDDOWN_MS))]
     holddown_ms: u64,
+    /// More new flows than this to one IOC per storm window is a contact storm: one 1005
+    /// record per IOC and window instead of per-flow records (0 = off; default 100, like
+    /// `flow.storm_flows`).
+    #[arg(long, value_name = "N", value_parser = value_parser!(u64).range(storm::limits::FLOWS))]
+    storm_flows: Option<u64>,
+    /// Storm window in packet-time ms (1000-3600000; default 10000, like `flow.storm_window`).
+    #[arg(long, value_name = "MS",
+          value_parser = value_parser!(u64).range(storm::limits::WINDOW_MS))]
+    storm_window_ms: Option<u64>,
     /// Host name put in records (default: this host's name).
     #[arg(long)]
     hostname: Option<String>,
@@ -164,6 +177,12 @@ struct ReplayArgs {
     /// (e.g. `zcat x.pcap.gz | c2tap replay -`).
     #[arg(required = true, value_name = "PCAP")]
     pcaps: Vec<PathBuf>,
+}
+
+/// [`ioc::CONFIDENCE`] as clap's ranged parser takes it.
+fn confidence_range() -> std::ops::RangeInclusive<i64> {
+    let r = ioc::CONFIDENCE;
+    i64::from(*r.start())..=i64::from(*r.end())
 }
 
 fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
@@ -232,7 +251,13 @@ fn replay(args: ReplayArgs) -> Result<()> {
         ..WorkerConfig::default()
     };
     if let Some(n) = args.max_flows {
-        worker.flow.max_flows = n.max(1);
+        worker.flow.max_flows = usize::try_from(n)?;
+    }
+    if let Some(n) = args.storm_flows {
+        worker.storm.flows = u32::try_from(n)?;
+    }
+    if let Some(ms) = args.storm_window_ms {
+        worker.storm.window = ms.saturating_mul(NANOS_PER_MILLI);
     }
     let settings = app::replay::ReplaySettings {
         pcaps: args.pcaps,

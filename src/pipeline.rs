@@ -12,6 +12,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use crate::decode::{self, proto, DecodeError, LinkType, PacketMeta};
+use crate::detect::storm::{StormConfig, StormStats, Storms};
 use crate::detect::{self, Hit, IocHandle};
 use crate::flow::{
     AlertState, ClientBasis, Dir, EndReason, Flow, FlowConfig, FlowHash, FlowKey, FlowTable,
@@ -33,6 +34,8 @@ pub struct WorkerConfig {
     pub holddown: Nanos,
     /// Track every flow (default), or only flows that touch an IOC ("alerts only").
     pub track_all: bool,
+    /// When one IOC's flows become a storm of 1005 records instead of per-flow ones.
+    pub storm: StormConfig,
 }
 
 impl Default for WorkerConfig {
@@ -41,6 +44,7 @@ impl Default for WorkerConfig {
             flow: FlowConfig::default(),
             holddown: 3 * NANOS_PER_SEC,
             track_all: true,
+            storm: StormConfig::default(),
         }
     }
 }
@@ -73,6 +77,11 @@ pub struct WorkerStats {
     /// Packets stamped more than [`TIME_JUMP`] after the newest time seen: every open flow's
     /// timeout passes at once.
     pub time_jumps: u64,
+    /// Matched flows evicted from a table holding nothing else (summary `act=evicted`).
+    pub flows_evicted_matched: u64,
+    /// Alerts sent before their hold-down ended because the hold-down queue was full.
+    pub alerts_early: u64,
+    pub storms: StormStats,
 }
 
 /// A step back in packet time worth reporting (files out of order, a clock step).
@@ -88,6 +97,7 @@ struct Emitter<S: RecordSink> {
     interfaces: Vec<Arc<str>>,
     claims: Option<Arc<Claims>>,
     worker: usize,
+    storms: Storms,
 }
 
 impl<S: RecordSink> Emitter<S> {
@@ -109,13 +119,36 @@ impl<S: RecordSink> Emitter<S> {
         let sig = Signature::for_kind(m.kind);
         let iface = self.interface(flow.iface);
         let rec = detect::flow_record(sig, action, key, flow, m, &iface);
+        let Some(rec) = self.storms.fold_alert(rec) else {
+            flow.stormed = true;
+            return;
+        };
         self.stats.matches[usize::from(sig == Signature::IocAddressMatch)] += 1;
         self.sink.emit(Record::Flow(rec));
+    }
+
+    /// A flow just matched: it counts toward its IOC's storm detection.
+    fn matched(&mut self, flow: &Flow, now: Nanos) {
+        if let (false, Some(m)) = (flow.shadow, flow.matched.as_ref()) {
+            let sink = &mut self.sink;
+            self.storms
+                .new_flow(&m.ioc.value, now, &mut |rec| sink.emit(rec));
+        }
+    }
+
+    /// Storm windows that ended send their 1005 records.
+    fn storm_tick(&mut self, now: Nanos) {
+        let sink = &mut self.sink;
+        self.storms.tick(now, &mut |rec| sink.emit(rec));
     }
 
     /// A flow left the table: settle a still-pending alert, then the summary.
     fn ended(&mut self, key: FlowKey, mut flow: Flow, reason: EndReason) {
         match reason {
+            EndReason::Evicted if flow.matched.is_some() => {
+                self.stats.flows_evicted += 1;
+                self.stats.flows_evicted_matched += 1;
+            }
             EndReason::Evicted => self.stats.flows_evicted += 1,
             EndReason::Timeout => self.stats.flows_timed_out += 1,
             _ => {}
@@ -132,6 +165,10 @@ impl<S: RecordSink> Emitter<S> {
         }
         if let Some(claims) = &self.claims {
             claims.remove_if(&key, |_, owner| *owner == (self.worker, flow.id));
+        }
+        if flow.stormed {
+            self.storms.fold_summary();
+            return;
         }
         let Some(m) = flow.matched.as_ref() else {
             return;
@@ -211,6 +248,10 @@ impl Fragments {
     }
 }
 
+/// Most alerts waiting for their hold-down per worker (64 bytes each: 4 MiB). A full queue
+/// sends its oldest alert early (counted) rather than grow with a flood of matched flows.
+pub const PENDING_MAX: usize = 1 << 16;
+
 /// How often (packet time) timers run: hold-down deadlines and flow timeouts.
 const TICK: Nanos = 100 * NANOS_PER_MILLI;
 
@@ -248,6 +289,7 @@ impl<S: RecordSink> Worker<S> {
                 interfaces: vec![Arc::from("")],
                 claims: None,
                 worker: id,
+                storms: Storms::new(cfg.storm),
             },
             iface: 0,
             now: 0,
@@ -279,6 +321,7 @@ impl<S: RecordSink> Worker<S> {
         let mut s = self.out.stats;
         s.flows_created = self.table.stats.created;
         s.flows_active = self.table.len() as u64;
+        s.storms = self.out.storms.stats;
         s
     }
 
@@ -433,6 +476,7 @@ impl<S: RecordSink> Worker<S> {
                 flow.mark_midstream();
             }
         }
+        let mut held = false;
         if flow.matched.is_none() {
             if let Some(h) = hit {
                 // `on_first` is relative to the packet; the flow wants it relative to `lo`.
@@ -440,11 +484,13 @@ impl<S: RecordSink> Worker<S> {
                 if detect::attach(flow, &self.set, h, ioc_is_lo) {
                     flow.alert = AlertState::Pending;
                     out.claim(&key, flow);
+                    out.matched(flow, ts);
                     self.pending.push_back((
                         detect::holddown_deadline(flow, self.cfg.holddown),
                         key,
                         flow.id,
                     ));
+                    held = true;
                 }
             }
         }
@@ -454,7 +500,34 @@ impl<S: RecordSink> Worker<S> {
             }
         }
         if FlowTable::class(&key, flow) != class_before {
-            self.table.requeue(&key);
+            self.table.requeue_hashed(&key, hash);
+        }
+        if held && self.pending.len() > self.pending_max() {
+            self.hold_down_overflow();
+        }
+    }
+
+    /// Bound of the hold-down queue: at most one entry per flow the table can hold, and at
+    /// most [`PENDING_MAX`].
+    fn pending_max(&self) -> usize {
+        self.table.config().max_flows.clamp(1, PENDING_MAX)
+    }
+
+    /// The hold-down queue is full (a flood of matched flows): its oldest alert leaves now,
+    /// with the outcome known so far, instead of the queue growing with the flood.
+    #[cold]
+    fn hold_down_overflow(&mut self) {
+        while self.pending.len() > self.pending_max() {
+            let Some((_, key, id)) = self.pending.pop_front() else {
+                return;
+            };
+            if let Some(flow) = self.table.get_mut(&key) {
+                if flow.id == id && flow.alert == AlertState::Pending {
+                    let action = detect::outcome_final(flow, key.proto);
+                    self.out.stats.alerts_early += 1;
+                    self.out.alert(&key, flow, action);
+                }
+            }
         }
     }
 
@@ -496,6 +569,7 @@ impl<S: RecordSink> Worker<S> {
         let out = &mut self.out;
         self.table.expire(now, &mut |k, f, r| out.ended(k, f, r));
         self.fragments.expire(now);
+        self.out.storm_tick(now);
     }
 
     /// A new IOC set arrived: flows already open that now match are flagged with their true
@@ -518,6 +592,7 @@ impl<S: RecordSink> Worker<S> {
                 self.out.claim(&key, flow);
                 let action = detect::outcome_final(flow, key.proto);
                 self.out.alert(&key, flow, action);
+                self.table.requeue(&key);
             }
         }
     }
@@ -528,5 +603,7 @@ impl<S: RecordSink> Worker<S> {
         let out = &mut self.out;
         self.table.drain(&mut |k, f, r| out.ended(k, f, r));
         self.pending.clear();
+        let Emitter { storms, sink, .. } = &mut self.out;
+        storms.finish(&mut |rec| sink.emit(rec));
     }
 }

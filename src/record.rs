@@ -19,6 +19,10 @@ pub enum Signature {
     FlowSummary,
     /// Periodic sensor health.
     Health,
+    /// One IOC touched by more new flows per window than the storm threshold (a flood, often
+    /// spoofed): one record per IOC and window stands for the flows whose own 1001/1002/1003
+    /// records it replaces (`count`, `clients`).
+    ContactStorm,
 }
 
 impl Signature {
@@ -28,6 +32,7 @@ impl Signature {
             Signature::IocAddressMatch => 1002,
             Signature::FlowSummary => 1003,
             Signature::Health => 1004,
+            Signature::ContactStorm => 1005,
         }
     }
 
@@ -65,6 +70,8 @@ pub enum Action {
     Health,
     /// An exclusion rule matched and is set to report: the record is sent for audit only.
     Suppressed,
+    /// 1005: the flows of a contact storm (see [`Signature::ContactStorm`]).
+    Storm,
 }
 
 impl Action {
@@ -81,6 +88,7 @@ impl Action {
             Action::Evicted => "evicted",
             Action::Health => "health",
             Action::Suppressed => "suppressed",
+            Action::Storm => "storm",
         }
     }
 }
@@ -122,8 +130,12 @@ pub struct FlowRecord {
     /// Capture interface (live) or file name (replay): CEF `deviceInboundInterface`.
     pub interface: Arc<str>,
     pub totals: Totals,
-    /// How many flows this record stands for (alert-storm aggregation); 1 normally.
+    /// How many flows this record stands for (alert-storm aggregation, contact storms); 1
+    /// normally.
     pub count: u32,
+    /// 1005 only: distinct client addresses among those flows (an estimate, within a few per
+    /// cent); 0 in every other record.
+    pub clients: u64,
     /// `Some("rule: reason")` only when an exclusion rule set to report matched (act=suppressed):
     /// what an auditor reads in CEF `reason=`.
     pub suppressed: Option<Arc<str>>,

@@ -255,7 +255,7 @@ fn a_keyless_gre_tunnel_is_shown_as_gre() {
 
 #[test]
 fn the_readme_act_table_lists_every_action() {
-    const ALL: [Action; 11] = [
+    const ALL: [Action; 12] = [
         Action::Established,
         Action::Rejected,
         Action::Attempted,
@@ -267,6 +267,7 @@ fn the_readme_act_table_lists_every_action() {
         Action::Evicted,
         Action::Health,
         Action::Suppressed,
+        Action::Storm,
     ];
     // Fails to compile when an action is added, so ALL cannot fall behind.
     for action in ALL {
@@ -281,7 +282,8 @@ fn the_readme_act_table_lists_every_action() {
             | Action::Shutdown
             | Action::Evicted
             | Action::Health
-            | Action::Suppressed => {}
+            | Action::Suppressed
+            | Action::Storm => {}
         }
     }
     let readme = std::fs::read_to_string(repo("README.md")).unwrap();

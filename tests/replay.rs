@@ -196,9 +196,15 @@ fn every_documented_fixture_alerts_exactly_as_documented() {
             .filter(|r| r.signature == Signature::FlowSummary)
             .map(|r| (r.client, r.server, r.proto, r.start))
             .collect();
+        // A contact storm (1005) stands for its flows' alerts and summaries alike.
         let mut alerted: Vec<_> = records
             .iter()
-            .filter(|r| r.signature != Signature::FlowSummary)
+            .filter(|r| {
+                !matches!(
+                    r.signature,
+                    Signature::FlowSummary | Signature::ContactStorm
+                )
+            })
             .map(|r| (r.client, r.server, r.proto, r.start))
             .collect();
         summaries.sort_by_key(|k| format!("{k:?}"));
@@ -276,6 +282,93 @@ fn reused_five_tuple_summaries_end_as_closed_then_reset() {
         .collect();
     assert_eq!(acts.len(), 3);
     assert_eq!(&acts[..2], &["closed", "reset"]);
+}
+
+/// The storm fixture record by record: what the analyst gets instead of 150 × (1001 + 1003).
+#[test]
+fn a_contact_storm_is_one_1005_and_the_real_session_keeps_its_records() {
+    let case = Case {
+        files: vec![Path::new(PCAPS).join("storm.pcap")],
+        iocs: None,
+        alerts: vec![],
+    };
+    let (records, stats, _) = replay_records(
+        &case.files,
+        iocs_for(&case).unwrap(),
+        WorkerConfig::default(),
+    )
+    .expect("replay");
+    let flows: Vec<FlowRecord> = records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Flow(f) => Some(f),
+            Record::Health(_) => None,
+        })
+        .collect();
+    let got: Vec<(u16, &str, String, String)> = flows
+        .iter()
+        .map(|r| {
+            (
+                r.signature.id(),
+                r.action.as_str(),
+                format!("{}:{}", r.client.addr, r.client.port),
+                format!("{}:{}", r.server.addr, r.server.port),
+            )
+        })
+        .collect();
+    let c2 = "138.9.223.13:8015".to_string();
+    assert_eq!(
+        got,
+        vec![
+            (1001, "established", "10.1.2.3:49823".into(), c2.clone()),
+            (1003, "closed", "10.1.2.3:49823".into(), c2.clone()),
+            (1005, "storm", c2.clone(), "10.2.0.150:445".into()),
+            (1001, "attempted", c2.clone(), "10.2.1.1:445".into()),
+            (1003, "shutdown", c2.clone(), "10.2.1.1:445".into()),
+        ]
+    );
+    let storm = &flows[2];
+    assert_eq!((storm.count, storm.clients), (150, 150));
+    assert_eq!(storm.totals.packets_to_server, 150);
+    // From the first spoofed SYN to the last (the real session sits in between).
+    // The first spoofed SYN: 10 ms after the capture's start (pcaps/README.md).
+    assert_eq!(storm.start, 1_778_335_407_133_456_000);
+    assert!(storm.end > flows[1].end && storm.end < flows[3].start);
+    // Every folded record is counted: 150 alerts and, at the end, their 150 summaries.
+    assert_eq!(stats.storms.folded, [150, 0, 150]);
+    assert_eq!(stats.storms.records, 1);
+    assert_eq!(stats.matches, [2, 0]);
+}
+
+#[test]
+fn storms_can_be_turned_off_and_then_every_flow_alerts() {
+    let (code, out, err) = c2tap(&["replay", "--storm-flows", "0", "pcaps/storm.pcap"]);
+    assert_eq!(code, 0, "{err}");
+    let count = |id: &str| {
+        out.lines()
+            .filter(|l| parse_cef(l).is_ok_and(|c| c.signature_id == id))
+            .count()
+    };
+    assert_eq!((count("1001"), count("1003"), count("1005")), (152, 152, 0));
+}
+
+#[test]
+fn numeric_flags_share_the_config_files_ranges() {
+    for args in [
+        ["--max-flows", "0"],
+        ["--max-flows", "18446744073709551615"],
+        ["--max-flows", "100000001"],
+        ["--holddown-ms", "86400001"],
+        ["--storm-flows", "1000001"],
+        ["--storm-window-ms", "999"],
+        ["--min-confidence", "101"],
+    ] {
+        let (code, _, err) = c2tap(&["replay", args[0], args[1], "pcaps/storm.pcap"]);
+        assert_eq!(code, 2, "{args:?} accepted: {err}");
+        assert!(err.contains("not in"), "{args:?}: {err}");
+    }
+    let (code, _, err) = c2tap(&["replay", "--max-flows", "100000000", "pcaps/rst.pcap"]);
+    assert_eq!(code, 0, "{err}");
 }
 
 fn c2tap(args: &[&str]) -> (i32, String, String) {

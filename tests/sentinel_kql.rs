@@ -300,11 +300,12 @@ fn the_shipped_hunting_pack_is_what_c2tap_kql_prints() {
 const RULE_YAML: &str = "docs/sentinel/analytics-rule/c2tap-c2-contact.yaml";
 const RULE_ARM: &str = "docs/sentinel/analytics-rule/c2tap-c2-contact.json";
 const SAVED_ARM: &str = "docs/sentinel/queries/saved-searches.json";
-const SAVED: [&str; 4] = [
+const SAVED: [&str; 5] = [
     "docs/sentinel/queries/matches-over-time.kql",
     "docs/sentinel/queries/top-clients.kql",
     "docs/sentinel/queries/sensor-health.kql",
     "docs/sentinel/queries/suppressed-audit.kql",
+    "docs/sentinel/queries/contact-storms.kql",
 ];
 
 fn rule_yaml() -> serde_yaml::Value {
@@ -556,10 +557,16 @@ fn record_kinds() -> Vec<Record> {
     let mut summary = examples::flow(examples::ioc());
     summary.signature = c2tap::record::Signature::FlowSummary;
     summary.action = Action::Closed;
+    let mut storm = examples::flow(examples::ioc());
+    storm.signature = c2tap::record::Signature::ContactStorm;
+    storm.action = Action::Storm;
+    storm.count = 5000;
+    storm.clients = 4870;
     vec![
         examples::flow_record(),
         Record::Flow(v6),
         Record::Flow(summary),
+        Record::Flow(storm),
         examples::health_record(),
     ]
 }
@@ -601,7 +608,7 @@ fn the_rule_and_saved_queries_read_only_fields_c2tap_emits() {
         .into_iter()
         .filter(|(name, _)| !name.contains("hunting") && !name.contains("suppressed-audit"))
         .collect();
-    assert_eq!(queries.len(), 5);
+    assert_eq!(queries.len(), 6);
     queries.dedup_by(|a, b| a.1 == b.1);
     for c in check(&queries) {
         assert_reads_only(&c, &emitted);

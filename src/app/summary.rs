@@ -38,6 +38,20 @@ impl Summary<'_> {
             "  flows: evicted={} timed_out={} fragments_unattributed={}",
             s.flows_evicted, s.flows_timed_out, s.fragments_unattributed
         )?;
+        let storms = &s.storms;
+        if storms.records > 0 || s.alerts_early > 0 || s.flows_evicted_matched > 0 {
+            writeln!(
+                w,
+                "  floods: storms(1005)={} folded 1001={} 1002={} 1003={}, alerts sent early={}, \
+                 matched flows evicted={}",
+                storms.records,
+                storms.folded[0],
+                storms.folded[1],
+                storms.folded[2],
+                s.alerts_early,
+                s.flows_evicted_matched
+            )?;
+        }
         let errors: Vec<String> = DecodeError::ALL
             .iter()
             .zip(s.decode_errors.iter())

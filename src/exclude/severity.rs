@@ -11,6 +11,7 @@
 //! | 1002 IOC address, other port | ≥ 75 / below | 5 / 4 |
 //! | 1003 flow summary | – | 3 |
 //! | 1004 sensor health | – | 1 |
+//! | 1005 contact storm | as 1001 | 9 / 8 / 7 / 6 |
 //! | any record an exclusion rule reports (act=suppressed) | – | 1 |
 
 use std::borrow::Cow;
@@ -76,7 +77,9 @@ impl SeverityTable {
         }
         let c = flow.ioc.confidence.unwrap_or(self.unknown_confidence);
         let steps = match flow.signature {
-            Signature::IocMatch => &self.exact,
+            // A contact storm rates like the exact match it is made of: one record per IOC and
+            // window, worth an analyst's look.
+            Signature::IocMatch | Signature::ContactStorm => &self.exact,
             Signature::IocAddressMatch => &self.other_port,
             Signature::FlowSummary => return self.summary,
             Signature::Health => return self.health,

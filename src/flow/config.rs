@@ -3,6 +3,18 @@
 
 use crate::time::{secs, Nanos};
 
+/// Ranges of the flow settings that both the command line (`replay`) and the config file set:
+/// one source, so `--max-flows 0` is refused exactly like `flow.max_flows = 0`.
+pub mod limits {
+    use std::ops::RangeInclusive;
+
+    /// Tracked flows (`--max-flows`, `flow.max_flows`): at least one, and a bound that fits
+    /// memory (about 200 bytes a flow: 100,000,000 is 20 GB).
+    pub const MAX_FLOWS: RangeInclusive<u64> = 1..=100_000_000;
+    /// Alert hold-down in ms (`--holddown-ms`, `flow.holddown`): off to one day.
+    pub const HOLDDOWN_MS: RangeInclusive<u64> = 0..=86_400_000;
+}
+
 /// Idle timeouts per class, in packet time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
@@ -62,5 +74,8 @@ pub enum EndReason {
 pub struct TableStats {
     pub created: u64,
     pub evicted: u64,
+    /// Of `evicted`: flows that matched an IOC, evicted because nothing else was left (their
+    /// summary says `act=evicted`).
+    pub evicted_protected: u64,
     pub timed_out: u64,
 }

@@ -8,6 +8,7 @@ pub mod state;
 pub mod table;
 mod timers;
 
+pub use config::limits;
 pub use key::{Dir, FlowKey};
 pub use state::{AlertState, ClientBasis, Flow, FlowMatch, Phase};
 pub use table::{EndReason, FlowConfig, FlowHash, FlowTable, TableStats, Timeouts};

@@ -76,6 +76,8 @@ pub struct Flow {
     /// Another worker alerts for the same flow (one flow mirrored through two tunnels that the
     /// kernel hashed to two workers): this copy counts but emits nothing.
     pub shadow: bool,
+    /// The alert was folded into a contact storm (1005): the summary is folded too.
+    pub stormed: bool,
     /// Index of the capture interface / replayed file the flow was first seen on.
     pub iface: u16,
     /// Tunnel the first packet came through (reported, not part of the identity).
@@ -109,6 +111,7 @@ impl Flow {
             matched: None,
             alert: AlertState::None,
             shadow: false,
+            stormed: false,
             queue_seq: 0,
             tunnel: Tunnel::None,
             iface: 0,

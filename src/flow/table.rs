@@ -17,8 +17,10 @@ use crate::time::Nanos;
 pub use super::config::{EndReason, FlowConfig, TableStats, Timeouts};
 use super::index::{huge_pages, prefetch, Index};
 use super::key::FlowKey;
-use super::state::{AlertState, Flow, Phase};
-use super::timers::{class_of, Queues, CLASSES, EVICTION_ORDER};
+use super::state::{Flow, Phase};
+use super::timers::{
+    class_of, is_protected_class, Queues, CLASSES, EVICTION_ORDER, TIMEOUT_CLASSES,
+};
 
 /// Largest bound a table accepts: slab positions are 32-bit.
 const MAX_BOUND: usize = 1 << 30;
@@ -62,6 +64,9 @@ pub struct FlowTable {
     next_id: u64,
     scratch: Flow,
     pub stats: TableStats,
+    /// Queue entries eviction looked at (tests check it stays O(1) per eviction).
+    #[cfg(test)]
+    eviction_steps: u64,
 }
 
 impl FlowTable {
@@ -81,6 +86,8 @@ impl FlowTable {
             next_id: 1,
             scratch: vacant(),
             stats: TableStats::default(),
+            #[cfg(test)]
+            eviction_steps: 0,
         }
     }
 
@@ -145,7 +152,7 @@ impl FlowTable {
 
     fn timeout(&self, class: usize) -> Nanos {
         let t = &self.cfg.timeouts;
-        match class {
+        match class % TIMEOUT_CLASSES {
             0 => t.tcp_opening,
             1 => t.tcp_established,
             2 => t.tcp_closed,
@@ -280,9 +287,15 @@ impl FlowTable {
         self.upsert(key, now, connection_oriented, ended).0
     }
 
-    /// Call after a packet changed a flow's phase: moves its live entry to the new class.
+    /// Call after a packet changed a flow's phase or protection: moves its live entry to the
+    /// new class.
     pub fn requeue(&mut self, key: &FlowKey) {
-        let Some(slot) = self.find(self.hash(key), key) else {
+        self.requeue_hashed(key, self.hash(key));
+    }
+
+    /// [`FlowTable::requeue`] with the hash already computed.
+    pub fn requeue_hashed(&mut self, key: &FlowKey, hash: FlowHash) {
+        let Some(slot) = self.find(hash, key) else {
             return;
         };
         let Some(flow) = self.flow_mut(slot) else {
@@ -341,36 +354,43 @@ impl FlowTable {
         }
     }
 
-    /// Make room for one flow. Flows that matched an IOC are protected: they are only evicted
-    /// when every tracked flow matched, and then with their summary.
+    /// Make room for one flow: the oldest ordinary flow (cheapest class first), or, when only
+    /// protected flows (matched an IOC) are left, the oldest of those, with its summary.
+    /// O(1) amortized whatever the table holds: protected flows sit in queues of their own, so
+    /// a flood of matched flows (spoofed SYNs from a C2 address) never makes this step over
+    /// them; the only entries passed over are stale ones (each pushed once, dropped once) and
+    /// a flow whose protection changed without a [`FlowTable::requeue`] (moved once).
     fn evict_one(&mut self, ended: &mut dyn FnMut(FlowKey, Flow, EndReason)) {
-        let mut fallback: Option<u32> = None;
         for class in EVICTION_ORDER {
-            let mut budget = self.queues.class_len(class);
-            while budget > 0 {
-                budget -= 1;
-                let Some(e) = self.queues.pop_front(class) else {
-                    break;
-                };
-                let Some(flow) = self.queued(e.slot, e.seq) else {
+            while let Some(e) = self.queues.pop_front(class) {
+                #[cfg(test)]
+                {
+                    self.eviction_steps += 1;
+                }
+                let Some(entry) = self.entries.get(e.slot as usize) else {
                     continue;
                 };
-                if flow.alert != AlertState::None {
-                    fallback.get_or_insert(e.slot);
-                    self.queues.push_back(class, e);
+                if entry.flow.queue_seq != e.seq {
+                    continue; // stale: the flow moved class or left the table
+                }
+                let belongs = class_of(&entry.key, &entry.flow);
+                if belongs != class {
+                    let seq = self.queues.push(belongs, e.slot, e.since);
+                    if let Some(flow) = self.flow_mut(e.slot) {
+                        flow.queue_seq = seq;
+                    }
                     continue;
                 }
                 if let Some((key, flow)) = self.take(e.slot) {
                     self.stats.evicted += 1;
+                    if is_protected_class(class) {
+                        self.stats.evicted_protected += 1;
+                    }
                     self.prefetch_victims(class);
                     ended(key, flow, EndReason::Evicted);
                     return;
                 }
             }
-        }
-        if let Some((key, flow)) = fallback.and_then(|slot| self.take(slot)) {
-            self.stats.evicted += 1;
-            ended(key, flow, EndReason::Evicted);
         }
     }
 
@@ -473,6 +493,7 @@ mod tests {
     use super::*;
     use crate::decode::proto;
     use crate::flow::key::Dir;
+    use crate::flow::AlertState;
     use crate::time::secs;
 
     fn key(n: u16, proto: u8) -> FlowKey {
@@ -542,6 +563,79 @@ mod tests {
         assert_eq!(n, 9_900);
         let queued = t.queues.total_len();
         assert!(queued <= 2 * 100 + 1024 + 1);
+    }
+
+    /// A flood of flows that all matched an IOC (spoofed SYNs from a C2 address): each new one
+    /// evicts the oldest matched flow, with its summary, after looking at O(1) queue entries —
+    /// not at every protected flow in the table.
+    #[test]
+    fn a_flood_of_protected_flows_evicts_in_constant_work() {
+        let bound = 2_000;
+        let cfg = FlowConfig {
+            max_flows: bound,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        let mut ended = Vec::new();
+        let flows = 40_000u16;
+        for i in 0..flows {
+            let k = key(i, proto::TCP);
+            t.insert(k, u64::from(i), true, &mut |k, f, r| {
+                ended.push((k, f.id, r))
+            })
+            .alert = AlertState::Pending;
+            t.requeue(&k);
+            assert!(t.len() <= bound);
+        }
+        let evicted = usize::from(flows) - bound;
+        assert_eq!(ended.len(), evicted);
+        assert_eq!(t.stats.evicted_protected, evicted as u64);
+        // Oldest first: flow n leaves when flow n + bound arrives.
+        for (n, (k, id, reason)) in ended.iter().enumerate() {
+            assert_eq!(
+                (*k, *id, *reason),
+                (key(n as u16, proto::TCP), n as u64 + 1, EndReason::Evicted)
+            );
+        }
+        // Each eviction passes over the stale entry the requeue left, and takes one flow.
+        assert!(
+            t.eviction_steps <= 3 * evicted as u64,
+            "{} queue entries looked at for {evicted} evictions",
+            t.eviction_steps
+        );
+    }
+
+    #[test]
+    fn ordinary_flows_leave_before_protected_ones_however_many_those_are() {
+        let cfg = FlowConfig {
+            max_flows: 1_000,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        let mut ended = Vec::new();
+        let mut cb = |k: FlowKey, _f: Flow, r| ended.push((k, r));
+        t.insert(key(0, proto::TCP), 0, true, &mut cb);
+        for i in 1..1_000u16 {
+            t.insert(key(i, proto::TCP), u64::from(i), true, &mut cb)
+                .alert = AlertState::Sent;
+            t.requeue(&key(i, proto::TCP));
+        }
+        for i in 1_000..1_100u16 {
+            t.insert(key(i, proto::TCP), u64::from(i), true, &mut cb);
+        }
+        // The one ordinary flow, then each newcomer evicts the previous (ordinary) newcomer.
+        let want: Vec<(FlowKey, EndReason)> = (0..100u16)
+            .map(|i| {
+                (
+                    key(if i == 0 { 0 } else { 999 + i }, proto::TCP),
+                    EndReason::Evicted,
+                )
+            })
+            .collect();
+        assert_eq!(ended, want);
+        assert_eq!(t.stats.evicted_protected, 0);
+        // The 999 stale entries the requeues left are passed over once; then one per eviction.
+        assert!(t.eviction_steps <= 999 + 2 * 100, "{}", t.eviction_steps);
     }
 
     #[test]

@@ -12,23 +12,46 @@ use crate::decode::proto;
 use crate::time::Nanos;
 
 use super::key::FlowKey;
-use super::state::{Flow, Phase};
+use super::state::{AlertState, Flow, Phase};
 
-pub(super) const CLASSES: usize = 5;
+/// Timeout classes (each with its own timeout).
+pub(super) const TIMEOUT_CLASSES: usize = 5;
+/// Queues: each timeout class twice, once for ordinary flows and once (offset by
+/// [`TIMEOUT_CLASSES`]) for protected flows, those that matched an IOC. Keeping protected flows
+/// in queues of their own is what makes eviction O(1): it never has to step over them.
+pub(super) const CLASSES: usize = 2 * TIMEOUT_CLASSES;
 
 /// Eviction order: what is cheapest to lose first. Half-open and closed flows go before
-/// connectionless ones, and established sessions last.
-pub(super) const EVICTION_ORDER: [usize; CLASSES] = [2, 0, 4, 3, 1];
+/// connectionless ones, and established sessions last; every ordinary flow before any
+/// protected one. Among protected flows half-open ones go first: a flood of matched flows
+/// (spoofed SYNs) is half-open, and a real session that just closed keeps its closed timeout
+/// to absorb its last ACK (evicted at once, that ACK would start a second, mid-stream flow).
+pub(super) const EVICTION_ORDER: [usize; CLASSES] = [2, 0, 4, 3, 1, 5, 7, 9, 8, 6];
 
-/// Timeout class of a flow; also the index of its queue.
+/// Queue of a flow: its timeout class, in the protected half once it matched an IOC.
 pub(super) fn class_of(key: &FlowKey, flow: &Flow) -> usize {
-    match flow.phase {
+    let timeout_class = match flow.phase {
         Phase::Opening => 0,
         Phase::Established => 1,
         Phase::Closed => 2,
         Phase::Connectionless if key.proto == proto::UDP => 3,
         Phase::Connectionless => 4,
+    };
+    if is_protected(flow) {
+        timeout_class + TIMEOUT_CLASSES
+    } else {
+        timeout_class
     }
+}
+
+/// A flow that matched an IOC: it owes an alert or a summary, so it leaves the table last.
+pub(super) fn is_protected(flow: &Flow) -> bool {
+    flow.alert != AlertState::None
+}
+
+/// Whether a queue holds protected flows.
+pub(super) fn is_protected_class(class: usize) -> bool {
+    class >= TIMEOUT_CLASSES
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -71,17 +94,6 @@ impl Queues {
 
     pub fn pop_front(&mut self, class: usize) -> Option<QEntry> {
         self.queues.get_mut(class)?.pop_front()
-    }
-
-    /// Put an entry back at the tail unchanged (a protected flow skipped by eviction).
-    pub fn push_back(&mut self, class: usize, e: QEntry) {
-        if let Some(q) = self.queues.get_mut(class) {
-            q.push_back(e);
-        }
-    }
-
-    pub fn class_len(&self, class: usize) -> usize {
-        self.queues.get(class).map_or(0, VecDeque::len)
     }
 
     pub fn total_len(&self) -> usize {

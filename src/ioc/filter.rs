@@ -8,6 +8,10 @@ use super::row::FeedRow;
 
 const SECS_PER_DAY: u64 = 86_400;
 
+/// Confidence values a threshold may take (`--min-confidence`, `iocs.filters.min_confidence`,
+/// `[iocs.feed_min_confidence]`): the feeds' 0-100 scale.
+pub const CONFIDENCE: std::ops::RangeInclusive<u8> = 0..=100;
+
 /// Filters from the CLI or the `[iocs]` part of the config file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

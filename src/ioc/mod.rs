@@ -35,7 +35,7 @@ use prefix_trie::{Prefix, PrefixMap};
 pub use builder::IocSetBuilder;
 pub use detect_format::FeedFormat;
 pub use endpoint::{Endpoint, RejectReason};
-pub use filter::{FilterReason, Filters};
+pub use filter::{FilterReason, Filters, CONFIDENCE};
 pub use kql::write_kql;
 pub use load::{load, FeedSource, LoadError, Loaded, MAX_FEED_BYTES};
 pub use report::write_report;

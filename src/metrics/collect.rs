@@ -207,7 +207,16 @@ impl Scrape {
             single(names::SUMMARIES, s.summaries as f64),
             single(names::SHADOWED, s.shadowed as f64),
             single(names::RETRO_MATCHES, s.retro_matches as f64),
+            single(names::FLOWS_EVICTED_MATCHED, s.flows_evicted_matched as f64),
+            single(names::ALERTS_EARLY, s.alerts_early as f64),
+            single(names::STORM_RECORDS, s.storms.records as f64),
+            single(names::STORM_UNTRACKED, s.storms.untracked as f64),
         ]);
+        let mut storm = Family::new(names::STORM_FLOWS);
+        for (id, n) in ["1001", "1002", "1003"].iter().zip(s.storms.folded) {
+            storm.add(&[id], n as f64);
+        }
+        out.push(storm.done());
     }
 
     fn matches(&self, out: &mut Vec<MetricFamily>) {

@@ -83,6 +83,11 @@ pub const FLOWS_EVICTED: Spec = counter(
     NONE,
     "Flows pushed out of a full flow table before they ended.",
 );
+pub const FLOWS_EVICTED_MATCHED: Spec = counter(
+    "c2tap_flows_evicted_matched_total",
+    NONE,
+    "Of the evicted flows, those that matched an IOC: the table held nothing else (a flood of matched flows); each left with its summary.",
+);
 pub const FLOWS_TIMED_OUT: Spec = counter(
     "c2tap_flows_timed_out_total",
     NONE,
@@ -112,6 +117,26 @@ pub const SHADOWED: Spec = counter(
     "c2tap_matches_shadowed_total",
     NONE,
     "Matched flows seen by a second worker (mirrored twice) whose alert the first worker owns.",
+);
+pub const ALERTS_EARLY: Spec = counter(
+    "c2tap_alerts_sent_early_total",
+    NONE,
+    "Alerts sent before their hold-down ended because the hold-down queue was full (act is the outcome known then).",
+);
+pub const STORM_FLOWS: Spec = counter(
+    "c2tap_storm_flows_total",
+    &["signature"],
+    "Records (1001, 1002, 1003) folded into contact-storm records (1005) instead of being sent, by the SignatureID they would have had.",
+);
+pub const STORM_RECORDS: Spec = counter(
+    "c2tap_storm_records_total",
+    NONE,
+    "Contact-storm records (SignatureID 1005) sent.",
+);
+pub const STORM_UNTRACKED: Spec = counter(
+    "c2tap_storm_untracked_total",
+    NONE,
+    "New matched flows of IOCs beyond the storm tracker's bound: they kept per-flow records.",
 );
 pub const SUPPRESSED: Spec = counter(
     "c2tap_suppressed_total",
@@ -196,7 +221,7 @@ pub const BUILD_INFO: Spec = gauge(
 );
 
 /// Every family, in the order the README documents them.
-pub const ALL: [Spec; 33] = [
+pub const ALL: [Spec; 38] = [
     PACKETS,
     BYTES,
     KERNEL_RECEIVED,
@@ -207,12 +232,17 @@ pub const ALL: [Spec; 33] = [
     FLOWS_ACTIVE,
     FLOWS,
     FLOWS_EVICTED,
+    FLOWS_EVICTED_MATCHED,
     FLOWS_TIMED_OUT,
     MATCHES,
     IOC_MATCHES,
     RETRO_MATCHES,
     SUMMARIES,
     SHADOWED,
+    ALERTS_EARLY,
+    STORM_FLOWS,
+    STORM_RECORDS,
+    STORM_UNTRACKED,
     SUPPRESSED,
     OUTPUT_QUEUED,
     OUTPUT_SENT,

@@ -53,6 +53,13 @@ fn a_fresh_registry_renders_the_always_present_families() {
             "c2tap_fragments_unattributed_total 0",
             "c2tap_matches_shadowed_total 0",
             "c2tap_retro_matches_total 0",
+            "c2tap_alerts_sent_early_total 0",
+            "c2tap_flows_evicted_matched_total 0",
+            "c2tap_storm_flows_total{signature=\"1001\"} 0",
+            "c2tap_storm_flows_total{signature=\"1002\"} 0",
+            "c2tap_storm_flows_total{signature=\"1003\"} 0",
+            "c2tap_storm_records_total 0",
+            "c2tap_storm_untracked_total 0",
         ]
         .map(String::from),
     );
@@ -134,7 +141,9 @@ fn counting_sink_counts_alerts_by_signature_malware_and_ioc() {
     ] {
         assert!(has(&m, line), "{line} missing from\n{}", m.render());
     }
-    assert!(!m.render().contains("signature=\"1003\""));
+    assert!(!m
+        .render()
+        .contains("c2tap_matches_total{signature=\"1003\""));
 }
 
 #[test]

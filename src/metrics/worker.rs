@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::decode::DecodeError;
+use crate::detect::storm::StormStats;
 use crate::pipeline::WorkerStats;
 
 use super::matches::{IocLabelGate, MatchTally};
@@ -109,6 +110,11 @@ struct PublishedStats {
     summaries: AtomicU64,
     shadowed: AtomicU64,
     retro_matches: AtomicU64,
+    flows_evicted_matched: AtomicU64,
+    alerts_early: AtomicU64,
+    storm_folded: [AtomicU64; 3],
+    storm_records: AtomicU64,
+    storm_untracked: AtomicU64,
 }
 
 impl PublishedStats {
@@ -130,6 +136,14 @@ impl PublishedStats {
         self.summaries.store(s.summaries, Relaxed);
         self.shadowed.store(s.shadowed, Relaxed);
         self.retro_matches.store(s.retro_matches, Relaxed);
+        self.flows_evicted_matched
+            .store(s.flows_evicted_matched, Relaxed);
+        self.alerts_early.store(s.alerts_early, Relaxed);
+        for (a, v) in self.storm_folded.iter().zip(s.storms.folded) {
+            a.store(v, Relaxed);
+        }
+        self.storm_records.store(s.storms.records, Relaxed);
+        self.storm_untracked.store(s.storms.untracked, Relaxed);
     }
 
     fn load(&self) -> WorkerStats {
@@ -146,6 +160,13 @@ impl PublishedStats {
             summaries: self.summaries.load(Relaxed),
             shadowed: self.shadowed.load(Relaxed),
             retro_matches: self.retro_matches.load(Relaxed),
+            flows_evicted_matched: self.flows_evicted_matched.load(Relaxed),
+            alerts_early: self.alerts_early.load(Relaxed),
+            storms: StormStats {
+                folded: self.storm_folded.each_ref().map(|a| a.load(Relaxed)),
+                records: self.storm_records.load(Relaxed),
+                untracked: self.storm_untracked.load(Relaxed),
+            },
             // Packet-time anomalies are reported in the replay summary, not as metrics.
             ..WorkerStats::default()
         }
@@ -172,6 +193,15 @@ pub(super) fn add_stats(acc: &mut WorkerStats, s: &WorkerStats) {
     acc.summaries = acc.summaries.saturating_add(s.summaries);
     acc.shadowed = acc.shadowed.saturating_add(s.shadowed);
     acc.retro_matches = acc.retro_matches.saturating_add(s.retro_matches);
+    acc.flows_evicted_matched = acc
+        .flows_evicted_matched
+        .saturating_add(s.flows_evicted_matched);
+    acc.alerts_early = acc.alerts_early.saturating_add(s.alerts_early);
+    for (a, v) in acc.storms.folded.iter_mut().zip(s.storms.folded) {
+        *a = a.saturating_add(v);
+    }
+    acc.storms.records = acc.storms.records.saturating_add(s.storms.records);
+    acc.storms.untracked = acc.storms.untracked.saturating_add(s.storms.untracked);
 }
 
 impl KernelStats {
@@ -202,6 +232,13 @@ mod tests {
             summaries: 10,
             shadowed: 11,
             retro_matches: 12,
+            flows_evicted_matched: 13,
+            alerts_early: 14,
+            storms: StormStats {
+                folded: [15, 16, 17],
+                records: 18,
+                untracked: 19,
+            },
             ..WorkerStats::default()
         };
         for (i, e) in s.decode_errors.iter_mut().enumerate() {

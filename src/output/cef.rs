@@ -230,6 +230,7 @@ pub fn name_suffix(signature: Signature) -> &'static str {
         Signature::IocAddressMatch => " C2 address contacted on another port",
         Signature::FlowSummary => " C2 flow ended",
         Signature::Health => "",
+        Signature::ContactStorm => " C2 contact storm",
     }
 }
 
@@ -436,6 +437,9 @@ fn flow_extension(
     }
     if flow.signature == Signature::FlowSummary {
         ext.num("c2tapDurationMs", to_millis(flow.end).saturating_sub(start));
+    }
+    if flow.signature == Signature::ContactStorm {
+        ext.num("c2tapClients", flow.clients);
     }
 }
 

@@ -38,6 +38,27 @@ fn worked_example_exact() {
 }
 
 #[test]
+fn contact_storm_exact() {
+    let mut storm = flow(ioc());
+    storm.signature = Signature::ContactStorm;
+    storm.action = Action::Storm;
+    storm.count = 5000;
+    storm.clients = 4870;
+    assert_eq!(
+        cef(&Record::Flow(storm)),
+        format!(
+            "CEF:0|c2tap|c2tap|{VERSION}|1005|Remcos C2 contact storm|8|rt=1778335407123 start=1778335407123 \
+             end=1778335408123 src=10.1.2.3 spt=49822 dst=138.9.223.13 dpt=8015 proto=TCP act=storm \
+             deviceDirection=1 cnt=5000 in=120 out=80 dvchost=sensor01 deviceInboundInterface=eth1 \
+             cs1Label=iocValue cs1=138.9.223.13:8015 cs2Label=malware cs2=Remcos cs3Label=threatType \
+             cs3=botnet_cc cs4Label=iocFeed cs4=ThreatFox cs6Label=sensorMode cs6=live cn1Label=iocConfidence \
+             cn1=75 cn2Label=packetsToServer cn2=3 cn3Label=packetsToClient cn3=2 \
+             deviceCustomDate1Label=iocFirstSeen deviceCustomDate1=1778284800000 c2tapClients=4870"
+        )
+    );
+}
+
+#[test]
 fn health_exact() {
     assert_eq!(
         cef(&health_record()),

@@ -63,6 +63,7 @@ pub fn flow(ioc: Ioc) -> FlowRecord {
             bytes_to_client: 80,
         },
         count: 1,
+        clients: 0,
         suppressed: None,
     }
 }

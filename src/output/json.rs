@@ -66,6 +66,9 @@ fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContex
     if flow.signature == Signature::FlowSummary {
         obj.num("duration_ms", to_millis(flow.end).saturating_sub(start));
     }
+    if flow.signature == Signature::ContactStorm {
+        obj.num("clients", flow.clients);
+    }
     obj.str("sensor", &ctx.hostname);
     obj.str("interface", &flow.interface);
     obj.str("mode", mode(ctx));

@@ -113,6 +113,96 @@ pub fn write_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummar
     })
 }
 
+/// A spoofed-SYN flood: every packet a SYN from one source (`from`) to a new internal
+/// host:port, one flow each; with `genuine`, a real C2 session (10.200.0.1:40001 →
+/// 138.9.223.13:8015: handshake, data both ways, FIN close) is woven into its middle, one
+/// session packet every [`GENUINE_SPACING`] flood packets. `from` = [`C2_SOURCE`] is the
+/// matched flood (issue 13: each flow matches the IOC); a benign source gives the same load
+/// without matches, the baseline it is compared with.
+#[derive(Clone, Copy, Debug)]
+pub struct FloodSpec {
+    pub packets: u64,
+    pub from: ([u8; 4], u16),
+    pub genuine: bool,
+}
+
+/// The built-in Remcos C2 endpoint, as a flood source.
+pub const C2_SOURCE: ([u8; 4], u16) = ([138, 9, 223, 13], 8015);
+/// A documentation address on the same port: the non-matching flood.
+pub const BENIGN_SOURCE: ([u8; 4], u16) = ([192, 0, 2, 13], 8015);
+/// The genuine session's client.
+pub const GENUINE_CLIENT: ([u8; 4], u16) = ([10, 200, 0, 1], 40001);
+/// Flood packets between two packets of the genuine session.
+pub const GENUINE_SPACING: u64 = 100;
+
+/// Writes the flood; returns its summary (`flows` = flood flows, plus one for the session).
+pub fn write_flood<W: Write>(out: W, spec: &FloodSpec) -> io::Result<BenchSummary> {
+    if spec.packets > 1 << 24 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "at most 16,777,216 flood packets (one target address each in 10/8)",
+        ));
+    }
+    let (c2, c2_port) = C2_SOURCE;
+    let (client, cport) = GENUINE_CLIENT;
+    let session: [(bool, u8, u32, u32, usize); 8] = [
+        (true, F::SYN, 0x5000, 0, 64),
+        (false, F::SYN | F::ACK, 0x7000, 0x5001, 64),
+        (true, F::ACK, 0x5001, 0x7001, 64),
+        (true, F::ACK | F::PSH, 0x5001, 0x7001, 118),
+        (false, F::ACK | F::PSH, 0x7001, 0x5041, 70),
+        (true, F::FIN | F::ACK, 0x5041, 0x7011, 64),
+        (false, F::FIN | F::ACK, 0x7011, 0x5042, 64),
+        (true, F::ACK, 0x5042, 0x7012, 64),
+    ];
+    let session_at = spec.packets / 2;
+    let mut w = PcapWriter::new(out, PcapFormat::new(link::ETHERNET))?;
+    let (mut bytes, mut written, mut next) = (0, 0u64, 0usize);
+    let mut write = |w: &mut PcapWriter<W>, frame: Vec<u8>| -> io::Result<()> {
+        bytes += frame.len() as u64;
+        w.write(T0_NS + written * 1_000, &frame, None)?;
+        written += 1;
+        Ok(())
+    };
+    for i in 0..spec.packets {
+        if spec.genuine && i >= session_at && (i - session_at) % GENUINE_SPACING == 0 {
+            if let Some(&(to_server, flags, seq, ack, size)) = session.get(next) {
+                let frame = if to_server {
+                    packet(client, c2, cport, c2_port, flags, seq, ack, size)
+                } else {
+                    packet(c2, client, c2_port, cport, flags, seq, ack, size)
+                };
+                write(&mut w, frame)?;
+                next += 1;
+            }
+        }
+        let target = (0x0a00_0000u32 + i as u32).to_be_bytes();
+        let dport = 1024 + (i % 60_000) as u16;
+        let frame = packet(
+            spec.from.0,
+            target,
+            spec.from.1,
+            dport,
+            F::SYN,
+            0x1000,
+            0,
+            64,
+        );
+        write(&mut w, frame)?;
+    }
+    w.into_inner().flush()?;
+    Ok(BenchSummary {
+        packets: written,
+        flows: spec.packets + u64::from(spec.genuine),
+        ioc_flows: if spec.from == C2_SOURCE {
+            spec.packets + u64::from(spec.genuine)
+        } else {
+            u64::from(spec.genuine)
+        },
+        bytes,
+    })
+}
+
 /// Client address and port of flow `n`: one address per flow in 10.1.0.0 upwards.
 fn client_of(n: u64) -> ([u8; 4], u16) {
     let a = 0x0a01_0000u32.wrapping_add(n as u32);
@@ -242,6 +332,34 @@ mod tests {
         };
         let summary = write_bench(io::sink(), &spec).unwrap();
         assert_eq!((summary.flows, summary.bytes), (50, 50 * 64));
+    }
+
+    #[test]
+    fn a_flood_holds_the_whole_genuine_session_in_its_middle() {
+        let spec = FloodSpec {
+            packets: 2_000,
+            from: C2_SOURCE,
+            genuine: true,
+        };
+        let mut out = Vec::new();
+        let s = write_flood(&mut out, &spec).unwrap();
+        assert_eq!((s.packets, s.flows, s.ioc_flows), (2_008, 2_001, 2_001));
+        let mut at = 24;
+        let mut session = Vec::new();
+        let mut n = 0;
+        while at < out.len() {
+            let caplen = u32::from_le_bytes(out[at + 8..at + 12].try_into().unwrap()) as usize;
+            let f = &out[at + 16..at + 16 + caplen];
+            if f[26..30] == [10, 200, 0, 1] || f[30..34] == [10, 200, 0, 1] {
+                session.push((n, f[47]));
+            }
+            n += 1;
+            at += 16 + caplen;
+        }
+        let flags: Vec<u8> = session.iter().map(|s| s.1).collect();
+        assert_eq!(flags[..3], [F::SYN, F::SYN | F::ACK, F::ACK]);
+        assert_eq!(session.len(), 8);
+        assert_eq!(session[0].0, 1_000);
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod traffic;
 pub mod wire;
 pub mod writer;
 
-pub use bench::{write_bench, BenchSpec, BenchSummary, Shape};
+pub use bench::{write_bench, write_flood, BenchSpec, BenchSummary, FloodSpec, Shape};
 pub use fixtures::{
     all_fixtures, file_names, write_fixtures, Expect, FixtureInfo, FlowNote, IocSource,
 };

@@ -5,11 +5,13 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use c2tap_pcapgen::{write_bench, write_fixtures, BenchSpec, Shape};
+use c2tap_pcapgen::bench::{BENIGN_SOURCE, C2_SOURCE};
+use c2tap_pcapgen::{write_bench, write_fixtures, write_flood, BenchSpec, FloodSpec, Shape};
 
 const USAGE: &str = "usage:
   c2tap-pcapgen fixtures --out DIR
-  c2tap-pcapgen bench --shape imix|small|synflood --packets N --flows F --out FILE [--ioc-flows K]";
+  c2tap-pcapgen bench --shape imix|small|synflood --packets N --flows F --out FILE [--ioc-flows K]
+  c2tap-pcapgen flood --from c2|benign --packets N --out FILE [--genuine]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -68,6 +70,29 @@ fn run(args: &[String]) -> Result<(), String> {
                 out.display(),
                 s.packets,
                 s.bytes,
+                s.flows,
+                s.ioc_flows
+            );
+            Ok(())
+        }
+        "flood" => {
+            let from = match flag("--from") {
+                Some("c2") => C2_SOURCE,
+                Some("benign") => BENIGN_SOURCE,
+                _ => return Err("--from must be c2 or benign".into()),
+            };
+            let spec = FloodSpec {
+                packets: number("--packets", None)?,
+                from,
+                genuine: rest.iter().any(|a| a == "--genuine"),
+            };
+            let file = File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let s = write_flood(BufWriter::with_capacity(1 << 20, file), &spec)
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            eprintln!(
+                "wrote {}: {} packets, {} flows, {} expected IOC flows",
+                out.display(),
+                s.packets,
                 s.flows,
                 s.ioc_flows
             );
