@@ -218,8 +218,6 @@ pub fn run(settings: Settings) -> Result<()> {
         settings: s,
         feeds: &mut feeds,
         outputs: &outputs,
-        spool: OutputOptions::from_table(s.outputs.options.clone())
-            .is_ok_and(|o| o.spool_dir.is_some()),
         control: &control,
         counters: &all_counters,
         health: &health_sink,
@@ -282,31 +280,26 @@ fn start_outputs(s: &Settings, ctx: SensorContext, metrics: &Metrics) -> Result<
         specs.push(url.parse::<OutputSpec>()?);
     }
     let opts = OutputOptions::from_table(s.outputs.options.clone())?;
-    let spool = opts.spool_dir.is_some();
     let d = Dispatcher::start(specs, opts, ctx).context("starting the outputs")?;
-    metrics.set_outputs_ok(spool || d.stats().iter().all(|o| o.connected));
+    metrics.set_outputs_ok(d.readiness().is_ok());
     Ok(d)
 }
 
 fn sample_outputs(c: &ControlLoop<'_>) {
     let stats = c.outputs.stats();
-    let spool = c.spool;
-    c.metrics.set_outputs_ok(
-        spool
-            || stats
-                .iter()
-                .all(|o| o.connected || o.name.starts_with("file-")),
-    );
+    c.metrics.set_outputs_ok(stats.iter().all(|o| o.ready()));
     let samples = stats
         .into_iter()
         .map(|o| OutputSample {
-            name: o.name,
+            name: o.name.clone(),
             queued: o.queued,
             sent: o.sent,
+            resent: o.resent,
             spooled: o.spooled,
-            dropped: o.dropped,
+            dropped: o.drop_reasons().collect(),
             spool_bytes: o.spool_bytes,
             connected: o.connected,
+            down: o.down,
         })
         .collect();
     if let Ok(mut s) = c.output_samples.lock() {
@@ -336,7 +329,6 @@ struct ControlLoop<'a> {
     settings: &'a Settings,
     feeds: &'a mut Feeds,
     outputs: &'a Dispatcher,
-    spool: bool,
     control: &'a Control,
     counters: &'a [(Arc<WorkerCounters>, Arc<std::sync::atomic::AtomicU64>)],
     health: &'a Mutex<DispatchSink>,
