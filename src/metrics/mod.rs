@@ -111,7 +111,10 @@ impl fmt::Display for Readiness {
         let missing = [
             (self.capture_running, "capture not running"),
             (self.iocs_loaded, "no IOC set loaded"),
-            (self.outputs_ok, "an output is not delivering (not connected or down)"),
+            (
+                self.outputs_ok,
+                "an output is not delivering (not connected or down)",
+            ),
         ];
         let reasons: Vec<&str> = missing
             .iter()

@@ -30,7 +30,8 @@ pub struct OutputStats {
     /// Records the receiver confirmed (kernel ACK for TCP/TLS, `rsp 200` for RELP, the write
     /// for UDP and files), each counted once.
     pub sent: u64,
-    /// Sends of records already counted in `sent`: duplicates after a connection loss.
+    /// Sends of records written to a receiver before (after a connection loss): at most this
+    /// many duplicates.
     pub resent: u64,
     /// Messages ever written to the spool.
     pub spooled: u64,

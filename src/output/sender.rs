@@ -48,8 +48,8 @@ impl Window {
             if *pos > confirmed {
                 break;
             }
-            if !msg.counted {
-                msg.counted = true;
+            if !msg.mark.counted {
+                msg.mark.counted = true;
                 counted += 1;
             }
         }
@@ -174,10 +174,11 @@ pub fn run_sender(shared: Arc<Shared>, connector: Connector, cfg: SenderConfig) 
                 return Ok(Next::Idle);
             }
             let next = take_next(&shared);
-            if let Next::Msg(msg) = next {
-                if msg.counted {
+            if let Next::Msg(mut msg) = next {
+                if msg.mark.tried {
                     shared.counters.resent.fetch_add(1, Ordering::Relaxed);
                 }
+                msg.mark.tried = true;
                 return match c.send(&msg.buf, &mut frame, &mut watch) {
                     Ok(pos) => {
                         window.push(pos, msg);
@@ -250,10 +251,10 @@ fn take_next(shared: &Shared) -> Next {
         return Next::Idle;
     };
     let front = match spool.front() {
-        Ok(Some((msg, counted))) => {
+        Ok(Some((msg, mark))) => {
             buf.clear();
             buf.extend_from_slice(msg);
-            Some(counted)
+            Some(mark)
         }
         Ok(None) => None,
         Err(e) => {
@@ -266,7 +267,7 @@ fn take_next(shared: &Shared) -> Next {
     }
     shared.publish_spool(&mut spool);
     match front {
-        Some(counted) => Next::Msg(Msg { buf, counted }),
+        Some(mark) => Next::Msg(Msg { buf, mark }),
         None => Next::Idle,
     }
 }
@@ -316,7 +317,14 @@ fn finish(
     confirmed: u64,
     name: &str,
 ) {
-    let unconfirmed = window.take_unconfirmed(confirmed);
+    // A receiver that is down or did not confirm everything by the deadline may lose what
+    // its kernel acknowledged too: keep every copy then (duplicates, never a loss).
+    let clean = !window.unconfirmed(confirmed) && !shared.counters.down.load(Ordering::Relaxed);
+    let unconfirmed = if clean {
+        window.take_unconfirmed(confirmed)
+    } else {
+        window.take_all()
+    };
     if let Some(conn) = conn {
         conn.close();
     }
@@ -340,12 +348,12 @@ fn finish(
         Some(mut spool) => {
             let n = (unconfirmed.len() + rest.len()) as u64;
             let mut kept = 0;
-            match spool.prepend(unconfirmed.iter().map(|m| (m.buf.as_slice(), m.counted))) {
+            match spool.prepend(unconfirmed.iter().map(|m| (m.buf.as_slice(), m.mark))) {
                 Ok(dropped) => kept += unconfirmed.len() as u64 - dropped,
                 Err(e) => tracing::error!(output = %name, "spool write at shutdown failed: {e}"),
             }
             for msg in &rest {
-                if spool.append(&msg.buf, msg.counted).is_ok() {
+                if spool.append(&msg.buf, msg.mark).is_ok() {
                     kept += 1;
                 }
             }

@@ -21,8 +21,32 @@ use thiserror::Error;
 /// flags, length and payload + payload.
 const MAGIC: [u8; 2] = [0xC2, 0x60];
 const FRAME_HEADER: usize = 11;
-/// Flag: the message was confirmed by a receiver before (a resend, not a new record).
+/// Flags: the message was confirmed by a receiver before (counted as sent), and it was
+/// written to a receiver before (a resend may be a duplicate).
 const FLAG_COUNTED: u8 = 1;
+const FLAG_TRIED: u8 = 2;
+
+/// What a message went through before it was spooled; kept in its frame's flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// Confirmed by a receiver once (counted in `sent`).
+    pub counted: bool,
+    /// Written to a receiver once (sending it again may make a duplicate).
+    pub tried: bool,
+}
+
+impl Mark {
+    fn bits(self) -> u8 {
+        u8::from(self.counted) * FLAG_COUNTED | u8::from(self.tried) * FLAG_TRIED
+    }
+
+    fn from_bits(bits: u8) -> Mark {
+        Mark {
+            counted: bits & FLAG_COUNTED != 0,
+            tried: bits & FLAG_TRIED != 0,
+        }
+    }
+}
 /// Largest message the spool takes; bounds the allocation when reading a (possibly damaged)
 /// frame back. Far above any syslog size limit.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -148,7 +172,7 @@ pub struct Spool {
     corrupt: u64,
     /// The message returned by the last `front()`: its payload range in the read buffer and
     /// the offset just past it.
-    peeked: Option<(usize, usize, u64, bool)>,
+    peeked: Option<(usize, usize, u64, Mark)>,
     /// Frames being encoded for writing.
     frame: Vec<u8>,
 }
@@ -333,7 +357,7 @@ impl Spool {
     }
 
     /// Appends one message at the back. `Full` when the byte bound would be passed.
-    pub fn append(&mut self, msg: &[u8], counted: bool) -> Result<(), SpoolError> {
+    pub fn append(&mut self, msg: &[u8], mark: Mark) -> Result<(), SpoolError> {
         let frame_len = self.check_fits(msg)?;
         let need_new = match (&self.writer, self.segments.back()) {
             (Some((id, _)), Some(last)) => {
@@ -344,7 +368,7 @@ impl Spool {
         if need_new {
             self.start_segment()?;
         }
-        encode_frame(&mut self.frame, msg, counted);
+        encode_frame(&mut self.frame, msg, mark);
         let Some((_, file)) = self.writer.as_mut() else {
             return Ok(());
         };
@@ -402,13 +426,13 @@ impl Spool {
     /// Returns how many did not fit.
     pub fn prepend<'a>(
         &mut self,
-        msgs: impl IntoIterator<Item = (&'a [u8], bool)>,
+        msgs: impl IntoIterator<Item = (&'a [u8], Mark)>,
     ) -> Result<u64, SpoolError> {
         self.peeked = None;
         let Some(front) = self.segments.front() else {
             let mut dropped = 0;
-            for (msg, counted) in msgs {
-                if self.append(msg, counted).is_err() {
+            for (msg, mark) in msgs {
+                if self.append(msg, mark).is_err() {
                     dropped += 1;
                 }
             }
@@ -426,10 +450,10 @@ impl Spool {
         };
         let mut dropped = 0;
         let mut frames = Vec::new();
-        for (msg, counted) in msgs {
+        for (msg, mark) in msgs {
             match self.check_fits(msg) {
                 Ok(frame_len) => {
-                    encode_frame(&mut self.frame, msg, counted);
+                    encode_frame(&mut self.frame, msg, mark);
                     frames.extend_from_slice(&self.frame);
                     segment.len += frame_len;
                     segment.records += 1;
@@ -457,13 +481,13 @@ impl Spool {
         Ok(dropped)
     }
 
-    /// The oldest message and whether it was counted as sent before, without taking it out
+    /// The oldest message and its [`Mark`], without taking it out
     /// (see [`Spool::pop_front`]). Damaged frames on the way are skipped and counted.
-    pub fn front(&mut self) -> Result<Option<(&[u8], bool)>, SpoolError> {
+    pub fn front(&mut self) -> Result<Option<(&[u8], Mark)>, SpoolError> {
         loop {
-            if let Some((from, to, _, counted)) = self.peeked {
+            if let Some((from, to, _, mark)) = self.peeked {
                 let bytes = self.reader.as_ref().map(|r| r.bytes.as_slice());
-                return Ok(bytes.and_then(|b| b.get(from..to)).map(|m| (m, counted)));
+                return Ok(bytes.and_then(|b| b.get(from..to)).map(|m| (m, mark)));
             }
             let Some(seg) = self.segments.front() else {
                 return Ok(None);
@@ -495,13 +519,9 @@ impl Spool {
             };
             let at = (offset - reader.start) as usize;
             match scan_frame(&reader.bytes, at) {
-                Scan::Frame {
-                    payload,
-                    end,
-                    counted,
-                } => {
+                Scan::Frame { payload, end, mark } => {
                     let next = reader.start + end as u64;
-                    self.peeked = Some((payload, end, next, counted));
+                    self.peeked = Some((payload, end, next, mark));
                 }
                 Scan::Resync(next) => {
                     self.skip_corrupt(reader.start + next as u64);
@@ -579,10 +599,10 @@ impl Spool {
     }
 }
 
-fn encode_frame(out: &mut Vec<u8>, msg: &[u8], counted: bool) {
+fn encode_frame(out: &mut Vec<u8>, msg: &[u8], mark: Mark) {
     out.clear();
     out.extend_from_slice(&MAGIC);
-    out.push(if counted { FLAG_COUNTED } else { 0 });
+    out.push(mark.bits());
     out.extend_from_slice(&(msg.len() as u32).to_le_bytes());
     let mut crc = crc32fast::Hasher::new();
     crc.update(out);
@@ -594,11 +614,11 @@ fn encode_frame(out: &mut Vec<u8>, msg: &[u8], counted: bool) {
 /// What is at one offset of a segment.
 #[derive(Debug, PartialEq, Eq)]
 enum Scan {
-    /// An intact frame: its payload range, where it ends, its flag.
+    /// An intact frame: its payload range, where it ends, its flags.
     Frame {
         payload: usize,
         end: usize,
-        counted: bool,
+        mark: Mark,
     },
     /// A damaged frame; the next intact one starts here.
     Resync(usize),
@@ -628,7 +648,7 @@ fn scan_frame(bytes: &[u8], at: usize) -> Scan {
 fn frame_at(bytes: &[u8], at: usize) -> Option<Scan> {
     let header: [u8; FRAME_HEADER] = bytes.get(at..at + FRAME_HEADER)?.try_into().ok()?;
     let [m0, m1, flags, l0, l1, l2, l3, c0, c1, c2, c3] = header;
-    if [m0, m1] != MAGIC || flags & !FLAG_COUNTED != 0 {
+    if [m0, m1] != MAGIC || flags & !(FLAG_COUNTED | FLAG_TRIED) != 0 {
         return None;
     }
     let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
@@ -643,7 +663,7 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<Scan> {
     (crc.finalize() == u32::from_le_bytes([c0, c1, c2, c3])).then_some(Scan::Frame {
         payload,
         end: payload + len,
-        counted: flags & FLAG_COUNTED != 0,
+        mark: Mark::from_bits(flags),
     })
 }
 

@@ -30,7 +30,7 @@ fn fifo_across_segments_and_reclaims_space() {
     let dir = tempdir();
     let mut spool = Spool::open(dir.path(), 64 * 1024).unwrap();
     for m in msgs(0..1000) {
-        spool.append(m.as_bytes(), false).unwrap();
+        spool.append(m.as_bytes(), Mark::default()).unwrap();
     }
     assert_eq!(spool.records(), 1000);
     assert!(
@@ -58,7 +58,7 @@ fn full_spool_refuses_and_keeps_what_it_has() {
     let mut kept = 0;
     let mut full = 0;
     for m in msgs(0..100) {
-        match spool.append(m.as_bytes(), false) {
+        match spool.append(m.as_bytes(), Mark::default()) {
             Ok(()) => kept += 1,
             Err(SpoolError::Full { max_bytes: 1000 }) => full += 1,
             Err(e) => panic!("{e}"),
@@ -69,7 +69,7 @@ fn full_spool_refuses_and_keeps_what_it_has() {
     assert!(spool.bytes() <= 1000);
     assert_eq!(drain(&mut spool), msgs(0..27));
     assert!(matches!(
-        spool.append(&[0; MAX_MESSAGE + 1], false),
+        spool.append(&[0; MAX_MESSAGE + 1], Mark::default()),
         Err(SpoolError::TooLarge(_))
     ));
 }
@@ -79,7 +79,7 @@ fn survives_restart_and_resumes_at_saved_position() {
     let dir = tempdir();
     let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
     for m in msgs(0..50) {
-        spool.append(m.as_bytes(), false).unwrap();
+        spool.append(m.as_bytes(), Mark::default()).unwrap();
     }
     for _ in 0..20 {
         spool.front().unwrap();
@@ -89,7 +89,7 @@ fn survives_restart_and_resumes_at_saved_position() {
     drop(spool);
     let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
     assert_eq!(spool.records(), 30);
-    spool.append(b"after restart", false).unwrap();
+    spool.append(b"after restart", Mark::default()).unwrap();
     let mut want = msgs(20..50);
     want.push("after restart".into());
     assert_eq!(drain(&mut spool), want);
@@ -101,7 +101,7 @@ fn torn_and_corrupt_tails_are_skipped_not_replayed() {
         let dir = tempdir();
         let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
         for m in msgs(0..10) {
-            spool.append(m.as_bytes(), false).unwrap();
+            spool.append(m.as_bytes(), Mark::default()).unwrap();
         }
         drop(spool);
         let seg = fs::read_dir(dir.path())
@@ -122,7 +122,7 @@ fn torn_and_corrupt_tails_are_skipped_not_replayed() {
         let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(spool.records(), 9, "{damage}");
         assert_eq!(spool.take_corrupt(), 1, "{damage}");
-        spool.append(b"next", false).unwrap();
+        spool.append(b"next", Mark::default()).unwrap();
         let mut want = msgs(0..9);
         want.push("next".into());
         assert_eq!(drain(&mut spool), want, "{damage}");
@@ -144,7 +144,7 @@ fn foreign_and_planted_names_are_left_alone() {
     let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
     assert_eq!(spool.records(), 0);
     assert_eq!(spool.front().unwrap(), None);
-    spool.append(b"ours", false).unwrap();
+    spool.append(b"ours", Mark::default()).unwrap();
     assert_eq!(drain(&mut spool), ["ours"]);
     assert!(dir.path().join("18446744073709551615.seg").exists());
 }
@@ -156,7 +156,7 @@ fn a_flipped_byte_costs_one_record_and_is_counted() {
         let dir = tempdir();
         let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
         for m in msgs(0..100) {
-            spool.append(m.as_bytes(), false).unwrap();
+            spool.append(m.as_bytes(), Mark::default()).unwrap();
         }
         drop(spool);
         let seg = fs::read_dir(dir.path())
@@ -182,7 +182,7 @@ fn damage_found_while_reading_is_skipped_and_counted() {
     let dir = tempdir();
     let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
     for m in msgs(0..20) {
-        spool.append(m.as_bytes(), false).unwrap();
+        spool.append(m.as_bytes(), Mark::default()).unwrap();
     }
     spool.sync().unwrap();
     let seg = fs::read_dir(dir.path())
@@ -232,7 +232,7 @@ fn ledger_replaced_atomically_and_leftover_temp_ignored() {
     let dir = tempdir();
     let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
     for m in msgs(0..10) {
-        spool.append(m.as_bytes(), false).unwrap();
+        spool.append(m.as_bytes(), Mark::default()).unwrap();
     }
     for _ in 0..4 {
         spool.front().unwrap();
@@ -251,14 +251,14 @@ fn prepend_goes_ahead_of_spooled_and_partially_read() {
     let dir = tempdir();
     let mut spool = Spool::open(dir.path(), 1 << 20).unwrap();
     for m in msgs(10..20) {
-        spool.append(m.as_bytes(), false).unwrap();
+        spool.append(m.as_bytes(), Mark::default()).unwrap();
     }
     spool.front().unwrap();
     spool.pop_front();
     let back = msgs(0..10);
     assert_eq!(
         spool
-            .prepend(back.iter().map(|m| (m.as_bytes(), false)))
+            .prepend(back.iter().map(|m| (m.as_bytes(), Mark::default())))
             .unwrap(),
         0
     );
@@ -269,8 +269,28 @@ fn prepend_goes_ahead_of_spooled_and_partially_read() {
     want.extend(msgs(11..20));
     assert_eq!(drain(&mut spool), want);
     // Into an empty spool, prepend is an append.
-    assert_eq!(spool.prepend([(b"x".as_slice(), true)]).unwrap(), 0);
-    assert_eq!(spool.front().unwrap(), Some((b"x".as_slice(), true)));
+    assert_eq!(
+        spool
+            .prepend([(
+                b"x".as_slice(),
+                Mark {
+                    counted: true,
+                    tried: true
+                }
+            )])
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        spool.front().unwrap(),
+        Some((
+            b"x".as_slice(),
+            Mark {
+                counted: true,
+                tried: true
+            }
+        ))
+    );
 }
 
 /// Model-based test: random appends, sends (front + pop), put-backs, syncs, crashes (drop
@@ -320,7 +340,7 @@ mod model {
             for op in ops {
                 match op {
                     Op::Append(k) => for _ in 0..k {
-                        match spool.append(text(next).as_bytes(), false) {
+                        match spool.append(text(next).as_bytes(), Mark::default()) {
                             Ok(()) => model.push_back(next),
                             Err(SpoolError::Full { .. }) => {}
                             Err(e) => panic!("{e}"),
@@ -341,7 +361,7 @@ mod model {
                     Op::PutBack(k) => {
                         let back: Vec<u32> = taken.split_off(taken.len().saturating_sub(k as usize));
                         let texts: Vec<String> = back.iter().map(|n| text(*n)).collect();
-                        let dropped = spool.prepend(texts.iter().map(|t| (t.as_bytes(), true))).unwrap();
+                        let dropped = spool.prepend(texts.iter().map(|t| (t.as_bytes(), Mark { counted: true, tried: true }))).unwrap();
                         prop_assert_eq!(dropped, 0);
                         for n in back.iter().rev() {
                             model.push_front(*n);
@@ -378,7 +398,7 @@ mod model {
                         }
                         prop_assert!(want.next().is_none(), "lost records: {:?} vs {:?}", back, model);
                         for n in &back {
-                            spool.append(text(*n).as_bytes(), false).unwrap();
+                            spool.append(text(*n).as_bytes(), Mark::default()).unwrap();
                         }
                         spool.sync().unwrap();
                         model = back.into_iter().collect();

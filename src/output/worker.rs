@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::output::aggregate::Aggregator;
 use crate::output::line::Format;
-use crate::output::spool::{Spool, SpoolError};
+use crate::output::spool::{Mark, Spool, SpoolError};
 use crate::output::syslog::Envelope;
 use crate::record::{Record, SensorContext};
 
@@ -70,8 +70,8 @@ impl DropReason {
 pub struct Counters {
     /// Records the receiver confirmed, each counted once however often it was sent.
     pub sent: AtomicU64,
-    /// Sends of records already counted in `sent` (after a connection loss): duplicates the
-    /// receiver may see.
+    /// Sends of records written to a receiver before (after a connection loss): at most this
+    /// many duplicates reach the receiver.
     pub resent: AtomicU64,
     pub spooled: AtomicU64,
     /// By [`DropReason`], in [`DropReason::ALL`] order.
@@ -102,12 +102,12 @@ impl Counters {
     }
 }
 
-/// One formatted message; `counted` once it was confirmed (and counted as sent) before, so a
-/// resend counts as a duplicate, not a second record.
+/// One formatted message and what it went through ([`Mark`]): a record confirmed once is not
+/// counted as sent again, and a second send of it is counted as a possible duplicate.
 #[derive(Debug, Default)]
 pub struct Msg {
     pub buf: Vec<u8>,
-    pub counted: bool,
+    pub mark: Mark,
 }
 
 /// What the threads share.
@@ -211,11 +211,10 @@ impl Shared {
         }
         if let Some(mut spool) = self.lock_spool() {
             let n = msgs.len() as u64;
-            let (kept, err) =
-                match spool.prepend(msgs.iter().map(|m| (m.buf.as_slice(), m.counted))) {
-                    Ok(dropped) => (n - dropped, None),
-                    Err(e) => (0, Some(e)),
-                };
+            let (kept, err) = match spool.prepend(msgs.iter().map(|m| (m.buf.as_slice(), m.mark))) {
+                Ok(dropped) => (n - dropped, None),
+                Err(e) => (0, Some(e)),
+            };
             self.publish_spool(&mut spool);
             drop(spool);
             match err {
@@ -289,7 +288,7 @@ fn accept(shared: &Shared, render: &Render, ctx: &SensorContext, rec: Record) {
     if state.mem.len() < state.mem_cap {
         state.mem.push_back(Msg {
             buf,
-            counted: false,
+            mark: Mark::default(),
         });
         shared.publish_mem(&state);
     } else {
@@ -358,7 +357,7 @@ pub fn run_spooler(shared: Arc<Shared>, name: String) {
             if full {
                 break;
             }
-            match spool.append(&msg.buf, msg.counted) {
+            match spool.append(&msg.buf, msg.mark) {
                 Ok(()) => appended += 1,
                 Err(SpoolError::Full { .. }) => full = true,
                 Err(e) => {
