@@ -166,6 +166,9 @@ pub struct Spool {
     writer: Option<(u64, File)>,
     reader: Option<ReadBuf>,
     next_id: u64,
+    /// Id for the next segment put in front; ids are never reused, so a ledger entry of a
+    /// removed segment cannot apply to a new one after a crash.
+    front_id: u64,
     total_bytes: u64,
     records: u64,
     /// Damaged frames skipped since the last [`Spool::take_corrupt`].
@@ -211,14 +214,24 @@ impl Spool {
             segments: VecDeque::new(),
             writer: None,
             reader: None,
-            next_id: ids.last().map_or(FIRST_ID, |last| last + 1),
+            next_id: FIRST_ID,
+            front_id: FIRST_ID - 1,
             total_bytes: 0,
             records: 0,
             corrupt: 0,
             peeked: None,
             frame: Vec::new(),
         };
-        let ledger = spool.read_ledger();
+        let ledger: Vec<(u64, u64)> = spool
+            .read_ledger()
+            .into_iter()
+            .filter(|(id, _)| id.abs_diff(FIRST_ID) < ID_RANGE)
+            .collect();
+        let known = ids.iter().chain(ledger.iter().map(|(id, _)| id));
+        if let (Some(lo), Some(hi)) = (known.clone().min(), known.max()) {
+            spool.next_id = spool.next_id.max(hi + 1);
+            spool.front_id = spool.front_id.min(lo - 1);
+        }
         for id in ids {
             let saved = ledger
                 .iter()
@@ -233,6 +246,8 @@ impl Spool {
             spool.records += segment.records;
             spool.segments.push_back(segment);
         }
+        // A fresh ledger: entries of segments that are gone must not outlive them.
+        spool.sync()?;
         Ok(spool)
     }
 
@@ -441,7 +456,8 @@ impl Spool {
             }
             return Ok(dropped);
         };
-        let id = front.id - 1;
+        let id = self.front_id.min(front.id - 1);
+        self.front_id = id - 1;
         let mut segment = Segment {
             id,
             len: 0,
