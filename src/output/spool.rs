@@ -60,6 +60,16 @@ const FILE_MODE: u32 = 0o600;
 const DIR_MODE: u32 = 0o700;
 const LEDGER: &str = "positions";
 
+/// Extra time every [`Spool::sync`] takes: the delivery benchmark's slow disk. Zero in use.
+static SLOW_SYNC_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes every spool sync this much slower (the delivery benchmark simulates a slow disk).
+#[doc(hidden)]
+pub fn simulate_slow_sync(delay: std::time::Duration) {
+    let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+    SLOW_SYNC_MICROS.store(micros, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Options for a file the spool creates, with its private mode.
 fn private_file() -> OpenOptions {
     let mut options = OpenOptions::new();
@@ -595,6 +605,10 @@ impl Spool {
     /// ledger (written aside, synced, renamed over the old one, directory synced), so a crash
     /// at any moment leaves either the old or the new positions, never a torn file.
     pub fn sync(&mut self) -> Result<(), SpoolError> {
+        let delay = SLOW_SYNC_MICROS.load(std::sync::atomic::Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay));
+        }
         if let Some((_, file)) = &self.writer {
             file.sync_data().map_err(|e| self.io_err(e))?;
         }

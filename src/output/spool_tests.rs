@@ -44,10 +44,7 @@ fn fifo_across_segments_and_reclaims_space() {
         spool.append(m.as_bytes(), Mark::default()).unwrap();
     }
     assert_eq!(spool.records(), 1000);
-    assert!(
-        segments(dir.path()).len() > 2,
-        "several segments"
-    );
+    assert!(segments(dir.path()).len() > 2, "several segments");
     // front() is idempotent until pop_front().
     assert_eq!(
         spool.front().unwrap().unwrap().0,
