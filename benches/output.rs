@@ -98,14 +98,16 @@ fn delivered_per_second(n: u64) -> f64 {
     let start = Instant::now();
     for i in 0..n {
         sink.emit(rec.clone());
-        if i % 8192 == 0 {
+        if i % 1024 == 0 {
             // Stay under the hand-off channel's bound: this measures delivery, not drops.
-            while dispatcher.stats()[0].queued > 500_000 {
+            while dispatcher.stats()[0].queued > 8192 {
                 std::thread::sleep(Duration::from_micros(100));
             }
         }
     }
-    while dispatcher.stats()[0].sent < n {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while dispatcher.stats()[0].sent + dispatcher.stats()[0].dropped < n {
+        assert!(Instant::now() < deadline, "{:?}", dispatcher.stats());
         std::thread::sleep(Duration::from_micros(200));
     }
     let rate = n as f64 / start.elapsed().as_secs_f64();
@@ -142,8 +144,8 @@ fn intake_under_slow_disk(n: u64, slow: Duration) -> (f64, Duration, f64, String
         let t = Instant::now();
         sink.emit(rec.clone());
         slowest = slowest.max(t.elapsed());
-        if i % 4096 == 0 {
-            // The capture's pace in a storm: the hand-off channel drains at formatting speed.
+        if i % 100 == 0 {
+            // An alert storm far beyond a real one: at most 100,000 records/s.
             std::thread::sleep(Duration::from_millis(1));
         }
     }

@@ -15,6 +15,8 @@ use crate::output::worker::{DropReason, Msg, Shared, IDLE_TICK};
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// A connection that lasted this long resets the backoff when it is lost.
 const STABLE_CONNECTION: Duration = Duration::from_secs(1);
+/// While sending back to back, how often the receiver's progress is read.
+const CHECK_EVERY: u32 = 32;
 /// UDP cannot be confirmed: after an "unreachable" only this much is sent again.
 const UDP_RESEND_BYTES: u64 = 64 * 1024;
 
@@ -106,6 +108,9 @@ pub fn run_sender(shared: Arc<Shared>, connector: Connector, cfg: SenderConfig) 
     let mut frame = Vec::new();
     let mut connected_at = Instant::now();
     let mut lost = false;
+    let mut since_check = 0u32;
+    // Whether the last step sent a message (else the connection is checked every step).
+    let mut busy = false;
     loop {
         if shared.reopen.swap(false, Ordering::AcqRel) {
             if let Some(old) = conn.take() {
@@ -156,10 +161,16 @@ pub fn run_sender(shared: Arc<Shared>, connector: Connector, cfg: SenderConfig) 
             (true, true) => UDP_RESEND_BYTES,
             (true, false) => cfg.window_bytes,
         };
-        // What the receiver confirmed meanwhile; a closed or stalled receiver ends here.
-        let checked = c
-            .confirmed()
-            .and_then(|pos| watch.observe(pos, c.sent()).map(|()| pos));
+        // What the receiver confirmed meanwhile (asked every few messages: it costs system
+        // calls); a closed or stalled receiver ends here.
+        since_check += 1;
+        let checked = if since_check >= CHECK_EVERY || !busy {
+            since_check = 0;
+            c.confirmed()
+                .and_then(|pos| watch.observe(pos, c.sent()).map(|()| pos))
+        } else {
+            Ok(watch.confirmed)
+        };
         let step = checked.and_then(|confirmed| {
             window.release(confirmed, keep, &shared);
             if connected_at.elapsed() >= cfg.stall_timeout
@@ -182,7 +193,7 @@ pub fn run_sender(shared: Arc<Shared>, connector: Connector, cfg: SenderConfig) 
                 return match c.send(&msg.buf, &mut frame, &mut watch) {
                     Ok(pos) => {
                         window.push(pos, msg);
-                        Ok(Next::Idle)
+                        Ok(Next::Msg(Msg::default()))
                     }
                     Err(e) => {
                         window.push(u64::MAX, msg);
@@ -200,6 +211,7 @@ pub fn run_sender(shared: Arc<Shared>, connector: Connector, cfg: SenderConfig) 
             idle_wait(&shared);
             Ok(Next::Idle)
         });
+        busy = matches!(step, Ok(Next::Msg(_)));
         match step {
             Ok(Next::Done) => break,
             Ok(_) => {}

@@ -183,6 +183,8 @@ pub struct Spool {
     records: u64,
     /// Damaged frames skipped since the last [`Spool::take_corrupt`].
     corrupt: u64,
+    /// Read positions or segments changed since the ledger was last written.
+    ledger_dirty: bool,
     /// The message returned by the last `front()`: its payload range in the read buffer and
     /// the offset just past it.
     peeked: Option<(usize, usize, u64, Mark)>,
@@ -229,6 +231,7 @@ impl Spool {
             total_bytes: 0,
             records: 0,
             corrupt: 0,
+            ledger_dirty: true,
             peeked: None,
             frame: Vec::new(),
         };
@@ -504,6 +507,7 @@ impl Spool {
         }
         self.records += segment.records;
         self.segments.push_front(segment);
+        self.ledger_dirty = true;
         Ok(dropped)
     }
 
@@ -562,6 +566,7 @@ impl Spool {
 
     /// Counts one damaged frame and moves the front segment's read position past it.
     fn skip_corrupt(&mut self, to: u64) {
+        self.ledger_dirty = true;
         self.corrupt += 1;
         self.records = self.records.saturating_sub(1);
         if let Some(seg) = self.segments.front_mut() {
@@ -581,6 +586,7 @@ impl Spool {
         seg.read_offset = next;
         seg.records = seg.records.saturating_sub(1);
         self.records = self.records.saturating_sub(1);
+        self.ledger_dirty = true;
         if seg.records == 0 && next >= seg.len {
             let id = seg.id;
             self.drop_front_segment(id);
@@ -611,6 +617,9 @@ impl Spool {
         }
         if let Some((_, file)) = &self.writer {
             file.sync_data().map_err(|e| self.io_err(e))?;
+        }
+        if !std::mem::take(&mut self.ledger_dirty) {
+            return Ok(());
         }
         let mut text = String::new();
         for seg in self.segments.iter().filter(|s| s.read_offset > 0) {

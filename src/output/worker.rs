@@ -26,7 +26,7 @@ use crate::record::{Record, SensorContext};
 pub const IDLE_TICK: Duration = Duration::from_millis(200);
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Messages the spooler moves per disk write (and per fsync).
-const SPOOL_BATCH: usize = 1024;
+const SPOOL_BATCH: usize = 8192;
 /// While the receiver is up, the spooler moves messages only beyond this share of the queue.
 const SPOOL_ABOVE: usize = 2;
 
