@@ -34,6 +34,8 @@ pub struct SenderConfig {
 struct Window {
     entries: VecDeque<(u64, Msg)>,
     bytes: u64,
+    /// The first this many entries are confirmed (so release starts after them).
+    confirmed: usize,
 }
 
 impl Window {
@@ -46,10 +48,11 @@ impl Window {
     /// transport need not keep (all of them, or those beyond `keep` bytes).
     fn release(&mut self, confirmed: u64, keep: u64, shared: &Shared) {
         let mut counted = 0;
-        for (pos, msg) in self.entries.iter_mut() {
+        for (pos, msg) in self.entries.iter_mut().skip(self.confirmed) {
             if *pos > confirmed {
                 break;
             }
+            self.confirmed += 1;
             if !msg.mark.counted {
                 msg.mark.counted = true;
                 counted += 1;
@@ -62,6 +65,7 @@ impl Window {
                 break;
             }
             self.bytes -= msg.buf.len() as u64;
+            self.confirmed = self.confirmed.saturating_sub(1);
             if let Some((_, msg)) = self.entries.pop_front() {
                 freed.push(msg.buf);
             }
@@ -78,11 +82,13 @@ impl Window {
     /// Everything (confirmed copies too: the receiver may have lost them with its buffers).
     fn take_all(&mut self) -> Vec<Msg> {
         self.bytes = 0;
+        self.confirmed = 0;
         self.entries.drain(..).map(|(_, m)| m).collect()
     }
 
     fn take_unconfirmed(&mut self, confirmed: u64) -> Vec<Msg> {
         self.bytes = 0;
+        self.confirmed = 0;
         self.entries
             .drain(..)
             .filter(|(pos, _)| *pos > confirmed)
