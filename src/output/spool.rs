@@ -37,7 +37,7 @@ pub struct Mark {
 
 impl Mark {
     fn bits(self) -> u8 {
-        u8::from(self.counted) * FLAG_COUNTED | u8::from(self.tried) * FLAG_TRIED
+        (u8::from(self.counted) * FLAG_COUNTED) | (u8::from(self.tried) * FLAG_TRIED)
     }
 
     fn from_bits(bits: u8) -> Mark {

@@ -251,8 +251,7 @@ impl Wire {
             }
             Wire::Tls(_) => {
                 let (mut written, mut off) = (0, 0);
-                loop {
-                    let Wire::Tls(tls) = self else { break };
+                while let Wire::Tls(tls) = self {
                     match tls.write_step(buf, &mut off) {
                         Ok(None) => break,
                         Ok(Some(n)) => written += n,

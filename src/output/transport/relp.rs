@@ -234,11 +234,12 @@ pub fn push_frame(out: &mut Vec<u8>, txnr: u32, command: &str, data: &[u8]) {
     out.push(b'\n');
 }
 
+/// A parsed frame: transaction number, command, data, bytes taken.
+type Parsed<'a> = (u32, &'a str, std::borrow::Cow<'a, str>, usize);
+
 /// Parses one frame at the start of `buf`: `Ok(None)` when it is not complete yet, else the
 /// transaction number, command, data (lossy UTF-8) and the bytes it took.
-fn parse_frame(
-    buf: &[u8],
-) -> Result<Option<(u32, &str, std::borrow::Cow<'_, str>, usize)>, &'static str> {
+fn parse_frame(buf: &[u8]) -> Result<Option<Parsed<'_>>, &'static str> {
     let mut fields = [0usize; 2];
     let mut pos = 0;
     for end in &mut fields {
