@@ -400,3 +400,87 @@ fn file_output_that_cannot_be_opened_is_not_ready() {
             .count();
     assert_eq!(lines, 10);
 }
+
+/// A small tmpfs mounted for one test, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn disk_full_under_the_spool_is_counted_and_the_rest_delivered() {
+    if skip(false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "256k") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "mounting a tmpfs needs root (CAP_SYS_ADMIN) under CI"
+        );
+        eprintln!("SKIP: cannot mount a tmpfs (not root)");
+        return;
+    };
+    let opts = OutputOptions {
+        spool_max_bytes: 64 << 20,
+        queue_records: 1_000,
+        ..options(&fs.0)
+    };
+    let port = rsyslog::free_port(&Listen::Tcp);
+    let url = format!("tcp://127.0.0.1:{port}");
+    // Receiver away: everything goes to a spool on a disk that fills after ~700 records.
+    let d = start(&url, &opts);
+    let total = 3_000;
+    emit(&d, 0, total, 5, |_| {});
+    wait_until("the disk to fill", WAIT, || {
+        let s = d.stats().remove(0);
+        s.spooled + s.dropped + 1_000 >= total
+    });
+    let full = d.stats().remove(0);
+    let spool_error = full
+        .drop_reasons()
+        .find(|(r, _)| *r == "spool_error")
+        .map_or(0, |(_, n)| n);
+    assert!(spool_error > 0 && full.spool_records > 0, "{full:?}");
+    // SIGTERM with a full disk: what does not fit is counted, not lost silently.
+    let first = d.shutdown(Duration::from_secs(1));
+    let mut daemon = Rsyslog::new(&dir.path().join("rsyslog"), Listen::Tcp, port);
+    daemon.start();
+    let d = start(&url, &opts);
+    wait_until("spool drained", WAIT, || d.stats()[0].spool_records == 0);
+    let second = d.shutdown(Duration::from_secs(30));
+    assert!(second.complete, "{second:?}");
+    daemon.stop();
+    let received: Vec<u64> = daemon
+        .raw_lines()
+        .iter()
+        .filter_map(|l| number(l))
+        .collect();
+    assert_accounted(
+        total,
+        &received,
+        &[first.outputs[0].clone(), second.outputs[0].clone()],
+    );
+    drop(fs);
+}

@@ -402,7 +402,12 @@ impl Spool {
         };
         let written = file.write_all(&self.frame);
         if let Err(e) = written {
-            // A partial frame may be on disk: never write after it.
+            // A partial frame may be on disk (disk full): cut it off, so the record is counted
+            // once (as a spool error now), not again as a damaged frame by the next run; and
+            // never write after it.
+            if let Some(last) = self.segments.back() {
+                let _ = file.set_len(last.len);
+            }
             self.writer = None;
             return Err(self.io_err(e));
         }
