@@ -307,7 +307,8 @@ fn rsyslog_restarted_under_load_over_tcp_loses_nothing() {
         }
     });
     let report = d.shutdown(Duration::from_secs(30));
-    assert!(report.complete, "{report:?}");
+    let stderr = std::fs::read_to_string(dir.path().join("rsyslog/stderr.log")).unwrap_or_default();
+    assert!(report.complete, "{report:?}\nrsyslogd: {stderr}");
     let lines = daemon.wait_raw(total as usize, WAIT);
     daemon.stop();
     let received: Vec<u64> = lines.iter().filter_map(|l| number(l)).collect();
@@ -483,4 +484,66 @@ fn disk_full_under_the_spool_is_counted_and_the_rest_delivered() {
         &[first.outputs[0].clone(), second.outputs[0].clone()],
     );
     drop(fs);
+}
+
+#[test]
+fn relp_over_tls_to_rsyslog_with_a_test_ca() {
+    if skip(true) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "c2tap test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &ca)
+            .unwrap();
+    let (ca_path, cert_path, key_path) = (
+        pki.join("ca.pem"),
+        pki.join("server.pem"),
+        pki.join("server.key"),
+    );
+    std::fs::write(&ca_path, ca.pem()).unwrap();
+    std::fs::write(&cert_path, server_cert.pem()).unwrap();
+    std::fs::write(&key_path, server_key.serialize_pem()).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client_cert = rcgen::CertificateParams::new(vec!["sensor01".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &ca)
+        .unwrap();
+    std::fs::write(pki.join("client.pem"), client_cert.pem()).unwrap();
+    std::fs::write(pki.join("client.key"), client_key.serialize_pem()).unwrap();
+    let listen = Listen::RelpTls {
+        ca: ca_path.clone(),
+        cert: cert_path,
+        key: key_path,
+    };
+    let port = rsyslog::free_port(&listen);
+    let mut daemon = Rsyslog::new(&dir.path().join("rsyslog"), listen, port);
+    daemon.start();
+    let opts = OutputOptions {
+        tls_ca: Some(ca_path),
+        tls_cert: Some(pki.join("client.pem")),
+        tls_key: Some(pki.join("client.key")),
+        ..options(&dir.path().join("spool"))
+    };
+    let d = start(&format!("relp+tls://127.0.0.1:{port}"), &opts);
+    let total = 2_000;
+    emit(&d, 0, total, 10, |_| {});
+    let report = d.shutdown(Duration::from_secs(30));
+    let stderr = std::fs::read_to_string(dir.path().join("rsyslog/stderr.log")).unwrap_or_default();
+    assert!(report.complete, "{report:?}\nrsyslogd: {stderr}");
+    let lines = daemon.wait_raw(total as usize, WAIT);
+    daemon.stop();
+    let received: Vec<u64> = lines.iter().filter_map(|l| number(l)).collect();
+    assert_accounted(total, &received, &report.outputs);
 }

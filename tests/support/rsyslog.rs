@@ -18,6 +18,13 @@ pub enum Listen {
     Tcp,
     /// imrelp (package rsyslog-relp): RELP, every message answered once rsyslog took it.
     Relp,
+    /// imrelp with TLS: server certificate and key, CA for the chain; clients must show a
+    /// certificate that CA signed (`certvalid`, librelp's anonymous mode has no certificates).
+    RelpTls {
+        ca: PathBuf,
+        cert: PathBuf,
+        key: PathBuf,
+    },
     /// imtcp with the gtls driver: server certificate and key, CA for the chain.
     Tls {
         ca: PathBuf,
@@ -86,6 +93,7 @@ impl Rsyslog {
             Listen::Udp => (String::new(), "module(load=\"imudp\")".to_string(), "imudp"),
             Listen::Tcp => (String::new(), "module(load=\"imtcp\")".to_string(), "imtcp"),
             Listen::Relp => (String::new(), "module(load=\"imrelp\")".to_string(), "imrelp"),
+            Listen::RelpTls { .. } => (String::new(), "module(load=\"imrelp\")".to_string(), "imrelp"),
             Listen::Tls { ca, cert, key } => (
                 format!(
                     " defaultNetstreamDriver=\"gtls\" defaultNetstreamDriverCAFile=\"{}\" defaultNetstreamDriverCertFile=\"{}\" defaultNetstreamDriverKeyFile=\"{}\"",
@@ -97,6 +105,15 @@ impl Rsyslog {
                 "imtcp",
             ),
         };
+        let input_tls = match &listen {
+            Listen::RelpTls { ca, cert, key } => format!(
+                " tls=\"on\" tls.authMode=\"certvalid\" tls.caCert=\"{}\" tls.myCert=\"{}\" tls.myPrivKey=\"{}\"",
+                ca.display(),
+                cert.display(),
+                key.display()
+            ),
+            _ => String::new(),
+        };
         let conf = format!(
             "global(workDirectory=\"{d}/work\" maxMessageSize=\"8k\"{global_tls})\n\
              {module}\n\
@@ -107,7 +124,7 @@ impl Rsyslog {
                action(type=\"omfile\" file=\"{d}/raw.log\" template=\"raw\")\n\
                action(type=\"omfile\" file=\"{d}/parsed.log\" template=\"parsed\")\n\
              }}\n\
-             input(type=\"{input}\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"in\")\n"
+             input(type=\"{input}\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"in\"{input_tls})\n"
         );
         let conf_path = dir.join("rsyslog.conf");
         fs::write(&conf_path, conf).unwrap();
