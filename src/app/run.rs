@@ -239,8 +239,6 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
         links: &links,
         feeds: &mut feeds,
         outputs: &outputs,
-        spool: OutputOptions::from_table(s.outputs.options.clone())
-            .is_ok_and(|o| o.spool_dir.is_some()),
         control: &control,
         counters: &all_counters,
         health: &health_sink,
@@ -303,9 +301,8 @@ fn start_outputs(s: &Settings, ctx: SensorContext, metrics: &Metrics) -> Result<
         specs.push(url.parse::<OutputSpec>()?);
     }
     let opts = OutputOptions::from_table(s.outputs.options.clone())?;
-    let spool = opts.spool_dir.is_some();
     let d = Dispatcher::start(specs, opts, ctx).context("starting the outputs")?;
-    metrics.set_outputs_ok(spool || d.stats().iter().all(|o| o.connected));
+    metrics.set_outputs_ok(d.readiness().is_ok());
     Ok(d)
 }
 

@@ -313,25 +313,32 @@ impl Scrape {
         let mut fams = [
             names::OUTPUT_QUEUED,
             names::OUTPUT_SENT,
+            names::OUTPUT_RESENT,
             names::OUTPUT_SPOOLED,
-            names::OUTPUT_DROPPED,
             names::OUTPUT_SPOOL_BYTES,
             names::OUTPUT_CONNECTED,
+            names::OUTPUT_DOWN,
         ]
         .map(Family::new);
+        let mut dropped = Family::new(names::OUTPUT_DROPPED);
         for s in &samples {
             let values = [
                 s.queued as f64,
                 s.sent as f64,
+                s.resent as f64,
                 s.spooled as f64,
-                s.dropped as f64,
                 s.spool_bytes as f64,
                 flag(s.connected),
+                flag(s.down),
             ];
             for (f, v) in fams.iter_mut().zip(values) {
                 f.add(&[&s.name], v);
             }
+            for (reason, n) in &s.dropped {
+                dropped.add(&[&s.name, reason], *n as f64);
+            }
         }
+        out.push(dropped.done());
         out.extend(fams.map(Family::done));
     }
 }

@@ -35,10 +35,15 @@ pub struct OutputSample {
     pub name: String,
     pub queued: u64,
     pub sent: u64,
+    /// Sends of records already counted in `sent` (duplicates after a connection loss).
+    pub resent: u64,
     pub spooled: u64,
-    pub dropped: u64,
+    /// Records lost, by reason label (a closed set: `DropReason::label`).
+    pub dropped: Vec<(&'static str, u64)>,
     pub spool_bytes: u64,
     pub connected: bool,
+    /// The receiver stopped confirming for `stall_timeout`.
+    pub down: bool,
 }
 
 /// Reads the outputs' counters at scrape time.
@@ -94,7 +99,7 @@ pub struct Readiness {
     /// Which interfaces are not capturing and why, when the run wiring said so.
     pub capture_problem: Option<Arc<str>>,
     pub iocs_loaded: bool,
-    /// Every output connected or spooling, as the run wiring last reported.
+    /// Every output delivering (connected and not down), as the run wiring last reported.
     pub outputs_ok: bool,
 }
 
@@ -113,7 +118,10 @@ impl fmt::Display for Readiness {
         let missing = [
             (self.capture_running, "capture not running"),
             (self.iocs_loaded, "no IOC set loaded"),
-            (self.outputs_ok, "outputs neither connected nor spooling"),
+            (
+                self.outputs_ok,
+                "an output is not delivering (not connected or down)",
+            ),
         ];
         let reasons: Vec<String> = missing
             .iter()

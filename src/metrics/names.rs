@@ -160,8 +160,18 @@ pub const OUTPUT_SPOOLED: Spec = counter(
 );
 pub const OUTPUT_DROPPED: Spec = counter(
     "c2tap_output_records_dropped_total",
+    &["output", "reason"],
+    "Records lost, by reason: queue_full, spool_full, spool_error, corrupt (a damaged spooled record), shutdown (no spool to keep it).",
+);
+pub const OUTPUT_RESENT: Spec = counter(
+    "c2tap_output_records_resent_total",
     OUTPUT,
-    "Records lost: queue and spool both full.",
+    "Sends of records already counted as sent, after a connection loss: duplicates the receiver may see.",
+);
+pub const OUTPUT_DOWN: Spec = gauge(
+    "c2tap_output_down",
+    OUTPUT,
+    "1 while the output's receiver has stopped confirming (stall_timeout) and its records go to the spool.",
 );
 pub const OUTPUT_SPOOL_BYTES: Spec = gauge(
     "c2tap_output_spool_bytes",

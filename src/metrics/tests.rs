@@ -217,17 +217,22 @@ fn outputs_are_read_at_scrape_time() {
             name: "sentinel".into(),
             queued: 3,
             sent: 100,
+            resent: 2,
             spooled: 7,
-            dropped: 1,
+            dropped: vec![("queue_full", 1), ("corrupt", 0)],
             spool_bytes: 4096,
             connected: false,
+            down: true,
         }]
     }));
     for line in [
         r#"c2tap_output_records_queued{output="sentinel"} 3"#,
         r#"c2tap_output_records_sent_total{output="sentinel"} 100"#,
         r#"c2tap_output_records_spooled_total{output="sentinel"} 7"#,
-        r#"c2tap_output_records_dropped_total{output="sentinel"} 1"#,
+        r#"c2tap_output_records_dropped_total{output="sentinel",reason="queue_full"} 1"#,
+        r#"c2tap_output_records_dropped_total{output="sentinel",reason="corrupt"} 0"#,
+        r#"c2tap_output_records_resent_total{output="sentinel"} 2"#,
+        r#"c2tap_output_down{output="sentinel"} 1"#,
         r#"c2tap_output_spool_bytes{output="sentinel"} 4096"#,
         r#"c2tap_output_connected{output="sentinel"} 0"#,
     ] {
@@ -248,7 +253,7 @@ fn readiness_names_what_is_missing() {
     m.set_outputs_ok(false);
     assert_eq!(
         m.readiness().to_string(),
-        "not ready: outputs neither connected nor spooling"
+        "not ready: an output is not delivering (not connected or down)"
     );
     assert!(has(&m, "c2tap_capture_running 1"));
 }

@@ -201,6 +201,13 @@ fn escape_table() {
             "nul\u{FFFD}tab\u{FFFD}del\u{FFFD}",
         ),
         (r"\|=", r"\\\|=", r"\\|\="),
+        // NEL and another C1, the Unicode line/paragraph separators, bidi override and
+        // isolate, a directional mark and the BOM: each becomes U+FFFD.
+        (
+            "a\u{85}b\u{9b}c\u{2028}d\u{2029}e\u{202e}f\u{2066}g\u{200f}h\u{feff}i",
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}f\u{FFFD}g\u{FFFD}h\u{FFFD}i",
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}f\u{FFFD}g\u{FFFD}h\u{FFFD}i",
+        ),
         ("ünï €", "ünï €", "ünï €"),
         ("", "", ""),
     ];
@@ -291,13 +298,13 @@ fn shortening_never_splits_escapes_or_characters() {
     }
 }
 
-/// What the writer promises to send for a value: ASCII control bytes other than CR/LF become
+/// What the writer promises to send for a value: unsafe characters other than CR/LF become
 /// U+FFFD, everything else comes back exactly.
 fn sent(value: &str) -> String {
     value
         .chars()
         .map(|c| {
-            if c.is_ascii_control() && c != '\r' && c != '\n' {
+            if is_unsafe_char(c) && c != '\r' && c != '\n' {
                 '\u{FFFD}'
             } else {
                 c
@@ -333,7 +340,10 @@ proptest! {
         let mut buf = Vec::new();
         write_cef(&mut buf, &Record::Flow(rec), &ctx);
         let text = String::from_utf8(buf).unwrap();
-        prop_assert!(!text.contains('\n') && !text.contains('\r'));
+        // One line for every reader: no C0/C1 control (NEL included), no U+2028/2029, no
+        // bidi control or BOM anywhere in header or extension.
+        prop_assert!(!text.chars().any(is_unsafe_char), "{text:?}");
+        prop_assert_eq!(text.lines().count(), 1);
         let ev = parse_cef(&text).unwrap();
         let (want_value, want_malware, want_threat) = (sent(&value), sent(&malware), sent(&threat));
         let (want_feed, want_ref) = (sent(&feed), reference.as_deref().map(sent));

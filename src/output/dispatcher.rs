@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Sender, TrySendError};
 
 use crate::output::options::{OutputError, OutputOptions, OutputSpec};
+use crate::output::sender::{run_sender, SenderConfig};
 use crate::output::spool::Spool;
 use crate::output::syslog::Envelope;
 use crate::output::transport::Connector;
-use crate::output::worker::{run_intake, run_sender, Counters, Render, Shared};
+use crate::output::worker::{run_intake, run_spooler, Counters, DropReason, Render, Shared};
 use crate::output::RecordSink;
 use crate::record::{Record, SensorContext};
 
@@ -26,15 +27,21 @@ pub struct OutputStats {
     pub name: String,
     /// Records waiting in memory (hand-off channel + memory queue).
     pub queued: u64,
-    /// Messages written to the transport (including resends after a connection loss).
+    /// Records the receiver confirmed (kernel ACK for TCP/TLS, `rsp 200` for RELP, the write
+    /// for UDP and files), each counted once.
     pub sent: u64,
+    /// Sends of records written to a receiver before (after a connection loss): at most this
+    /// many duplicates.
+    pub resent: u64,
     /// Messages ever written to the spool.
     pub spooled: u64,
     /// Messages in the spool now, and its size.
     pub spool_records: u64,
     pub spool_bytes: u64,
-    /// Records lost: hand-off channel full, memory queue full without a spool, or spool full.
+    /// Records lost, all reasons.
     pub dropped: u64,
+    /// Records lost by reason, in [`DropReason::ALL`] order (see [`OutputStats::drop_reasons`]).
+    pub dropped_by: [u64; 5],
     /// Records that stayed over `max_record_bytes` even with their free text emptied.
     pub oversize: u64,
     /// Records held back by aggregation (each is inside a later record's `cnt`).
@@ -43,6 +50,34 @@ pub struct OutputStats {
     pub connected: bool,
     /// Why the last connection attempt failed or the last connection was lost.
     pub last_error: Option<String>,
+    /// The receiver stopped confirming for `stall_timeout` (see the delivery section of the
+    /// README); cleared once a connection lasts that long again.
+    pub down: bool,
+}
+
+impl OutputStats {
+    /// Whether the output is delivering: connected (a file: open) and not down. A spool keeps
+    /// records, but an output that only spools is not ready.
+    pub fn ready(&self) -> bool {
+        self.connected && !self.down
+    }
+
+    /// Why the output is not ready, for `/readyz` and logs.
+    pub fn not_ready_reason(&self) -> Option<&'static str> {
+        match (self.connected, self.down) {
+            (true, false) => None,
+            (_, true) => Some("receiver stalled (down)"),
+            (false, false) => Some("not connected"),
+        }
+    }
+
+    /// (reason label, count) pairs for `c2tap_output_records_dropped_total`.
+    pub fn drop_reasons(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        DropReason::ALL
+            .iter()
+            .zip(self.dropped_by)
+            .map(|(r, n)| (r.label(), n))
+    }
 }
 
 /// What shutdown left behind, per output.
@@ -122,6 +157,21 @@ impl Dispatcher {
         self.outputs.iter().map(stats_of).collect()
     }
 
+    /// True when every output is ready (see [`OutputStats::ready`]); else the names and
+    /// reasons of those that are not.
+    pub fn readiness(&self) -> Result<(), Vec<String>> {
+        let not: Vec<String> = self
+            .stats()
+            .iter()
+            .filter_map(|o| o.not_ready_reason().map(|why| format!("{}: {why}", o.name)))
+            .collect();
+        if not.is_empty() {
+            Ok(())
+        } else {
+            Err(not)
+        }
+    }
+
     /// SIGHUP: file outputs close and reopen their file (after logrotate moved it).
     pub fn reopen_files(&self) {
         for output in &self.outputs {
@@ -175,7 +225,9 @@ fn start_output(
     };
     let counters = Arc::new(Counters::default());
     let shared = Arc::new(Shared::new(opts.queue_records, spool, counters));
-    let (tx, rx) = bounded(opts.queue_records);
+    // The hand-off channel preallocates its slots: keep it small; the memory queue behind it
+    // grows on demand up to queue_records.
+    let (tx, rx) = bounded(opts.queue_records.min(HANDOFF_MAX));
     let window = u64::try_from(opts.aggregate_window.as_nanos()).unwrap_or(u64::MAX);
     let intake = {
         let (shared, ctx) = (Arc::clone(&shared), ctx.clone());
@@ -184,20 +236,39 @@ fn start_output(
             .spawn(move || run_intake(rx, shared, render, ctx, window))
             .map_err(OutputError::Thread)?
     };
+    let mut threads = vec![intake];
+    if shared.spool.is_some() {
+        let (shared, name) = (Arc::clone(&shared), name.clone());
+        let spooler = std::thread::Builder::new()
+            .name(format!("out-sp-{}", short(&name)))
+            .spawn(move || run_spooler(shared, name))
+            .map_err(OutputError::Thread)?;
+        threads.push(spooler);
+    }
+    let cfg = SenderConfig {
+        name: name.clone(),
+        reconnect_max: opts.reconnect_max,
+        stall_timeout: opts.stall_timeout,
+        window_bytes: opts.resend_window_bytes,
+    };
     let sender = {
-        let (shared, name, reconnect_max) = (Arc::clone(&shared), name.clone(), opts.reconnect_max);
+        let shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name(format!("out-tx-{}", short(&name)))
-            .spawn(move || run_sender(shared, connector, reconnect_max, name))
+            .spawn(move || run_sender(shared, connector, cfg))
             .map_err(OutputError::Thread)?
     };
+    threads.push(sender);
     Ok(Output {
         name,
         tx,
         shared,
-        threads: vec![intake, sender],
+        threads,
     })
 }
+
+/// Hand-off channel slots per output: the intake thread empties it at formatting speed.
+const HANDOFF_MAX: usize = 16_384;
 
 /// Thread names are cut at 15 bytes by the kernel; keep the informative end.
 fn short(name: &str) -> &str {
@@ -211,10 +282,12 @@ fn stats_of(output: &Output) -> OutputStats {
         name: output.name.clone(),
         queued: output.tx.len() as u64 + load(&c.mem_queued),
         sent: load(&c.sent),
+        resent: load(&c.resent),
         spooled: load(&c.spooled),
         spool_records: load(&c.spool_records),
         spool_bytes: load(&c.spool_bytes),
-        dropped: load(&c.dropped),
+        dropped: c.dropped_total(),
+        dropped_by: c.dropped.each_ref().map(load),
         oversize: load(&c.oversize),
         aggregated: load(&c.aggregated),
         reconnects: load(&c.reconnects),
@@ -224,6 +297,7 @@ fn stats_of(output: &Output) -> OutputStats {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone(),
+        down: c.down.load(Ordering::Relaxed),
     }
 }
 
@@ -241,14 +315,13 @@ impl RecordSink for DispatchSink {
 
 fn offer(tx: &Sender<Record>, shared: &Shared, record: Record) {
     if shared.closing.load(Ordering::Relaxed) {
-        shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        shared.counters.lose(DropReason::Shutdown, 1);
         return;
     }
     match tx.try_send(record) {
         Ok(()) => {}
-        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-            shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        Err(TrySendError::Full(_)) => shared.counters.lose(DropReason::QueueFull, 1),
+        Err(TrySendError::Disconnected(_)) => shared.counters.lose(DropReason::Shutdown, 1),
     }
 }
 

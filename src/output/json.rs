@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use crate::output::cef::{
-    mode, name_suffix, proto_name, severity, write_times_and_endpoints, write_tunnel, Fields,
-    HEALTH_NAME,
+    is_unsafe_char, mode, name_suffix, proto_name, severity, write_times_and_endpoints,
+    write_tunnel, Fields, HEALTH_NAME,
 };
 use crate::output::timefmt::push_u64;
 use crate::record::{FlowRecord, HealthRecord, Record, SensorContext, Signature};
@@ -174,29 +174,34 @@ impl Fields for Obj<'_> {
     }
 }
 
-/// JSON string escaping (RFC 8259): quote, backslash and control characters.
+/// JSON string escaping (RFC 8259): quote, backslash, and every character that could end a
+/// line or hide text for a reader ([`is_unsafe_char`]: C0/C1 controls, U+2028/2029, bidi
+/// controls, BOM) as `\uXXXX`, so one record stays one line and reads as what it is.
 fn escape_json(buf: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut plain_from = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            b if b < 0x20 || b == 0x7f => b"",
+    for (i, c) in text.char_indices() {
+        let short: &[u8] = match c {
+            '"' => b"\\\"",
+            '\\' => b"\\\\",
+            '\n' => b"\\n",
+            '\r' => b"\\r",
+            '\t' => b"\\t",
+            c if is_unsafe_char(c) => b"",
             _ => continue,
         };
         buf.extend_from_slice(text.as_bytes().get(plain_from..i).unwrap_or_default());
         if short.is_empty() {
-            buf.extend_from_slice(b"\\u00");
-            buf.push(HEX[usize::from(b >> 4)]);
-            buf.push(HEX[usize::from(b & 0xf)]);
+            // Every unsafe character is in the Basic Multilingual Plane: one \uXXXX.
+            let code = u32::from(c);
+            buf.extend_from_slice(b"\\u");
+            for shift in [12, 8, 4, 0] {
+                buf.push(HEX[((code >> shift) & 0xf) as usize]);
+            }
         } else {
             buf.extend_from_slice(short);
         }
-        plain_from = i + 1;
+        plain_from = i + c.len_utf8();
     }
     buf.extend_from_slice(text.as_bytes().get(plain_from..).unwrap_or_default());
 }
@@ -241,6 +246,24 @@ mod tests {
         assert_eq!(v["vlan"], 7);
         assert_eq!(v["tunnel"], "vxlan:42");
         assert_eq!(v["severity"], 3);
+    }
+
+    proptest::proptest! {
+        /// Any text in a record stays inside one JSON line: no raw line breaker of any reader
+        /// (LF, CR, NEL, U+2028/2029) and no bidi or BOM character, and it parses back exactly.
+        #[test]
+        fn any_text_is_one_line(text in proptest::prelude::any::<String>()) {
+            let Record::Flow(mut flow) = flow_record() else { unreachable!() };
+            let mut ioc = (*flow.ioc).clone();
+            ioc.malware.clone_from(&text);
+            flow.ioc = std::sync::Arc::new(ioc);
+            let mut buf = Vec::new();
+            write_json(&mut buf, &Record::Flow(flow), &ctx());
+            let line = String::from_utf8(buf).unwrap();
+            proptest::prop_assert!(!line.chars().any(is_unsafe_char), "{line:?}");
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            proptest::prop_assert_eq!(v["ioc"]["malware"].as_str(), Some(text.as_str()));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod examples;
 pub mod json;
 pub mod line;
 pub mod options;
+mod sender;
 pub mod spool;
 pub mod syslog;
 pub mod timefmt;
@@ -18,7 +19,7 @@ mod worker;
 pub use dispatcher::{DispatchSink, Dispatcher, OutputStats, ShutdownReport};
 pub use line::{Format, LineWriter};
 pub use options::{OutputError, OutputOptions, OutputSpec};
-pub use worker::{RESEND_MAX, RESEND_SPAN};
+pub use worker::DropReason;
 
 use crate::record::Record;
 

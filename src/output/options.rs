@@ -15,7 +15,7 @@ use crate::output::syslog::{Facility, Framing};
 
 #[derive(Debug, Error)]
 pub enum OutputError {
-    #[error("output {0:?}: expected udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or file:///PATH[?format=cef|json]")]
+    #[error("output {0:?}: expected udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT, relp://HOST:PORT, relp+tls://HOST:PORT or file:///PATH[?format=cef|json]")]
     BadUrl(String),
     #[error("output {url}: {reason}")]
     Invalid { url: String, reason: String },
@@ -46,6 +46,12 @@ pub enum OutputSpec {
         host: String,
         port: u16,
     },
+    /// RELP (rsyslog's imrelp): every message acknowledged by the receiving program.
+    Relp {
+        host: String,
+        port: u16,
+        tls: bool,
+    },
     /// Lines appended to a file (reopened on SIGHUP for log rotation); no syslog envelope.
     File {
         path: PathBuf,
@@ -71,6 +77,10 @@ impl OutputSpec {
             OutputSpec::Udp { host, port } => format!("udp-{}-{port}", clean(host)),
             OutputSpec::Tcp { host, port } => format!("tcp-{}-{port}", clean(host)),
             OutputSpec::Tls { host, port } => format!("tls-{}-{port}", clean(host)),
+            OutputSpec::Relp { host, port, tls } => {
+                let scheme = if *tls { "relptls" } else { "relp" };
+                format!("{scheme}-{}-{port}", clean(host))
+            }
             OutputSpec::File { path, .. } => format!("file-{}", clean(&path.to_string_lossy())),
         }
     }
@@ -114,6 +124,16 @@ impl FromStr for OutputSpec {
             "udp" => Ok(OutputSpec::Udp { host, port }),
             "tcp" => Ok(OutputSpec::Tcp { host, port }),
             "tls" => Ok(OutputSpec::Tls { host, port }),
+            "relp" => Ok(OutputSpec::Relp {
+                host,
+                port,
+                tls: false,
+            }),
+            "relp+tls" => Ok(OutputSpec::Relp {
+                host,
+                port,
+                tls: true,
+            }),
             _ => Err(bad()),
         }
     }
@@ -145,6 +165,15 @@ pub struct OutputOptions {
     /// Alert-storm aggregation window on packet time, e.g. `"60s"` (default); `"0s"` disables.
     #[serde(deserialize_with = "duration")]
     pub aggregate_window: Duration,
+    /// A connection whose receiver confirms nothing for this long while messages are
+    /// outstanding is given up: the output is marked down (metric, `/readyz`, log), its
+    /// unconfirmed messages go back to the spool, and it reconnects (default `"30s"`).
+    #[serde(deserialize_with = "duration")]
+    pub stall_timeout: Duration,
+    /// TCP/TLS: bytes of sent messages kept for a resend after a connection loss (default
+    /// 8 MiB). Unconfirmed messages are always kept; beyond this bound the sender waits for
+    /// the receiver's kernel to acknowledge before sending more.
+    pub resend_window_bytes: u64,
     /// Longest wait between reconnect attempts (default `"5s"`; backoff doubles from 100 ms).
     #[serde(deserialize_with = "duration")]
     pub reconnect_max: Duration,
@@ -171,6 +200,8 @@ impl Default for OutputOptions {
             spool_max_bytes: 256 << 20,
             aggregate_window: Duration::from_secs(60),
             reconnect_max: Duration::from_secs(5),
+            stall_timeout: Duration::from_secs(30),
+            resend_window_bytes: 8 << 20,
             tls_ca: None,
             tls_cert: None,
             tls_key: None,
@@ -200,6 +231,12 @@ impl OutputOptions {
         }
         if self.reconnect_max < Duration::from_millis(100) {
             problems.push("reconnect_max must be at least 100ms".to_string());
+        }
+        if self.stall_timeout < Duration::from_secs(1) {
+            problems.push("stall_timeout must be at least 1s".to_string());
+        }
+        if !(64 * 1024..=1 << 30).contains(&self.resend_window_bytes) {
+            problems.push("resend_window_bytes must be 65536..=1073741824".to_string());
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             problems.push("tls_cert and tls_key go together".to_string());
@@ -297,6 +334,20 @@ mod tests {
                 },
             ),
         ];
+        let relp = |tls| OutputSpec::Relp {
+            host: "fwd.example".into(),
+            port: 2514,
+            tls,
+        };
+        assert_eq!(
+            "relp://fwd.example:2514".parse::<OutputSpec>().unwrap(),
+            relp(false)
+        );
+        assert_eq!(
+            "relp+tls://fwd.example:2514".parse::<OutputSpec>().unwrap(),
+            relp(true)
+        );
+        assert_eq!(relp(true).name(), "relptls-fwd.example-2514");
         for (url, want) in ok {
             assert_eq!(url.parse::<OutputSpec>().unwrap(), want, "{url}");
         }
@@ -307,6 +358,7 @@ mod tests {
             "udp://h:0",
             "udp://h:99999",
             "http://h:1",
+            "relp+udp://h:1",
             "file://rel",
             "file:///x?fmt=a",
             "tcp://:5",

@@ -1,29 +1,74 @@
 //! On-disk spool: where an output's formatted messages wait while the receiver is down or slow,
 //! so the capture never blocks and nothing is lost across a reconnect or a restart. A FIFO of
-//! segment files in the output's state directory, bounded in bytes. Every message is framed with
-//! its length and a CRC-32, so a message half-written at a power cut is detected on the next
-//! start and cut off, never sent as garbage. Only the output's worker threads touch it.
+//! segment files in the output's state directory, bounded in bytes.
+//!
+//! Every message is a frame whose checksum covers its header and payload, so a torn write or
+//! a flipped bit costs that message only: the reader resynchronises on the next valid frame
+//! and counts the damaged one (reason `corrupt`). How far each segment was read is kept in a
+//! ledger replaced atomically (write to a temporary file, fsync, rename, fsync the
+//! directory). The directory is the sensor's alone: created 0700, and refused when it exists
+//! with another owner or a looser mode, so no other local user can plant records in it.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-/// Frame: magic (2) + payload length (u32 LE) + CRC-32 of the payload (u32 LE) + payload.
-const MAGIC: [u8; 2] = [0xC2, 0x5F];
-const FRAME_HEADER: usize = 10;
+/// Frame: magic (2) + flags (1) + payload length (u32 LE) + CRC-32 (u32 LE) of the magic,
+/// flags, length and payload + payload.
+const MAGIC: [u8; 2] = [0xC2, 0x60];
+const FRAME_HEADER: usize = 11;
+/// Flags: the message was confirmed by a receiver before (counted as sent), and it was
+/// written to a receiver before (a resend may be a duplicate).
+const FLAG_COUNTED: u8 = 1;
+const FLAG_TRIED: u8 = 2;
+
+/// What a message went through before it was spooled; kept in its frame's flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// Confirmed by a receiver once (counted in `sent`).
+    pub counted: bool,
+    /// Written to a receiver once (sending it again may make a duplicate).
+    pub tried: bool,
+}
+
+impl Mark {
+    fn bits(self) -> u8 {
+        (u8::from(self.counted) * FLAG_COUNTED) | (u8::from(self.tried) * FLAG_TRIED)
+    }
+
+    fn from_bits(bits: u8) -> Mark {
+        Mark {
+            counted: bits & FLAG_COUNTED != 0,
+            tried: bits & FLAG_TRIED != 0,
+        }
+    }
+}
 /// Largest message the spool takes; bounds the allocation when reading a (possibly damaged)
 /// frame back. Far above any syslog size limit.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Segment ids start mid-range so that messages put back in front (after a connection loss
-/// or at shutdown) can take ids below the oldest segment.
+/// or at shutdown) can take ids below the oldest segment. Ids found on disk outside
+/// `ID_RANGE` of it are not ours (a planted name) and are left alone.
 const FIRST_ID: u64 = 1 << 62;
+const ID_RANGE: u64 = 1 << 60;
 /// Spooled records are alerts: readable by the sensor's user only (umask can narrow, not widen).
 const FILE_MODE: u32 = 0o600;
 const DIR_MODE: u32 = 0o700;
+const LEDGER: &str = "positions";
+
+/// Extra time every [`Spool::sync`] takes: the delivery benchmark's slow disk. Zero in use.
+static SLOW_SYNC_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes every spool sync this much slower (the delivery benchmark simulates a slow disk).
+#[doc(hidden)]
+pub fn simulate_slow_sync(delay: std::time::Duration) {
+    let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+    SLOW_SYNC_MICROS.store(micros, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Options for a file the spool creates, with its private mode.
 fn private_file() -> OpenOptions {
@@ -40,17 +85,84 @@ pub enum SpoolError {
     TooLarge(usize),
     #[error("spool {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("spool directory {path}: {why}; it must be a directory owned by c2tap's user (uid {uid}) with mode 0700 (e.g. chown {uid} and chmod 700 it, or remove it and c2tap creates it)")]
+    Untrusted {
+        path: PathBuf,
+        why: String,
+        uid: u32,
+    },
+}
+
+/// Creates `dir` (mode 0700) or checks that it is a directory of this user's with no access
+/// for group or others.
+pub fn check_private_dir(dir: &Path) -> Result<(), SpoolError> {
+    let uid = rustix::process::geteuid().as_raw();
+    let untrusted = |why: String| SpoolError::Untrusted {
+        path: dir.to_path_buf(),
+        why,
+        uid,
+    };
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(parent)
+                    .map_err(|source| SpoolError::Io {
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
+            }
+            fs::DirBuilder::new()
+                .mode(DIR_MODE)
+                .create(dir)
+                .map_err(|source| SpoolError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            fs::symlink_metadata(dir).map_err(|source| SpoolError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+        }
+        Err(source) => {
+            return Err(SpoolError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    if !meta.is_dir() {
+        return Err(untrusted("not a directory (a symlink or a file)".into()));
+    }
+    if meta.uid() != uid {
+        return Err(untrusted(format!("owned by uid {}", meta.uid())));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(untrusted(format!("mode {:04o}", meta.mode() & 0o7777)));
+    }
+    Ok(())
 }
 
 #[derive(Debug)]
 struct Segment {
     id: u64,
-    /// Bytes of valid frames in the file.
+    /// Bytes of frames in the file.
     len: u64,
     /// Start of the first frame not yet taken out.
     read_offset: u64,
     /// Frames not yet taken out.
     records: u64,
+}
+
+/// The front segment's bytes from `start` on, read in one go (a segment is at most 1 MiB).
+#[derive(Debug, Default)]
+struct ReadBuf {
+    id: u64,
+    start: u64,
+    bytes: Vec<u8>,
 }
 
 /// A bounded FIFO of messages on disk.
@@ -62,40 +174,48 @@ pub struct Spool {
     segments: VecDeque<Segment>,
     /// Open append handle on the last segment; a new run never appends to an old file.
     writer: Option<(u64, File)>,
-    reader: Option<(u64, File, u64)>,
+    reader: Option<ReadBuf>,
     next_id: u64,
+    /// Id for the next segment put in front; ids are never reused, so a ledger entry of a
+    /// removed segment cannot apply to a new one after a crash.
+    front_id: u64,
     total_bytes: u64,
     records: u64,
-    /// The message returned by the last `front()` and the offset just past it.
-    peeked: Option<u64>,
-    /// Holds the message read by `front()`.
-    scratch: Vec<u8>,
+    /// Damaged frames skipped since the last [`Spool::take_corrupt`].
+    corrupt: u64,
+    /// Read positions or segments changed since the ledger was last written.
+    ledger_dirty: bool,
+    /// The message returned by the last `front()`: its payload range in the read buffer and
+    /// the offset just past it.
+    peeked: Option<(usize, usize, u64, Mark)>,
     /// Frames being encoded for writing.
     frame: Vec<u8>,
 }
 
 impl Spool {
-    /// Opens (creating) the spool in `dir`, keeping every intact message a previous run left.
-    /// A damaged tail of a segment (torn write) is cut off and logged.
+    /// Opens (creating, or checking the ownership and mode of) the spool in `dir`, keeping
+    /// every intact message a previous run left.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Spool, SpoolError> {
+        check_private_dir(dir)?;
         let io_err = |source| SpoolError::Io {
             path: dir.to_path_buf(),
             source,
         };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(dir)
-            .map_err(io_err)?;
         let mut ids = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_err)? {
             let name = entry.map_err(io_err)?.file_name();
             let id = name
                 .to_str()
                 .and_then(|n| n.strip_suffix(".seg"))
+                .filter(|n| n.len() == 20 && n.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|n| n.parse::<u64>().ok());
-            if let Some(id) = id {
-                ids.push(id);
+            match id {
+                Some(id) if id.abs_diff(FIRST_ID) < ID_RANGE => ids.push(id),
+                Some(_) | None => {
+                    if name != LEDGER {
+                        tracing::warn!(dir = %dir.display(), file = ?name, "not a spool segment; left alone");
+                    }
+                }
             }
         }
         ids.sort_unstable();
@@ -106,23 +226,41 @@ impl Spool {
             segments: VecDeque::new(),
             writer: None,
             reader: None,
-            next_id: ids.last().map_or(FIRST_ID, |last| last + 1),
+            next_id: FIRST_ID,
+            front_id: FIRST_ID - 1,
             total_bytes: 0,
             records: 0,
+            corrupt: 0,
+            ledger_dirty: true,
             peeked: None,
-            scratch: Vec::new(),
             frame: Vec::new(),
         };
+        let ledger: Vec<(u64, u64)> = spool
+            .read_ledger()
+            .into_iter()
+            .filter(|(id, _)| id.abs_diff(FIRST_ID) < ID_RANGE)
+            .collect();
+        let known = ids.iter().chain(ledger.iter().map(|(id, _)| id));
+        if let (Some(lo), Some(hi)) = (known.clone().min(), known.max()) {
+            spool.next_id = spool.next_id.max(hi + 1);
+            spool.front_id = spool.front_id.min(lo - 1);
+        }
         for id in ids {
-            let segment = spool.recover(id)?;
+            let saved = ledger
+                .iter()
+                .find(|(lid, _)| *lid == id)
+                .map_or(0, |(_, off)| *off);
+            let segment = spool.recover(id, saved)?;
             if segment.records == 0 {
-                spool.remove_files(id);
+                spool.remove_segment_file(id);
                 continue;
             }
             spool.total_bytes += segment.len;
             spool.records += segment.records;
             spool.segments.push_back(segment);
         }
+        // A fresh ledger: entries of segments that are gone must not outlive them.
+        spool.sync()?;
         Ok(spool)
     }
 
@@ -140,12 +278,13 @@ impl Spool {
         self.records == 0
     }
 
-    fn seg_path(&self, id: u64) -> PathBuf {
-        self.dir.join(format!("{id:020}.seg"))
+    /// Damaged messages skipped since the last call (to be counted as dropped, `corrupt`).
+    pub fn take_corrupt(&mut self) -> u64 {
+        std::mem::take(&mut self.corrupt)
     }
 
-    fn pos_path(&self, id: u64) -> PathBuf {
-        self.dir.join(format!("{id:020}.pos"))
+    fn seg_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id:020}.seg"))
     }
 
     fn io_err(&self, source: io::Error) -> SpoolError {
@@ -155,57 +294,98 @@ impl Spool {
         }
     }
 
-    fn remove_files(&self, id: u64) {
+    fn remove_segment_file(&self, id: u64) {
         let _ = fs::remove_file(self.seg_path(id));
-        let _ = fs::remove_file(self.pos_path(id));
     }
 
-    /// Scans a segment left by an earlier run: counts its frames from the saved read position
-    /// and truncates the file at the first frame that is cut short or fails its checksum.
-    fn recover(&mut self, id: u64) -> Result<Segment, SpoolError> {
+    fn read_ledger(&self) -> Vec<(u64, u64)> {
+        let Ok(text) = fs::read_to_string(self.dir.join(LEDGER)) else {
+            return Vec::new();
+        };
+        text.lines()
+            .filter_map(|line| {
+                let (id, off) = line.split_once(' ')?;
+                Some((id.parse().ok()?, off.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Scans a segment left by an earlier run from its saved read position: counts intact
+    /// frames, counts damaged ones as corrupt, and cuts a torn tail off.
+    fn recover(&mut self, id: u64, saved: u64) -> Result<Segment, SpoolError> {
         let path = self.seg_path(id);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| self.io_err(e))?;
-        let file_len = file.metadata().map_err(|e| self.io_err(e))?.len();
-        let saved = fs::read(self.pos_path(id))
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes);
-        let mut offset = 0;
+        let bytes = fs::read(&path).map_err(|e| self.io_err(e))?;
+        let start = usize::try_from(saved)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let corrupt_before = self.corrupt;
+        let mut pos = start;
         let mut records = 0;
-        let mut read_offset = 0;
-        loop {
-            if Some(offset) == saved {
-                read_offset = offset;
-                records = 0;
-            }
-            match read_frame(&mut file, &mut self.scratch) {
-                Ok(Some(len)) => {
-                    offset += len;
+        let mut valid_end = start;
+        while pos < bytes.len() {
+            match scan_frame(&bytes, pos) {
+                Scan::Frame { end, .. } => {
                     records += 1;
+                    pos = end;
+                    valid_end = end;
                 }
-                Ok(None) => break,
-                Err(_) => {
-                    tracing::warn!(path = %path.display(), skipped_bytes = file_len - offset,
-                        "spool segment ends in a damaged record (torn write); it is skipped");
-                    file.set_len(offset).map_err(|e| self.io_err(e))?;
+                Scan::Resync(next) => {
+                    self.corrupt += 1;
+                    pos = next;
+                }
+                Scan::Torn => {
+                    self.corrupt += 1;
                     break;
                 }
             }
         }
+        if valid_end < bytes.len() {
+            tracing::warn!(path = %path.display(), skipped_bytes = bytes.len() - valid_end,
+                "spool segment ends in a damaged record (torn write); cut off");
+        }
+        if self.corrupt > corrupt_before {
+            // Keep only the intact frames, so every frame in the file is counted once: written
+            // aside, synced and renamed over the damaged file.
+            let mut kept = Vec::with_capacity(valid_end - start);
+            let mut pos = start;
+            while pos < valid_end {
+                match scan_frame(&bytes, pos) {
+                    Scan::Frame { end, .. } => {
+                        kept.extend_from_slice(bytes.get(pos..end).unwrap_or_default());
+                        pos = end;
+                    }
+                    Scan::Resync(next) => pos = next,
+                    Scan::Torn => break,
+                }
+            }
+            let tmp = self.dir.join("rewrite.tmp");
+            private_file()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&tmp)
+                .and_then(|mut f| f.write_all(&kept).and_then(|()| f.sync_all()))
+                .and_then(|()| fs::rename(&tmp, &path))
+                .map_err(|e| self.io_err(e))?;
+            tracing::warn!(path = %path.display(), damaged = self.corrupt - corrupt_before,
+                "spool segment had damaged records; they are skipped and counted as dropped (corrupt)");
+            return Ok(Segment {
+                id,
+                len: kept.len() as u64,
+                read_offset: 0,
+                records,
+            });
+        }
         Ok(Segment {
             id,
-            len: offset,
-            read_offset: read_offset.min(offset),
+            len: valid_end as u64,
+            read_offset: start as u64,
             records,
         })
     }
 
     /// Appends one message at the back. `Full` when the byte bound would be passed.
-    pub fn append(&mut self, msg: &[u8]) -> Result<(), SpoolError> {
+    pub fn append(&mut self, msg: &[u8], mark: Mark) -> Result<(), SpoolError> {
         let frame_len = self.check_fits(msg)?;
         let need_new = match (&self.writer, self.segments.back()) {
             (Some((id, _)), Some(last)) => {
@@ -216,13 +396,18 @@ impl Spool {
         if need_new {
             self.start_segment()?;
         }
-        encode_frame(&mut self.frame, msg);
+        encode_frame(&mut self.frame, msg, mark);
         let Some((_, file)) = self.writer.as_mut() else {
             return Ok(());
         };
         let written = file.write_all(&self.frame);
         if let Err(e) = written {
-            // A partial frame may be on disk: never write after it.
+            // A partial frame may be on disk (disk full): cut it off, so the record is counted
+            // once (as a spool error now), not again as a damaged frame by the next run; and
+            // never write after it.
+            if let Some(last) = self.segments.back() {
+                let _ = file.set_len(last.len);
+            }
             self.writer = None;
             return Err(self.io_err(e));
         }
@@ -270,28 +455,27 @@ impl Spool {
     }
 
     /// Puts `msgs` (oldest first) in front of everything spooled: messages that were taken out
-    /// but not delivered go back ahead of newer ones. Returns how many did not fit.
+    /// but not delivered go back ahead of newer ones. Written and synced before it returns.
+    /// Returns how many did not fit.
     pub fn prepend<'a>(
         &mut self,
-        msgs: impl IntoIterator<Item = &'a [u8]>,
+        msgs: impl IntoIterator<Item = (&'a [u8], Mark)>,
     ) -> Result<u64, SpoolError> {
         self.peeked = None;
         let Some(front) = self.segments.front() else {
             let mut dropped = 0;
-            for msg in msgs {
-                if self.append(msg).is_err() {
+            for (msg, mark) in msgs {
+                if self.append(msg, mark).is_err() {
                     dropped += 1;
                 }
             }
+            if let Some((_, file)) = &self.writer {
+                file.sync_data().map_err(|e| self.io_err(e))?;
+            }
             return Ok(dropped);
         };
-        let id = front.id.saturating_sub(1);
-        let path = self.seg_path(id);
-        let mut file = private_file()
-            .create_new(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| self.io_err(e))?;
+        let id = self.front_id.min(front.id - 1);
+        self.front_id = id - 1;
         let mut segment = Segment {
             id,
             len: 0,
@@ -300,10 +484,10 @@ impl Spool {
         };
         let mut dropped = 0;
         let mut frames = Vec::new();
-        for msg in msgs {
+        for (msg, mark) in msgs {
             match self.check_fits(msg) {
                 Ok(frame_len) => {
-                    encode_frame(&mut self.frame, msg);
+                    encode_frame(&mut self.frame, msg, mark);
                     frames.extend_from_slice(&self.frame);
                     segment.len += frame_len;
                     segment.records += 1;
@@ -312,7 +496,15 @@ impl Spool {
                 Err(_) => dropped += 1,
             }
         }
-        let written = file.write_all(&frames).and_then(|()| file.sync_data());
+        if segment.records == 0 {
+            return Ok(dropped);
+        }
+        let path = self.seg_path(id);
+        let written = private_file()
+            .create_new(true)
+            .write(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(&frames).and_then(|()| file.sync_data()));
         if let Err(e) = written {
             self.total_bytes -= segment.len;
             let _ = fs::remove_file(&path);
@@ -320,59 +512,77 @@ impl Spool {
         }
         self.records += segment.records;
         self.segments.push_front(segment);
+        self.ledger_dirty = true;
         Ok(dropped)
     }
 
-    /// The oldest message, without taking it out (see [`Spool::pop_front`]).
-    pub fn front(&mut self) -> Result<Option<&[u8]>, SpoolError> {
+    /// The oldest message and its [`Mark`], without taking it out
+    /// (see [`Spool::pop_front`]). Damaged frames on the way are skipped and counted.
+    pub fn front(&mut self) -> Result<Option<(&[u8], Mark)>, SpoolError> {
         loop {
+            if let Some((from, to, _, mark)) = self.peeked {
+                let bytes = self.reader.as_ref().map(|r| r.bytes.as_slice());
+                return Ok(bytes.and_then(|b| b.get(from..to)).map(|m| (m, mark)));
+            }
             let Some(seg) = self.segments.front() else {
                 return Ok(None);
             };
-            if seg.records == 0 {
-                let id = seg.id;
+            let (id, offset, len, records) = (seg.id, seg.read_offset, seg.len, seg.records);
+            if records == 0 || offset >= len {
+                // Frames counted but not found (lost to damage) are counted as corrupt.
+                self.corrupt += records;
+                self.records -= records;
                 self.drop_front_segment(id);
                 continue;
             }
-            let (id, offset) = (seg.id, seg.read_offset);
-            if self.peeked.is_some() {
-                return Ok(Some(&self.scratch));
-            }
-            let reader_ok =
-                matches!(&self.reader, Some((rid, _, pos)) if *rid == id && *pos == offset);
-            if !reader_ok {
+            let stale = !matches!(&self.reader, Some(r) if r.id == id && r.start <= offset
+                && r.start + r.bytes.len() as u64 >= len);
+            if stale {
                 let mut file = File::open(self.seg_path(id)).map_err(|e| self.io_err(e))?;
-                file.seek(SeekFrom::Start(offset))
+                let mut bytes = Vec::new();
+                io::Seek::seek(&mut file, io::SeekFrom::Start(offset))
+                    .and_then(|_| file.take(len - offset).read_to_end(&mut bytes))
                     .map_err(|e| self.io_err(e))?;
-                self.reader = Some((id, file, offset));
+                self.reader = Some(ReadBuf {
+                    id,
+                    start: offset,
+                    bytes,
+                });
             }
-            let Some((_, file, pos)) = self.reader.as_mut() else {
+            let Some(reader) = self.reader.as_ref() else {
                 return Ok(None);
             };
-            match read_frame(file, &mut self.scratch) {
-                Ok(Some(len)) => {
-                    *pos += len;
-                    self.peeked = Some(*pos);
-                    return Ok(Some(&self.scratch));
+            let at = (offset - reader.start) as usize;
+            match scan_frame(&reader.bytes, at) {
+                Scan::Frame { payload, end, mark } => {
+                    let next = reader.start + end as u64;
+                    self.peeked = Some((payload, end, next, mark));
                 }
-                // Cannot happen for frames this process wrote; skip the rest of the segment.
-                Ok(None) | Err(_) => {
-                    tracing::warn!(
-                        segment = id,
-                        "spool segment unreadable past offset {offset}; skipping it"
-                    );
-                    self.records -= seg_records(&self.segments);
-                    if let Some(seg) = self.segments.front_mut() {
-                        seg.records = 0;
-                    }
+                Scan::Resync(next) => {
+                    self.skip_corrupt(reader.start + next as u64);
+                }
+                Scan::Torn => {
+                    let end = reader.start + reader.bytes.len() as u64;
+                    self.skip_corrupt(end);
                 }
             }
         }
     }
 
+    /// Counts one damaged frame and moves the front segment's read position past it.
+    fn skip_corrupt(&mut self, to: u64) {
+        self.ledger_dirty = true;
+        self.corrupt += 1;
+        self.records = self.records.saturating_sub(1);
+        if let Some(seg) = self.segments.front_mut() {
+            seg.read_offset = to;
+            seg.records = seg.records.saturating_sub(1);
+        }
+    }
+
     /// Takes out the message last returned by [`Spool::front`].
     pub fn pop_front(&mut self) {
-        let Some(next) = self.peeked.take() else {
+        let Some((_, _, next, _)) = self.peeked.take() else {
             return;
         };
         let Some(seg) = self.segments.front_mut() else {
@@ -381,7 +591,8 @@ impl Spool {
         seg.read_offset = next;
         seg.records = seg.records.saturating_sub(1);
         self.records = self.records.saturating_sub(1);
-        if seg.records == 0 {
+        self.ledger_dirty = true;
+        if seg.records == 0 && next >= seg.len {
             let id = seg.id;
             self.drop_front_segment(id);
         }
@@ -394,77 +605,110 @@ impl Spool {
         if matches!(&self.writer, Some((wid, _)) if *wid == id) {
             self.writer = None;
         }
-        if matches!(&self.reader, Some((rid, _, _)) if *rid == id) {
+        if matches!(&self.reader, Some(r) if r.id == id) {
             self.reader = None;
         }
         self.peeked = None;
-        self.remove_files(id);
+        self.remove_segment_file(id);
     }
 
-    /// Makes everything durable and records how far the oldest segment was read, so the next
-    /// run resumes there instead of resending that segment (called at shutdown).
+    /// Makes everything durable: the open segment's data, then the read positions in the
+    /// ledger (written aside, synced, renamed over the old one, directory synced), so a crash
+    /// at any moment leaves either the old or the new positions, never a torn file.
     pub fn sync(&mut self) -> Result<(), SpoolError> {
+        let delay = SLOW_SYNC_MICROS.load(std::sync::atomic::Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay));
+        }
         if let Some((_, file)) = &self.writer {
             file.sync_data().map_err(|e| self.io_err(e))?;
         }
-        // A prepended segment may sit in front of a partly read one: save every position.
-        for seg in self.segments.iter().filter(|s| s.read_offset > 0) {
-            private_file()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(self.pos_path(seg.id))
-                .and_then(|mut f| f.write_all(&seg.read_offset.to_le_bytes()))
-                .map_err(|e| self.io_err(e))?;
+        if !std::mem::take(&mut self.ledger_dirty) {
+            return Ok(());
         }
-        Ok(())
+        let mut text = String::new();
+        for seg in self.segments.iter().filter(|s| s.read_offset > 0) {
+            text.push_str(&format!("{} {}\n", seg.id, seg.read_offset));
+        }
+        let tmp = self.dir.join(format!("{LEDGER}.tmp"));
+        let result = private_file()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|()| fs::rename(&tmp, self.dir.join(LEDGER)))
+            .and_then(|()| File::open(&self.dir).and_then(|d| d.sync_all()));
+        result.map_err(|e| self.io_err(e))
     }
 }
 
-fn seg_records(segments: &VecDeque<Segment>) -> u64 {
-    segments.front().map_or(0, |s| s.records)
-}
-
-fn encode_frame(out: &mut Vec<u8>, msg: &[u8]) {
+fn encode_frame(out: &mut Vec<u8>, msg: &[u8], mark: Mark) {
     out.clear();
     out.extend_from_slice(&MAGIC);
+    out.push(mark.bits());
     out.extend_from_slice(&(msg.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(msg).to_le_bytes());
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(out);
+    crc.update(msg);
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(msg);
 }
 
-/// Reads one frame into `out` (payload only). `Ok(None)` at a clean end of file; an error for
-/// a frame that is cut short, has a bad magic or length, or fails its checksum.
-fn read_frame(file: &mut File, out: &mut Vec<u8>) -> io::Result<Option<u64>> {
-    let mut header = [0u8; FRAME_HEADER];
-    let mut got = 0;
-    while got < FRAME_HEADER {
-        let n = file.read(header.get_mut(got..).unwrap_or_default())?;
-        if n == 0 {
-            return if got == 0 {
-                Ok(None)
-            } else {
-                Err(io::ErrorKind::UnexpectedEof.into())
-            };
-        }
-        got += n;
+/// What is at one offset of a segment.
+#[derive(Debug, PartialEq, Eq)]
+enum Scan {
+    /// An intact frame: its payload range, where it ends, its flags.
+    Frame {
+        payload: usize,
+        end: usize,
+        mark: Mark,
+    },
+    /// A damaged frame; the next intact one starts here.
+    Resync(usize),
+    /// A damaged frame and no intact one after it.
+    Torn,
+}
+
+/// Checks the frame at `at`; when it is damaged, finds the next offset where an intact frame
+/// starts (magic, sane length and a matching checksum).
+fn scan_frame(bytes: &[u8], at: usize) -> Scan {
+    if let Some(found) = frame_at(bytes, at) {
+        return found;
     }
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
-    let [m0, m1, l0, l1, l2, l3, c0, c1, c2, c3] = header;
-    if [m0, m1] != MAGIC {
-        return Err(bad("bad frame magic"));
+    let mut from = at + 1;
+    while let Some(i) = bytes
+        .get(from..)
+        .and_then(|rest| rest.windows(2).position(|w| w == MAGIC))
+    {
+        if frame_at(bytes, from + i).is_some() {
+            return Scan::Resync(from + i);
+        }
+        from += i + 1;
+    }
+    Scan::Torn
+}
+
+fn frame_at(bytes: &[u8], at: usize) -> Option<Scan> {
+    let header: [u8; FRAME_HEADER] = bytes.get(at..at + FRAME_HEADER)?.try_into().ok()?;
+    let [m0, m1, flags, l0, l1, l2, l3, c0, c1, c2, c3] = header;
+    if [m0, m1] != MAGIC || flags & !(FLAG_COUNTED | FLAG_TRIED) != 0 {
+        return None;
     }
     let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
     if len > MAX_MESSAGE {
-        return Err(bad("frame too long"));
+        return None;
     }
-    out.clear();
-    out.resize(len, 0);
-    file.read_exact(out)?;
-    if crc32fast::hash(out) != u32::from_le_bytes([c0, c1, c2, c3]) {
-        return Err(bad("frame checksum mismatch"));
-    }
-    Ok(Some((FRAME_HEADER + len) as u64))
+    let payload = at + FRAME_HEADER;
+    let msg = bytes.get(payload..payload + len)?;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(header.get(..7)?);
+    crc.update(msg);
+    (crc.finalize() == u32::from_le_bytes([c0, c1, c2, c3])).then_some(Scan::Frame {
+        payload,
+        end: payload + len,
+        mark: Mark::from_bits(flags),
+    })
 }
 
 #[cfg(test)]

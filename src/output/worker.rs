@@ -1,12 +1,14 @@
-//! One output's two threads. The intake thread takes records off the capture's hand-off
-//! channel, aggregates and formats them, and puts each message in the memory queue or — when
-//! the receiver is away, slow (queue full) or a backlog is already spooled — at the back of the
-//! on-disk spool; it only ever waits on the disk. The sender thread owns the connection: it
-//! sends the memory queue, then the spool, in order; on a lost connection it puts every message
-//! that may not have arrived back in front, then reconnects with backoff.
+//! One output's threads and what they share. The intake thread takes records off the
+//! capture's hand-off channel, aggregates and formats them, and puts each message at the back
+//! of the memory queue; it never touches the disk and holds the queue's lock only to push.
+//! The spooler thread (with a `spool_dir`) moves messages from the front of the memory queue
+//! to the back of the on-disk spool while the receiver is away, down or slow, and makes them
+//! durable. The sender thread (see `sender`) sends the spool, then the memory queue, in
+//! order. Disk I/O happens only in the spooler and the sender, under the spool's own lock.
 //!
-//! Order: the memory queue only takes messages while the spool is empty, so everything in
-//! memory is older than everything spooled, and the sender takes memory first.
+//! Order: everything spooled is older than everything in memory (the spooler moves from the
+//! memory front to the spool back; the sender puts unconfirmed messages back at the spool
+//! front), and the sender takes the spool first.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,32 +19,72 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::output::aggregate::Aggregator;
 use crate::output::line::Format;
-use crate::output::spool::{Spool, SpoolError};
+use crate::output::spool::{Mark, Spool, SpoolError};
 use crate::output::syslog::Envelope;
-use crate::output::transport::{Connection, Connector};
 use crate::record::{Record, SensorContext};
 
-/// After a connection loss, messages written in this span before it are sent again: a
-/// receiver that died may not have read them. Bounds the duplicates of at-least-once delivery.
-pub const RESEND_SPAN: Duration = Duration::from_secs(2);
-/// At most this many messages are sent again after a connection loss.
-pub const RESEND_MAX: usize = 1024;
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-/// A connection that lasted this long resets the backoff when it is lost.
-const STABLE_CONNECTION: Duration = Duration::from_secs(1);
-const IDLE_TICK: Duration = Duration::from_millis(200);
+pub const IDLE_TICK: Duration = Duration::from_millis(200);
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+/// Messages the spooler moves per disk write (and per fsync).
+const SPOOL_BATCH: usize = 8192;
+/// While the receiver is up, the spooler moves messages only beyond this share of the queue.
+const SPOOL_ABOVE: usize = 2;
+
+/// Why a record was lost: the `reason` label of `c2tap_output_records_dropped_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Hand-off channel or memory queue full (receiver slow or away, disk slower than intake).
+    QueueFull,
+    /// Memory queue full while the spool was at its byte bound.
+    SpoolFull,
+    /// The spool could not be written.
+    SpoolError,
+    /// A spooled message failed its checksum and was skipped.
+    Corrupt,
+    /// In memory at shutdown with no spool to keep it, or offered after shutdown began.
+    Shutdown,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 5] = [
+        DropReason::QueueFull,
+        DropReason::SpoolFull,
+        DropReason::SpoolError,
+        DropReason::Corrupt,
+        DropReason::Shutdown,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::SpoolFull => "spool_full",
+            DropReason::SpoolError => "spool_error",
+            DropReason::Corrupt => "corrupt",
+            DropReason::Shutdown => "shutdown",
+        }
+    }
+}
 
 /// Live counters of one output (atomics: the metrics module reads them from its own thread).
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Records the receiver confirmed, each counted once however often it was sent.
     pub sent: AtomicU64,
+    /// Sends of records written to a receiver before (after a connection loss): at most this
+    /// many duplicates reach the receiver.
+    pub resent: AtomicU64,
     pub spooled: AtomicU64,
-    pub dropped: AtomicU64,
+    /// By [`DropReason`], in [`DropReason::ALL`] order.
+    pub dropped: [AtomicU64; 5],
     pub oversize: AtomicU64,
     pub aggregated: AtomicU64,
     pub reconnects: AtomicU64,
     pub connected: AtomicBool,
+    /// The receiver stopped confirming for `stall_timeout`; cleared after a connection lasts
+    /// that long again without stalling.
+    pub down: AtomicBool,
+    /// Set when the output cannot be opened at all (e.g. a file:// path it may not write).
+    pub failing: AtomicBool,
     pub mem_queued: AtomicU64,
     pub spool_records: AtomicU64,
     pub spool_bytes: AtomicU64,
@@ -52,7 +94,7 @@ pub struct Counters {
 }
 
 impl Counters {
-    fn note_error(&self, reason: String) {
+    pub fn note_error(&self, reason: String) {
         *self
             .last_error
             .lock()
@@ -60,25 +102,53 @@ impl Counters {
     }
 }
 
-/// What the two threads share, behind one short-held lock.
+impl Counters {
+    pub fn lose(&self, reason: DropReason, n: u64) {
+        if let Some(c) = self.dropped.get(reason as usize) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// One formatted message and what it went through ([`Mark`]): a record confirmed once is not
+/// counted as sent again, and a second send of it is counted as a possible duplicate.
+#[derive(Debug, Default)]
+pub struct Msg {
+    pub buf: Vec<u8>,
+    pub mark: Mark,
+}
+
+/// What the threads share.
 pub struct Shared {
     pub state: Mutex<State>,
     pub wake: Condvar,
+    /// The spool, under its own lock: only the spooler and the sender take it.
+    pub spool: Option<Mutex<Spool>>,
     pub counters: Arc<Counters>,
     pub reopen: AtomicBool,
     /// Set by shutdown: the intake finishes once the channel is empty.
     pub closing: AtomicBool,
 }
 
+/// The memory queue and the flags; never held across I/O.
 pub struct State {
-    mem: VecDeque<Vec<u8>>,
+    pub mem: VecDeque<Msg>,
     mem_cap: usize,
-    spool: Option<Spool>,
-    connected: bool,
-    intake_done: bool,
-    deadline: Option<Instant>,
+    /// Connected and not down: the spooler may leave messages in memory.
+    pub up: bool,
+    pub intake_done: bool,
+    pub sender_done: bool,
+    pub deadline: Option<Instant>,
+    /// Messages the spooler took from memory and has not appended yet.
+    pub moving: usize,
+    /// The spool refused a message for lack of room; retry once it shrank below this.
+    spool_full_at: Option<u64>,
     /// Message buffers handed back by the sender for reuse.
-    free: Vec<Vec<u8>>,
+    pub free: Vec<Vec<u8>>,
 }
 
 impl Shared {
@@ -86,19 +156,26 @@ impl Shared {
         let state = State {
             mem: VecDeque::new(),
             mem_cap,
-            spool,
-            connected: false,
+            up: false,
             intake_done: false,
+            sender_done: false,
             deadline: None,
+            moving: 0,
+            spool_full_at: None,
             free: Vec::new(),
         };
-        Shared {
+        let shared = Shared {
             state: Mutex::new(state),
             wake: Condvar::new(),
+            spool: spool.map(Mutex::new),
             counters,
             reopen: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+        };
+        if let Some(mut spool) = shared.lock_spool() {
+            shared.publish_spool(&mut spool);
         }
+        shared
     }
 
     pub fn lock(&self) -> MutexGuard<'_, State> {
@@ -107,50 +184,67 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    pub fn lock_spool(&self) -> Option<MutexGuard<'_, Spool>> {
+        self.spool
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
     pub fn set_deadline(&self, deadline: Instant) {
         self.lock().deadline = Some(deadline);
         self.wake.notify_all();
     }
 
-    fn publish(&self, state: &State) {
-        let c = &self.counters;
-        c.mem_queued
+    pub fn publish_mem(&self, state: &State) {
+        self.counters
+            .mem_queued
             .store(state.mem.len() as u64, Ordering::Relaxed);
-        let (records, bytes) = state
-            .spool
-            .as_ref()
-            .map_or((0, 0), |s| (s.records(), s.bytes()));
-        c.spool_records.store(records, Ordering::Relaxed);
-        c.spool_bytes.store(bytes, Ordering::Relaxed);
     }
 
-    /// Puts messages that were taken out but may not have arrived back in front, oldest first.
-    fn put_back(&self, state: &mut State, msgs: Vec<Vec<u8>>) {
-        if msgs.is_empty() && state.mem.is_empty() {
+    /// Publishes the spool's size and counts the records it found damaged.
+    pub fn publish_spool(&self, spool: &mut Spool) {
+        let c = &self.counters;
+        c.spool_records.store(spool.records(), Ordering::Relaxed);
+        c.spool_bytes.store(spool.bytes(), Ordering::Relaxed);
+        c.lose(DropReason::Corrupt, spool.take_corrupt());
+    }
+
+    /// Whether the spool holds messages (or the spooler is moving some there): the sender
+    /// must take those before the memory queue.
+    pub fn spool_first(&self, state: &State) -> bool {
+        state.moving > 0 || self.counters.spool_records.load(Ordering::Relaxed) > 0
+    }
+
+    /// Puts messages that were taken out but not confirmed back in front, oldest first: at
+    /// the spool's front (written and synced) or, without a spool, the memory queue's.
+    pub fn put_back(&self, msgs: Vec<Msg>) {
+        if msgs.is_empty() {
             return;
         }
-        match state.spool.as_mut() {
-            Some(spool) => {
-                let all: Vec<Vec<u8>> = msgs.into_iter().chain(state.mem.drain(..)).collect();
-                let dropped = match spool.prepend(all.iter().map(Vec::as_slice)) {
-                    Ok(dropped) => dropped,
-                    Err(e) => {
-                        tracing::error!("spool write failed, {} messages lost: {e}", all.len());
-                        all.len() as u64
-                    }
-                };
-                self.counters
-                    .spooled
-                    .fetch_add(all.len() as u64 - dropped, Ordering::Relaxed);
-                self.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
-            }
-            None => {
-                for msg in msgs.into_iter().rev() {
-                    state.mem.push_front(msg);
+        if let Some(mut spool) = self.lock_spool() {
+            let n = msgs.len() as u64;
+            let (kept, err) = match spool.prepend(msgs.iter().map(|m| (m.buf.as_slice(), m.mark))) {
+                Ok(dropped) => (n - dropped, None),
+                Err(e) => (0, Some(e)),
+            };
+            self.publish_spool(&mut spool);
+            drop(spool);
+            match err {
+                Some(e) => {
+                    tracing::error!("spool write failed, {n} messages lost: {e}");
+                    self.counters.lose(DropReason::SpoolError, n);
                 }
+                None => self.counters.lose(DropReason::SpoolFull, n - kept),
             }
+            self.counters.spooled.fetch_add(kept, Ordering::Relaxed);
+        } else {
+            let mut state = self.lock();
+            for msg in msgs.into_iter().rev() {
+                state.mem.push_front(msg);
+            }
+            self.publish_mem(&state);
         }
-        self.publish(state);
+        self.wake.notify_all();
     }
 }
 
@@ -194,44 +288,128 @@ pub fn run_intake(
     shared.wake.notify_all();
 }
 
+/// Formats one record and queues it: a short lock, no I/O, never a wait.
 fn accept(shared: &Shared, render: &Render, ctx: &SensorContext, rec: Record) {
-    let mut msg = shared.lock().free.pop().unwrap_or_default();
-    msg.clear();
+    let mut buf = shared.lock().free.pop().unwrap_or_default();
+    buf.clear();
     match render {
         Render::Syslog(envelope) => {
-            if !envelope.write(&mut msg, &rec, ctx) {
+            if !envelope.write(&mut buf, &rec, ctx) {
                 shared.counters.oversize.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Render::Lines(format) => format.write(&mut msg, &rec, ctx),
+        Render::Lines(format) => format.write(&mut buf, &rec, ctx),
     }
     let mut state = shared.lock();
-    let state = &mut *state;
-    let backlog = state.spool.as_ref().is_some_and(|s| !s.is_empty());
-    let to_spool =
-        state.spool.is_some() && (!state.connected || backlog || state.mem.len() >= state.mem_cap);
-    if to_spool {
-        if let Some(spool) = state.spool.as_mut() {
-            match spool.append(&msg) {
-                Ok(()) => {
-                    shared.counters.spooled.fetch_add(1, Ordering::Relaxed);
+    if state.mem.len() < state.mem_cap {
+        state.mem.push_back(Msg {
+            buf,
+            mark: Mark::default(),
+        });
+        shared.publish_mem(&state);
+    } else {
+        let reason = if state.spool_full_at.is_some() {
+            DropReason::SpoolFull
+        } else {
+            DropReason::QueueFull
+        };
+        shared.counters.lose(reason, 1);
+        state.free.push(buf);
+    }
+    drop(state);
+    shared.wake.notify_all();
+}
+
+/// The spooler thread's loop (outputs with a spool); ends once intake and sender are done.
+pub fn run_spooler(shared: Arc<Shared>, name: String) {
+    let mut batch: Vec<Msg> = Vec::new();
+    let mut synced = Instant::now();
+    loop {
+        {
+            let mut state = shared.lock();
+            loop {
+                if state.sender_done {
+                    return;
                 }
-                Err(e) => {
-                    if !matches!(e, SpoolError::Full { .. }) {
-                        tracing::error!("spool write failed: {e}");
+                let spool_records = shared.counters.spool_records.load(Ordering::Relaxed);
+                let room = state.spool_full_at.is_none_or(|at| spool_records < at);
+                let wanted = !state.up || state.mem.len() > state.mem_cap / SPOOL_ABOVE;
+                if room && wanted && !state.mem.is_empty() {
+                    break;
+                }
+                if synced.elapsed() >= Duration::from_secs(1) {
+                    // Persist the read positions the sender advanced, now and then.
+                    drop(state);
+                    if let Some(mut spool) = shared.lock_spool() {
+                        if let Err(e) = spool.sync() {
+                            tracing::error!(output = %name, "spool sync failed: {e}");
+                        }
                     }
-                    shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    synced = Instant::now();
+                    state = shared.lock();
+                    state.spool_full_at = None;
+                    continue;
+                }
+                state = match shared.wake.wait_timeout(state, IDLE_TICK) {
+                    Ok((guard, _)) => guard,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
+            }
+            let n = state.mem.len().min(SPOOL_BATCH);
+            batch.extend(state.mem.drain(..n));
+            state.moving = batch.len();
+            shared.publish_mem(&state);
+            if state.mem.is_empty() && state.mem.capacity() > 4 * SPOOL_BATCH {
+                state.mem.shrink_to(SPOOL_BATCH);
+            }
+        }
+        let Some(mut spool) = shared.lock_spool() else {
+            return;
+        };
+        let mut appended = 0u64;
+        let mut full = false;
+        let mut lost = 0u64;
+        for msg in &batch {
+            if full {
+                break;
+            }
+            match spool.append(&msg.buf, msg.mark) {
+                Ok(()) => appended += 1,
+                Err(SpoolError::Full { .. }) => full = true,
+                Err(e) => {
+                    tracing::error!(output = %name, "spool write failed: {e}");
+                    lost += 1;
                 }
             }
         }
-        state.free.push(msg);
-    } else if state.mem.len() < state.mem_cap {
-        state.mem.push_back(msg);
-    } else {
-        shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = spool.sync() {
+            tracing::error!(output = %name, "spool sync failed: {e}");
+        }
+        synced = Instant::now();
+        shared.publish_spool(&mut spool);
+        let spool_records = spool.records();
+        drop(spool);
+        shared
+            .counters
+            .spooled
+            .fetch_add(appended, Ordering::Relaxed);
+        shared.counters.lose(DropReason::SpoolError, lost);
+        let mut state = shared.lock();
+        // What did not fit goes back to the memory front, still in order; the intake drops
+        // (counted) only once memory is full too.
+        let rest = batch.split_off((appended + lost) as usize);
+        for msg in rest.into_iter().rev() {
+            state.mem.push_front(msg);
+        }
+        if full {
+            state.spool_full_at = Some(spool_records);
+        }
+        state.free.extend(batch.drain(..).map(|m| m.buf));
+        state.moving = 0;
+        shared.publish_mem(&state);
+        drop(state);
+        shared.wake.notify_all();
     }
-    shared.publish(state);
-    shared.wake.notify_all();
 }
 
 /// Logs drops as they happen, at most every ten seconds, never per record.
@@ -249,239 +427,27 @@ impl DropLog {
     }
 
     fn maybe_log(&mut self, counters: &Counters) {
-        let dropped = counters.dropped.load(Ordering::Relaxed);
+        let dropped = counters.dropped_total();
         if dropped > self.logged && (self.logged == 0 || self.at.elapsed() >= DROP_LOG_EVERY) {
+            let by: Vec<String> = DropReason::ALL
+                .iter()
+                .map(|r| {
+                    (
+                        r.label(),
+                        counters.dropped[*r as usize].load(Ordering::Relaxed),
+                    )
+                })
+                .filter(|(_, n)| *n > 0)
+                .map(|(l, n)| format!("{l}={n}"))
+                .collect();
             tracing::warn!(
                 dropped_total = dropped,
-                "output dropped {} records (memory queue and spool full)",
-                dropped - self.logged
+                "output dropped {} records ({})",
+                dropped - self.logged,
+                by.join(" ")
             );
             self.logged = dropped;
             self.at = Instant::now();
         }
     }
-}
-
-/// The next message and where it came from.
-enum Source {
-    Mem,
-    Spool,
-}
-
-/// The sender thread's loop; returns when everything is delivered after shutdown, or at the
-/// shutdown deadline (the rest is then in the spool).
-pub fn run_sender(
-    shared: Arc<Shared>,
-    connector: Connector,
-    reconnect_max: Duration,
-    name: String,
-) {
-    let mut conn: Option<Connection> = None;
-    let mut backoff = FIRST_BACKOFF;
-    let mut resend: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
-    let keep_for_resend = connector.needs_resend();
-    let mut frame = Vec::new();
-    let mut msg = Vec::new();
-    let mut woke = true;
-    let mut connected_at = Instant::now();
-    let mut lost = false;
-    loop {
-        if shared.reopen.swap(false, Ordering::AcqRel) {
-            if let Some(old) = conn.take() {
-                old.close();
-            }
-        }
-        let Some(c) = conn.as_mut() else {
-            if past_deadline(&shared) {
-                break;
-            }
-            if std::mem::take(&mut lost) {
-                // A connection that failed soon after it was made (a UDP port that answers
-                // "unreachable", a receiver that accepts then drops) backs off like a refusal.
-                if connected_at.elapsed() >= STABLE_CONNECTION {
-                    backoff = FIRST_BACKOFF;
-                }
-                if !wait_backoff(&shared, backoff) {
-                    break;
-                }
-                backoff = (backoff * 2).min(reconnect_max);
-            }
-            match connector.connect() {
-                Ok(new) => {
-                    tracing::info!(output = %name, "connected");
-                    conn = Some(new);
-                    connected_at = Instant::now();
-                    shared.lock().connected = true;
-                    shared.counters.connected.store(true, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    tracing::warn!(output = %name, "cannot connect: {e}; retrying in {backoff:?}");
-                    shared.counters.note_error(format!("cannot connect: {e}"));
-                    if !wait_backoff(&shared, backoff) {
-                        break;
-                    }
-                    backoff = (backoff * 2).min(reconnect_max);
-                }
-            }
-            continue;
-        };
-        if woke {
-            woke = false;
-            if let Err(e) = c.probe() {
-                lose_connection(&shared, &mut conn, &mut resend, None, &name, &e);
-                lost = true;
-                continue;
-            }
-        }
-        let source = {
-            let mut state = shared.lock();
-            if let Some(m) = state.mem.pop_front() {
-                state.free.push(std::mem::replace(&mut msg, m));
-                Some(Source::Mem)
-            } else if let Some(front) = state.spool.as_mut().and_then(|s| s.front().ok().flatten())
-            {
-                msg.clear();
-                msg.extend_from_slice(front);
-                Some(Source::Spool)
-            } else if state.intake_done || state.deadline.is_some_and(|d| Instant::now() >= d) {
-                break;
-            } else {
-                drop(state);
-                let _ = c.flush();
-                let state = shared.lock();
-                if state.mem.is_empty()
-                    && state.spool.as_ref().is_none_or(Spool::is_empty)
-                    && !state.intake_done
-                {
-                    let _ = shared.wake.wait_timeout(state, IDLE_TICK);
-                }
-                woke = true;
-                None
-            }
-        };
-        let Some(source) = source else { continue };
-        if past_deadline(&shared) {
-            if matches!(source, Source::Mem) {
-                let mut state = shared.lock();
-                state.mem.push_front(std::mem::take(&mut msg));
-            }
-            break;
-        }
-        match c.send(&msg, &mut frame) {
-            Ok(()) => {
-                shared.counters.sent.fetch_add(1, Ordering::Relaxed);
-                if matches!(source, Source::Spool) {
-                    let mut state = shared.lock();
-                    if let Some(spool) = state.spool.as_mut() {
-                        spool.pop_front();
-                    }
-                    shared.publish(&state);
-                }
-                if keep_for_resend {
-                    remember(&mut resend, &msg);
-                }
-            }
-            Err(e) => {
-                let current = matches!(source, Source::Mem).then(|| std::mem::take(&mut msg));
-                lose_connection(&shared, &mut conn, &mut resend, current, &name, &e);
-                lost = true;
-            }
-        }
-    }
-    finish(&shared, conn, &name);
-}
-
-/// Waits `backoff` (cut short by a shutdown deadline, not by new records). False when there
-/// is nothing left to deliver after shutdown, so retrying is pointless.
-fn wait_backoff(shared: &Shared, backoff: Duration) -> bool {
-    let mut state = shared.lock();
-    if state.intake_done && state.mem.is_empty() && state.spool.as_ref().is_none_or(Spool::is_empty)
-    {
-        return false;
-    }
-    let mut until = Instant::now() + backoff;
-    loop {
-        if let Some(deadline) = state.deadline {
-            until = until.min(deadline);
-        }
-        let now = Instant::now();
-        if now >= until {
-            return true;
-        }
-        state = match shared.wake.wait_timeout(state, until - now) {
-            Ok((guard, _)) => guard,
-            Err(poisoned) => poisoned.into_inner().0,
-        };
-    }
-}
-
-fn past_deadline(shared: &Shared) -> bool {
-    shared.lock().deadline.is_some_and(|d| Instant::now() >= d)
-}
-
-/// Keeps a copy of a sent message for [`RESEND_SPAN`], recycling the oldest copy's buffer.
-fn remember(resend: &mut VecDeque<(Instant, Vec<u8>)>, msg: &[u8]) {
-    let now = Instant::now();
-    let mut copy = match resend.front() {
-        Some((at, _)) if resend.len() >= RESEND_MAX || now.duration_since(*at) > RESEND_SPAN => {
-            resend.pop_front().map(|(_, buf)| buf).unwrap_or_default()
-        }
-        _ => Vec::new(),
-    };
-    copy.clear();
-    copy.extend_from_slice(msg);
-    resend.push_back((now, copy));
-}
-
-fn lose_connection(
-    shared: &Shared,
-    conn: &mut Option<Connection>,
-    resend: &mut VecDeque<(Instant, Vec<u8>)>,
-    current: Option<Vec<u8>>,
-    name: &str,
-    err: &std::io::Error,
-) {
-    let now = Instant::now();
-    let back: Vec<Vec<u8>> = resend
-        .drain(..)
-        .filter(|(at, _)| now.duration_since(*at) <= RESEND_SPAN)
-        .map(|(_, m)| m)
-        .chain(current)
-        .collect();
-    tracing::warn!(output = %name, resent = back.len(), "connection lost: {err}");
-    shared
-        .counters
-        .note_error(format!("connection lost: {err}"));
-    *conn = None;
-    shared.counters.connected.store(false, Ordering::Relaxed);
-    shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-    let mut state = shared.lock();
-    state.connected = false;
-    shared.put_back(&mut state, back);
-}
-
-/// End of the sender: close cleanly and persist whatever is still queued in memory.
-fn finish(shared: &Shared, conn: Option<Connection>, name: &str) {
-    if let Some(conn) = conn {
-        conn.close();
-    }
-    let mut state = shared.lock();
-    let state = &mut *state;
-    if state.spool.is_some() {
-        shared.put_back(state, Vec::new());
-        if let Some(spool) = state.spool.as_mut() {
-            if let Err(e) = spool.sync() {
-                tracing::error!(output = %name, "spool sync at shutdown failed: {e}");
-            }
-        }
-    } else if !state.mem.is_empty() {
-        tracing::error!(output = %name, "{} records not delivered at shutdown (no spool_dir)", state.mem.len());
-        shared
-            .counters
-            .dropped
-            .fetch_add(state.mem.len() as u64, Ordering::Relaxed);
-        state.mem.clear();
-    }
-    shared.counters.connected.store(false, Ordering::Relaxed);
-    shared.publish(state);
 }

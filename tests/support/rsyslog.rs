@@ -1,6 +1,7 @@
 //! A real rsyslogd for delivery tests: each test starts its own on a free loopback port, with
 //! its own config and work directory, writing what it receives to files the test reads. A
 //! drop guard stops it, so no daemon outlives a failed test.
+#![allow(dead_code)] // each test binary uses a part of it
 
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
@@ -15,6 +16,15 @@ pub const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
 pub enum Listen {
     Udp,
     Tcp,
+    /// imrelp (package rsyslog-relp): RELP, every message answered once rsyslog took it.
+    Relp,
+    /// imrelp with TLS: server certificate and key, CA for the chain; clients must show a
+    /// certificate that CA signed (`certvalid`, librelp's anonymous mode has no certificates).
+    RelpTls {
+        ca: PathBuf,
+        cert: PathBuf,
+        key: PathBuf,
+    },
     /// imtcp with the gtls driver: server certificate and key, CA for the chain.
     Tls {
         ca: PathBuf,
@@ -34,6 +44,16 @@ pub struct Rsyslog {
 /// Whether the tests can run here; they say so and pass when not.
 pub fn available() -> bool {
     Path::new(RSYSLOGD).exists()
+}
+
+pub fn relp_available() -> bool {
+    [
+        "/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so",
+        "/usr/lib/aarch64-linux-gnu/rsyslog/imrelp.so",
+        "/usr/lib/rsyslog/imrelp.so",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
 }
 
 pub fn tls_available() -> bool {
@@ -72,6 +92,8 @@ impl Rsyslog {
         let (global_tls, module, input) = match &listen {
             Listen::Udp => (String::new(), "module(load=\"imudp\")".to_string(), "imudp"),
             Listen::Tcp => (String::new(), "module(load=\"imtcp\")".to_string(), "imtcp"),
+            Listen::Relp => (String::new(), "module(load=\"imrelp\")".to_string(), "imrelp"),
+            Listen::RelpTls { .. } => (String::new(), "module(load=\"imrelp\")".to_string(), "imrelp"),
             Listen::Tls { ca, cert, key } => (
                 format!(
                     " defaultNetstreamDriver=\"gtls\" defaultNetstreamDriverCAFile=\"{}\" defaultNetstreamDriverCertFile=\"{}\" defaultNetstreamDriverKeyFile=\"{}\"",
@@ -83,6 +105,15 @@ impl Rsyslog {
                 "imtcp",
             ),
         };
+        let input_tls = match &listen {
+            Listen::RelpTls { ca, cert, key } => format!(
+                " tls=\"on\" tls.authMode=\"certvalid\" tls.caCert=\"{}\" tls.myCert=\"{}\" tls.myPrivKey=\"{}\"",
+                ca.display(),
+                cert.display(),
+                key.display()
+            ),
+            _ => String::new(),
+        };
         let conf = format!(
             "global(workDirectory=\"{d}/work\" maxMessageSize=\"8k\"{global_tls})\n\
              {module}\n\
@@ -93,7 +124,7 @@ impl Rsyslog {
                action(type=\"omfile\" file=\"{d}/raw.log\" template=\"raw\")\n\
                action(type=\"omfile\" file=\"{d}/parsed.log\" template=\"parsed\")\n\
              }}\n\
-             input(type=\"{input}\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"in\")\n"
+             input(type=\"{input}\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"in\"{input_tls})\n"
         );
         let conf_path = dir.join("rsyslog.conf");
         fs::write(&conf_path, conf).unwrap();

@@ -24,23 +24,19 @@ use super::{notify, RunFlags, LOG_FILTER};
 /// Reads the outputs' counters for the metrics scrape and `/readyz`.
 fn sample_outputs(c: &ControlLoop<'_>) {
     let stats = c.outputs.stats();
-    let spool = c.spool;
-    c.metrics.set_outputs_ok(
-        spool
-            || stats
-                .iter()
-                .all(|o| o.connected || o.name.starts_with("file-")),
-    );
+    c.metrics.set_outputs_ok(stats.iter().all(|o| o.ready()));
     let samples = stats
         .into_iter()
         .map(|o| OutputSample {
-            name: o.name,
+            name: o.name.clone(),
             queued: o.queued,
             sent: o.sent,
+            resent: o.resent,
             spooled: o.spooled,
-            dropped: o.dropped,
+            dropped: o.drop_reasons().collect(),
             spool_bytes: o.spool_bytes,
             connected: o.connected,
+            down: o.down,
         })
         .collect();
     if let Ok(mut s) = c.output_samples.lock() {
@@ -58,7 +54,6 @@ pub(super) struct ControlLoop<'a> {
     pub links: &'a [Arc<Link>],
     pub feeds: &'a mut Feeds,
     pub outputs: &'a Dispatcher,
-    pub spool: bool,
     pub control: &'a Control,
     pub counters: &'a [Arc<WorkerCounters>],
     pub health: &'a Mutex<DispatchSink>,

@@ -1,40 +1,54 @@
 //! Transports: the sockets and files an output's sender thread writes framed messages to. A
 //! [`Connector`] is built once at startup (TLS material loaded and checked then) and makes a
-//! fresh [`Connection`] at every (re)connect; a connection reports a dead peer as an error, so
-//! the sender can put unconfirmed messages back in the spool.
+//! fresh [`Connection`] at every (re)connect.
+//!
+//! Every connection numbers what it sends with a *position* that only grows (bytes written to
+//! the socket for TCP/TLS, messages for RELP, UDP and files) and says how far the receiver has
+//! confirmed it: the kernel's unacknowledged byte count (SIOCOUTQ) for TCP and TLS, `rsp 200`
+//! answers for RELP, the write itself for UDP and files. The sender keeps every message until
+//! its end position is confirmed, so a receiver that stalls or dies never takes messages with
+//! it that the sensor counted as sent.
 
+mod relp;
 mod tls;
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 
 use crate::output::options::{OutputError, OutputOptions, OutputSpec};
 use crate::output::syslog::Framing;
 
+pub use relp::Relp;
 pub use tls::TlsStream;
 
-/// Connect and write timeouts: a stalled receiver must not hold the sender (and so a
-/// shutdown) for long; the message is then resent on the next connection.
+/// Connect timeout, and how long a RELP session may take to open.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(3);
+/// A blocked write or read wakes this often to check progress, the stall limit and the
+/// shutdown deadline; it never ends the connection by itself.
+const TICK: Duration = Duration::from_millis(200);
 
 /// Everything needed to (re)open one output.
 pub struct Connector {
     spec: OutputSpec,
     framing: Framing,
-    /// Client configuration and the name to verify, for `tls://`.
+    /// Client configuration and the name to verify, for `tls://` and `relp+tls://`.
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
 }
 
 impl Connector {
     pub fn new(spec: &OutputSpec, opts: &OutputOptions) -> Result<Connector, OutputError> {
         let tls = match spec {
-            OutputSpec::Tls { host, .. } => {
+            OutputSpec::Tls { host, .. }
+            | OutputSpec::Relp {
+                host, tls: true, ..
+            } => {
                 let config = tls::client_config(opts)?;
                 let name = opts.tls_server_name.as_deref().unwrap_or(host);
                 let name = ServerName::try_from(name.to_string())
@@ -50,15 +64,17 @@ impl Connector {
         })
     }
 
-    /// Whether a lost connection may have lost recently written messages (network), as opposed
-    /// to a file, where a successful write is final.
-    pub fn needs_resend(&self) -> bool {
-        !matches!(self.spec, OutputSpec::File { .. })
-    }
-
     pub fn connect(&self) -> io::Result<Connection> {
-        match (&self.spec, &self.tls) {
-            (OutputSpec::Udp { host, port }, _) => {
+        let tls = |host: &str, port: u16| -> io::Result<Wire> {
+            let Some((config, name)) = &self.tls else {
+                return Err(io::Error::other("TLS output without TLS settings"));
+            };
+            let sock = tcp_connect(host, port)?;
+            let tls = TlsStream::handshake(sock, Arc::clone(config), name.clone())?;
+            Ok(Wire::Tls(Box::new(tls)))
+        };
+        let link = match &self.spec {
+            OutputSpec::Udp { host, port } => {
                 let addr = resolve(host, *port)?;
                 let local: SocketAddr = if addr.is_ipv4() {
                     ([0, 0, 0, 0], 0).into()
@@ -67,20 +83,25 @@ impl Connector {
                 };
                 let sock = UdpSocket::bind(local)?;
                 sock.connect(addr)?;
-                Ok(Connection::Udp(sock))
+                Link::Udp(sock)
             }
-            (OutputSpec::Tcp { host, port }, _) => {
-                Ok(Connection::Tcp(tcp_connect(host, *port)?, self.framing))
+            OutputSpec::Tcp { host, port } => {
+                Link::Stream(Wire::Tcp(tcp_connect(host, *port)?), self.framing)
             }
-            (OutputSpec::Tls { host, port }, Some((config, name))) => {
-                let sock = tcp_connect(host, *port)?;
-                let tls = TlsStream::handshake(sock, Arc::clone(config), name.clone())?;
-                Ok(Connection::Tls(Box::new(tls), self.framing))
+            OutputSpec::Tls { host, port } => Link::Stream(tls(host, *port)?, self.framing),
+            OutputSpec::Relp {
+                host,
+                port,
+                tls: with_tls,
+            } => {
+                let wire = if *with_tls {
+                    tls(host, *port)?
+                } else {
+                    Wire::Tcp(tcp_connect(host, *port)?)
+                };
+                Link::Relp(Box::new(Relp::open(wire)?))
             }
-            (OutputSpec::Tls { .. }, None) => {
-                Err(io::Error::other("TLS output without TLS settings"))
-            }
-            (OutputSpec::File { path, .. }, _) => {
+            OutputSpec::File { path, .. } => {
                 // Group-readable for a log shipper in the sensor's group; never world-readable.
                 // Never through a symbolic link: one planted at the path would aim the
                 // records at any file the sensor may write.
@@ -90,9 +111,10 @@ impl Connector {
                     .mode(0o640)
                     .custom_flags(libc::O_NOFOLLOW)
                     .open(path)?;
-                Ok(Connection::File(BufWriter::new(file)))
+                Link::File(file)
             }
-        }
+        };
+        Ok(Connection { link, sent: 0 })
     }
 }
 
@@ -108,8 +130,8 @@ fn tcp_connect(host: &str, port: u16) -> io::Result<TcpStream> {
     for addr in (host, port).to_socket_addrs()? {
         match TcpStream::connect_timeout(&addr, IO_TIMEOUT) {
             Ok(sock) => {
-                sock.set_write_timeout(Some(IO_TIMEOUT))?;
-                sock.set_read_timeout(Some(IO_TIMEOUT))?;
+                sock.set_write_timeout(Some(TICK))?;
+                sock.set_read_timeout(Some(TICK))?;
                 sock.set_nodelay(true)?;
                 return Ok(sock);
             }
@@ -119,104 +141,284 @@ fn tcp_connect(host: &str, port: u16) -> io::Result<TcpStream> {
     Err(last)
 }
 
+/// Watches one connection's progress while the sender waits on it: how far the receiver has
+/// confirmed, when that last moved, and the limits (stall time, shutdown deadline).
+#[derive(Debug)]
+pub struct Watch {
+    /// Highest position the receiver has confirmed.
+    pub confirmed: u64,
+    last_progress: Instant,
+    stall: Duration,
+    deadline: Option<Instant>,
+    /// Set when the connection was given up for lack of progress (not for an error).
+    pub stalled: bool,
+}
+
+impl Watch {
+    pub fn new(stall: Duration) -> Watch {
+        Watch {
+            confirmed: 0,
+            last_progress: Instant::now(),
+            stall,
+            deadline: None,
+            stalled: false,
+        }
+    }
+
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Takes a new confirmed position; an error once nothing moved for the stall limit while
+    /// something was outstanding, or at the shutdown deadline.
+    pub fn observe(&mut self, confirmed: u64, sent: u64) -> io::Result<()> {
+        let now = Instant::now();
+        if confirmed > self.confirmed || confirmed >= sent {
+            self.last_progress = now;
+        }
+        self.confirmed = self.confirmed.max(confirmed);
+        if now.duration_since(self.last_progress) >= self.stall {
+            self.stalled = true;
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "receiver made no progress for {:?} ({} bytes or messages unconfirmed)",
+                    self.stall,
+                    sent - self.confirmed
+                ),
+            ));
+        }
+        if self.deadline.is_some_and(|d| now >= d) {
+            return Err(deadline_error());
+        }
+        Ok(())
+    }
+}
+
+pub fn deadline_error() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, "shutdown deadline")
+}
+
 /// One open output.
-pub enum Connection {
+pub struct Connection {
+    link: Link,
+    /// Position after the last message written.
+    sent: u64,
+}
+
+enum Link {
     /// One datagram per message, no framing (RFC 5426).
     Udp(UdpSocket),
-    Tcp(TcpStream, Framing),
-    Tls(Box<TlsStream>, Framing),
-    /// One line per message.
-    File(BufWriter<File>),
+    Stream(Wire, Framing),
+    Relp(Box<Relp>),
+    /// One line per message, one write each: what was written is in the page cache.
+    File(File),
+}
+
+/// A byte stream to the receiver, plain or TLS.
+pub enum Wire {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Wire {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Wire::Tcp(sock) => sock,
+            Wire::Tls(tls) => tls.socket(),
+        }
+    }
+
+    /// Writes all of `buf`; while the socket is full it calls `wait` every tick, which fails
+    /// the write when the receiver stalls or the deadline passes. Returns the bytes that went
+    /// onto the socket (TLS adds its own).
+    pub fn write_watched(
+        &mut self,
+        buf: &[u8],
+        wait: &mut dyn FnMut(&mut Wire) -> io::Result<()>,
+    ) -> io::Result<u64> {
+        match self {
+            Wire::Tcp(_) => {
+                let mut off = 0;
+                while let Some(rest) = buf.get(off..).filter(|r| !r.is_empty()) {
+                    let Wire::Tcp(sock) = self else { break };
+                    match sock.write(rest) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => off += n,
+                        Err(e) if is_timeout(&e) => wait(self)?,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(buf.len() as u64)
+            }
+            Wire::Tls(_) => {
+                let (mut written, mut off) = (0, 0);
+                while let Wire::Tls(tls) = self {
+                    match tls.write_step(buf, &mut off) {
+                        Ok(None) => break,
+                        Ok(Some(n)) => written += n,
+                        Err(e) if is_timeout(&e) => wait(self)?,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(written)
+            }
+        }
+    }
+
+    /// Reads what the receiver sent, without blocking when `block` is false (else up to one
+    /// tick). `Ok(0)` means nothing yet; a closed connection is an error.
+    pub fn read_some(&mut self, buf: &mut [u8], block: bool) -> io::Result<usize> {
+        let sock = self.socket();
+        if !block {
+            sock.set_nonblocking(true)?;
+        }
+        let result = match self {
+            Wire::Tcp(sock) => sock.read(buf),
+            Wire::Tls(tls) => tls.read_plain(buf),
+        };
+        if !block {
+            self.socket().set_nonblocking(false)?;
+        }
+        match result {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "receiver closed the connection",
+            )),
+            Ok(n) => Ok(n),
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Bytes written to the socket that the peer's kernel has not acknowledged yet.
+    fn unacked(&self) -> io::Result<u64> {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (= SIOCOUTQ) writes one int through the pointer, which points at a
+        // live c_int; the fd belongs to a socket we own for the duration of the call.
+        let rc = unsafe {
+            libc::ioctl(
+                self.socket().as_raw_fd(),
+                libc::TIOCOUTQ,
+                &mut queued as *mut libc::c_int,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(u64::try_from(queued).unwrap_or(0))
+    }
+
+    fn close(self) {
+        match self {
+            Wire::Tcp(sock) => {
+                let _ = sock.shutdown(std::net::Shutdown::Write);
+            }
+            Wire::Tls(tls) => tls.close(),
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 impl Connection {
-    /// Writes one message (framed as the transport needs). `frame` is a reused scratch buffer.
-    pub fn send(&mut self, msg: &[u8], frame: &mut Vec<u8>) -> io::Result<()> {
+    /// Writes one message (framed as the transport needs; `frame` is a reused scratch
+    /// buffer) and returns its end position: the message is delivered once
+    /// [`Connection::confirmed`] reaches it. Blocks while the receiver is slow, failing when
+    /// `watch` says it stalled or the deadline passed.
+    pub fn send(&mut self, msg: &[u8], frame: &mut Vec<u8>, watch: &mut Watch) -> io::Result<u64> {
         frame.clear();
-        match self {
-            Connection::Udp(sock) => {
+        let sent = self.sent;
+        match &mut self.link {
+            Link::Udp(sock) => {
                 let n = sock.send(msg)?;
                 if n != msg.len() {
                     return Err(io::Error::new(io::ErrorKind::WriteZero, "short datagram"));
                 }
-                Ok(())
+                self.sent += 1;
             }
-            Connection::Tcp(sock, framing) => {
+            Link::Stream(wire, framing) => {
                 framing.frame(frame, msg);
-                sock.write_all(frame)
+                let n = wire.write_watched(frame, &mut |w| {
+                    let unacked = w.unacked()?;
+                    watch.observe(sent.saturating_sub(unacked), sent)
+                })?;
+                self.sent += n;
             }
-            Connection::Tls(tls, framing) => {
-                framing.frame(frame, msg);
-                tls.write_all(frame)
+            Link::Relp(relp) => {
+                self.sent = relp.send(msg, frame, watch)?;
             }
-            Connection::File(file) => {
-                file.write_all(msg)?;
-                file.write_all(b"\n")
+            Link::File(file) => {
+                frame.extend_from_slice(msg);
+                frame.push(b'\n');
+                file.write_all(frame)?;
+                self.sent += 1;
             }
         }
+        Ok(self.sent)
     }
 
-    /// Pushes buffered bytes out (files; TLS records).
-    pub fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Connection::Udp(_) | Connection::Tcp(..) => Ok(()),
-            Connection::Tls(tls, _) => tls.flush(),
-            Connection::File(file) => file.flush(),
-        }
+    /// Position after the last message written.
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
 
-    /// Checks, without blocking, that the receiver is still there: a stream receiver that has
-    /// closed (FIN/RST) or a UDP port that answered "unreachable" is an error. A syslog
-    /// receiver never sends data, so anything readable on a stream is a close or an alert.
-    pub fn probe(&mut self) -> io::Result<()> {
+    /// How far the receiver has confirmed, without blocking. Also notices a receiver that
+    /// closed or reset the connection (or a UDP port that answered "unreachable").
+    pub fn confirmed(&mut self) -> io::Result<u64> {
         let mut buf = [0u8; 512];
-        match self {
-            Connection::Udp(sock) => {
+        match &mut self.link {
+            Link::Udp(sock) => {
                 sock.set_nonblocking(true)?;
                 let result = sock.recv(&mut buf);
                 sock.set_nonblocking(false)?;
-                still_open(result)
-            }
-            Connection::Tcp(sock, _) => {
-                sock.set_nonblocking(true)?;
-                let result = sock.read(&mut buf);
-                sock.set_nonblocking(false)?;
-                still_open(result)
-            }
-            Connection::Tls(tls, _) => tls.probe(),
-            Connection::File(_) => Ok(()),
-        }
-    }
-
-    /// Ends the connection cleanly (TLS close_notify, file flush and sync).
-    pub fn close(mut self) {
-        let _ = self.flush();
-        match self {
-            Connection::Tls(tls, _) => tls.close(),
-            Connection::Tcp(sock, _) => {
-                let _ = sock.shutdown(std::net::Shutdown::Write);
-            }
-            Connection::File(file) => {
-                if let Ok(file) = file.into_inner() {
-                    let _ = file.sync_data();
+                match result {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
                 }
+                Ok(self.sent)
             }
-            Connection::Udp(_) => {}
+            Link::Stream(wire, _) => {
+                // A syslog receiver never sends data: anything readable is a close, an alert
+                // or noise (read away so it cannot pile up).
+                wire.read_some(&mut buf, false)?;
+                let unacked = wire.unacked()?;
+                Ok(self.sent.saturating_sub(unacked))
+            }
+            Link::Relp(relp) => relp.poll(false),
+            Link::File(_) => Ok(self.sent),
         }
     }
-}
 
-/// The result of a non-blocking read on a socket the receiver never writes to: nothing to
-/// read means alive; end of stream or an error (refused, reset) means gone. Stray bytes are
-/// read away so they cannot pile up.
-fn still_open(read: io::Result<usize>) -> io::Result<()> {
-    match read {
-        Ok(0) => Err(io::Error::new(
-            io::ErrorKind::ConnectionAborted,
-            "receiver closed the connection",
-        )),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-        Err(e) => Err(e),
+    /// Whether messages confirmed by this transport may still be lost with the receiver (TCP
+    /// and TLS: confirmed means in the peer's kernel, not read), so a copy is worth keeping
+    /// for a resend after a loss.
+    pub fn keeps_confirmed(&self) -> bool {
+        matches!(self.link, Link::Stream(..) | Link::Udp(_))
+    }
+
+    pub fn is_datagram(&self) -> bool {
+        matches!(self.link, Link::Udp(_))
+    }
+
+    /// Ends the connection cleanly: RELP `close`, TLS close_notify, stream shutdown, file
+    /// sync. Call after everything sent was confirmed (or given up on).
+    pub fn close(self) {
+        match self.link {
+            Link::Stream(wire, _) => wire.close(),
+            Link::Relp(relp) => relp.close(),
+            Link::File(file) => {
+                let _ = file.sync_data();
+            }
+            Link::Udp(_) => {}
+        }
     }
 }

@@ -82,38 +82,43 @@ impl TlsStream {
         Ok(TlsStream(stream))
     }
 
-    /// Reads, without blocking, whatever the receiver sent (session tickets, alerts,
-    /// close_notify, EOF) and reports a closed or failed session as an error.
-    pub fn probe(&mut self) -> io::Result<()> {
+    pub fn socket(&self) -> &TcpStream {
+        &self.0.sock
+    }
+
+    /// One step of writing `buf` from `*off`: hands rustls as much plaintext as it takes, then
+    /// writes one batch of TLS records to the socket. `Ok(None)` once everything is on the
+    /// socket; else the bytes that went onto it (socket timeouts come back as errors).
+    pub fn write_step(&mut self, buf: &[u8], off: &mut usize) -> io::Result<Option<u64>> {
         let s = &mut self.0;
-        s.sock.set_nonblocking(true)?;
-        let result = (|| loop {
-            match s.conn.read_tls(&mut s.sock) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        "receiver closed the TLS connection",
-                    ))
-                }
-                Ok(_) => {
-                    let state = s.conn.process_new_packets().map_err(io::Error::other)?;
-                    if state.peer_has_closed() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::ConnectionAborted,
-                            "receiver sent close_notify",
-                        ));
-                    }
-                    let pending = state.plaintext_bytes_to_read() as u64;
-                    if pending > 0 {
-                        io::copy(&mut s.conn.reader().take(pending), &mut io::sink())?;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+        if let Some(rest) = buf.get(*off..).filter(|r| !r.is_empty()) {
+            *off += s.conn.writer().write(rest)?;
+        }
+        if !s.conn.wants_write() {
+            return Ok((*off < buf.len()).then_some(0));
+        }
+        s.conn.write_tls(&mut s.sock).map(|n| Some(n as u64))
+    }
+
+    /// Reads what the receiver sent (session tickets, alerts, close_notify, application data)
+    /// into `buf`; `Ok(0)` when the session is closed, socket timeouts as errors.
+    pub fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let s = &mut self.0;
+        loop {
+            match s.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-        })();
-        s.sock.set_nonblocking(false)?;
-        result
+            let n = s.conn.read_tls(&mut s.sock)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let state = s.conn.process_new_packets().map_err(io::Error::other)?;
+            if state.peer_has_closed() && state.plaintext_bytes_to_read() == 0 {
+                return Ok(0);
+            }
+        }
     }
 
     pub fn close(mut self) {
