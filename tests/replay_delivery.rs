@@ -4,7 +4,6 @@
 //! `[outputs.options]`, against a real rsyslogd with the gtls driver.
 
 #[path = "support/rsyslog.rs"]
-#[allow(dead_code)] // shared with the delivery tests, which use all of it
 mod rsyslog;
 
 use std::path::{Path, PathBuf};
