@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use crate::decode::{self, proto, DecodeError, LinkType, PacketMeta};
+use crate::decode::{self, proto, DecodeError, Layer, Layers, LinkType, PacketMeta};
 use crate::detect::{self, Hit, IocHandle};
 use crate::flow::{
     AlertState, ClientBasis, Dir, EndReason, Flow, FlowConfig, FlowHash, FlowKey, FlowTable,
@@ -73,12 +73,22 @@ pub struct WorkerStats {
     /// Packets stamped more than [`TIME_JUMP`] after the newest time seen: every open flow's
     /// timeout passes at once.
     pub time_jumps: u64,
+    /// Frames whose stated wire length was implausible (shorter than what was captured, or
+    /// beyond [`WIRE_LEN_MAX`]): their captured length was counted instead.
+    pub wire_len_implausible: u64,
 }
 
 /// A step back in packet time worth reporting (files out of order, a clock step).
 pub const TIME_STEP_BACK: Nanos = NANOS_PER_SEC;
 /// A jump ahead in packet time worth reporting (a clock set decades ahead, a long gap).
 pub const TIME_JUMP: Nanos = 3600 * NANOS_PER_SEC;
+
+/// The longest wire length taken at its word: the largest IP packet plus generous link-layer
+/// overhead (Ethernet, stacked VLAN tags and MPLS labels, a pseudowire's inner Ethernet). A file
+/// can claim anything (4 GB per frame from a crafted or corrupt record header); a longer claim
+/// than this and what was captured, or a shorter one than what was captured, counts the
+/// captured length instead.
+pub const WIRE_LEN_MAX: u32 = 65_535 + 256;
 
 /// Emits records and keeps the counters that go with them. A separate struct so the flow
 /// table's callbacks can borrow it while the table itself is borrowed.
@@ -223,6 +233,10 @@ pub struct Worker<S: RecordSink> {
     ahead: Lookahead,
     pending: VecDeque<(Nanos, FlowKey, u64)>,
     fragments: Fragments,
+    /// Scratch for the extra IP layers of the frame being decoded.
+    layers: Layers,
+    /// Extra layers of decoded frames not yet processed, in order (see [`Decoded::layers`]).
+    held_layers: VecDeque<Layer>,
     out: Emitter<S>,
     iface: u16,
     now: Nanos,
@@ -242,6 +256,8 @@ impl<S: RecordSink> Worker<S> {
             ahead: Lookahead::new(),
             pending: VecDeque::new(),
             fragments: Fragments::new(),
+            layers: Layers::default(),
+            held_layers: VecDeque::with_capacity(lookahead::LAYERS_HELD),
             out: Emitter {
                 sink,
                 stats: WorkerStats::default(),
@@ -322,10 +338,23 @@ impl<S: RecordSink> Worker<S> {
         }
     }
 
-    /// The part of a packet's work that depends on nothing but the packet itself.
+    /// The part of a packet's work that depends on nothing but the packet itself. A tunnel's
+    /// outer layers and the layer an error stopped in wait in `held_layers` for their turn.
     #[inline(always)]
-    fn decode(&self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) -> Decoded {
-        let meta = decode::decode(link, frame);
+    fn decode(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) -> Decoded {
+        let meta = decode::decode_layers(link, frame, &mut self.layers);
+        let layers = self.layers.as_slice();
+        if !layers.is_empty() {
+            self.held_layers.extend(layers.iter().copied());
+        }
+        let layers = u8::try_from(layers.len()).unwrap_or(u8::MAX);
+        let caplen = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        let wire_len = if wire_len < caplen || (wire_len > WIRE_LEN_MAX && wire_len > caplen) {
+            self.out.stats.wire_len_implausible += 1;
+            caplen
+        } else {
+            wire_len
+        };
         // Later fragments take their ports from the fragment map, in order; alerts-only mode
         // hashes only the flows it tracks.
         let flow = match &meta {
@@ -340,6 +369,7 @@ impl<S: RecordSink> Worker<S> {
             wire_len,
             meta,
             flow,
+            layers,
         }
     }
 
@@ -349,6 +379,11 @@ impl<S: RecordSink> Worker<S> {
         self.out.stats.packets += 1;
         self.out.stats.bytes += u64::from(d.wire_len);
         self.advance(ts);
+        for _ in 0..d.layers {
+            if let Some(layer) = self.held_layers.pop_front() {
+                self.layer(ts, layer);
+            }
+        }
         let meta = match d.meta {
             Ok(m) => m,
             Err(e) => {
@@ -389,6 +424,25 @@ impl<S: RecordSink> Worker<S> {
         self.track(ts, &meta, (key, dir, hash), hit);
     }
 
+    /// An IP layer beside the packet's own flow — a tunnel's outer layer, or the layer decoding
+    /// stopped in — is matched like any packet but tracked only when it touches an IOC: tunnelled
+    /// traffic pays one more IOC check per layer, and no second flow update.
+    fn layer(&mut self, ts: Nanos, layer: Layer) {
+        let meta = layer.meta;
+        let hit = detect::check_packet(&self.set, &meta, meta.sport, meta.dport);
+        if hit.is_none() {
+            return;
+        }
+        // Keyed like a packet arriving bare in its own context; the record reports `meta`.
+        let keyed = PacketMeta {
+            tunnel: layer.arrived,
+            ..meta
+        };
+        let (key, dir) = FlowKey::of(&keyed, meta.sport, meta.dport);
+        let hash = self.table.hash(&key);
+        self.track(ts, &meta, (key, dir, hash), hit);
+    }
+
     fn track(
         &mut self,
         ts: Nanos,
@@ -420,6 +474,7 @@ impl<S: RecordSink> Worker<S> {
         }
         if created {
             flow.tunnel = meta.tunnel;
+            flow.outer = meta.outer;
             flow.iface = self.iface;
         }
         let class_before = FlowTable::class(&key, flow);

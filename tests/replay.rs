@@ -17,8 +17,8 @@ use c2tap::record::{FlowRecord, Record, Signature};
 
 const PCAPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pcaps");
 
-/// (proto, client, client port, server, server port, signature id, act)
-type Alert = (String, IpAddr, u16, IpAddr, u16, u16, String);
+/// (proto, client, client port, server, server port, signature id, act, outer layer)
+type Alert = (String, IpAddr, u16, IpAddr, u16, u16, String, bool);
 
 #[derive(Debug, Default)]
 struct Case {
@@ -100,7 +100,9 @@ fn cases() -> Vec<Case> {
             .and_then(|p| p.strip_prefix("act="))
             .expect("act=")
             .to_string();
-        case.alerts.push((proto, c.0, c.1, s.0, s.1, sig, act));
+        let outer = parts.next() == Some("layer=outer");
+        case.alerts
+            .push((proto, c.0, c.1, s.0, s.1, sig, act, outer));
     }
     out.into_values().collect()
 }
@@ -110,6 +112,7 @@ fn proto_name(p: u8) -> String {
         6 => "TCP".into(),
         17 => "UDP".into(),
         1 => "ICMP".into(),
+        47 => "GRE".into(),
         58 => "ICMPv6".into(),
         n => n.to_string(),
     }
@@ -124,6 +127,7 @@ fn alert_of(r: &FlowRecord) -> Alert {
         r.server.port,
         r.signature.id(),
         r.action.as_str().to_string(),
+        r.outer,
     )
 }
 

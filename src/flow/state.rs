@@ -76,6 +76,9 @@ pub struct Flow {
     /// Another worker alerts for the same flow (one flow mirrored through two tunnels that the
     /// kernel hashed to two workers): this copy counts but emits nothing.
     pub shadow: bool,
+    /// The flow is a tunnel's outer layer (a C2 reached over UDP 4789 or GRE), reported with
+    /// the tunnel it carried in `tunnel`.
+    pub outer: bool,
     /// Index of the capture interface / replayed file the flow was first seen on.
     pub iface: u16,
     /// Tunnel the first packet came through (reported, not part of the identity).
@@ -109,6 +112,7 @@ impl Flow {
             matched: None,
             alert: AlertState::None,
             shadow: false,
+            outer: false,
             queue_seq: 0,
             tunnel: Tunnel::None,
             iface: 0,

@@ -80,6 +80,9 @@ fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContex
     } else {
         obj.buf.truncate(tunnel_at);
     }
+    if flow.outer {
+        obj.str("layer", "outer");
+    }
     let ioc = &flow.ioc;
     let mut inner = Obj::open(obj.key("ioc"));
     inner.str("value", &ioc.value);
