@@ -234,6 +234,12 @@ mod tests {
         assert_eq!(v["vlan"], 7);
         assert_eq!(v["tunnel"], "vxlan:42");
         assert_eq!(v["severity"], 3);
+        assert!(v.get("layer").is_none());
+        let Record::Flow(mut outer) = flow_record() else {
+            unreachable!()
+        };
+        outer.outer = true;
+        assert_eq!(json(&Record::Flow(outer))["layer"], "outer");
     }
 
     #[test]
