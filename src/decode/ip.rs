@@ -97,7 +97,7 @@ pub(super) fn v6(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
     match extensions(&mut network, tail(packet, IPV6_HEADER)) {
         Ok(rest) => network.finish(rest, encap),
         Err(e) => {
-            network.stopped(Transport::default(), encap);
+            network.stopped(Transport::default(), (encap.vlan, encap.tunnel), encap);
             Err(e)
         }
     }
@@ -182,9 +182,8 @@ impl Network {
                 Err(e) => {
                     // A tunnel header cut short or nested too deep: the packet itself was
                     // read, ports included.
-                    encap.vlan = vlan;
-                    encap.tunnel = tunnel;
-                    self.stopped(transport::ports(self.protocol, payload), encap);
+                    let ports = transport::ports(self.protocol, payload);
+                    self.stopped(ports, (vlan, tunnel), encap);
                     return Err(e);
                 }
             },
@@ -192,9 +191,8 @@ impl Network {
         Ok(self.meta(transport, vlan, tunnel))
     }
 
-    /// Decoding stops in this layer: note what was read of it.
-    fn stopped(&self, transport: Transport, encap: &mut Encap) {
-        let (vlan, tunnel) = (encap.vlan, encap.tunnel);
+    /// Decoding stops in this layer, which arrived on `vlan` in `tunnel`: note what was read.
+    fn stopped(&self, transport: Transport, (vlan, tunnel): (u16, Tunnel), encap: &mut Encap) {
         encap.note_layer(|| Layer {
             meta: self.meta(transport, vlan, tunnel),
             arrived: tunnel,
@@ -225,9 +223,9 @@ impl Network {
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
-    use super::super::test_frames::*;
     use std::net::IpAddr;
 
+    use super::super::test_frames::*;
     use super::super::{
         decode, decode_layers, proto, DecodeError, Fragment, Layers, LinkType, PacketMeta,
     };

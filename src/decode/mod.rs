@@ -375,7 +375,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::test_frames::*;
-    use super::{decode, DecodeError, LinkType};
+    use super::{decode, decode_layers, DecodeError, Layers, LinkType, Tunnel};
 
     const LINK_TYPES: [u32; 10] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
 
@@ -464,6 +464,34 @@ mod tests {
             }
             let len = cut.index(frame.len() + 1);
             let _ = decode(LinkType(link), &frame[..len]);
+        }
+
+        /// The layers never change the flow `decode` finds; outer layers name the tunnel they
+        /// carried; a layer decoding stopped in comes last, and only with an error.
+        #[test]
+        fn layers_are_consistent_with_the_innermost_flow(
+            which in 0usize..8,
+            cut in any::<prop::sample::Index>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        ) {
+            let (link, mut frame) = valid_frames().swap_remove(which);
+            for (at, value) in flips {
+                let at = at.index(frame.len());
+                frame[at] = value;
+            }
+            let frame = &frame[..cut.index(frame.len() + 1)];
+            let mut layers = Layers::default();
+            let meta = decode_layers(LinkType(link), frame, &mut layers);
+            prop_assert_eq!(meta, decode(LinkType(link), frame));
+            let all = layers.as_slice();
+            for (i, layer) in all.iter().enumerate() {
+                if layer.meta.outer {
+                    prop_assert_ne!(layer.meta.tunnel, Tunnel::None);
+                } else {
+                    prop_assert!(i + 1 == all.len() && meta.is_err());
+                    prop_assert_eq!(layer.meta.tunnel, layer.arrived);
+                }
+            }
         }
     }
 }
