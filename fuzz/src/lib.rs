@@ -31,9 +31,16 @@ pub fn check_decode(link: LinkType, frame: &[u8]) -> Option<PacketMeta> {
         check_meta(&layer.meta);
         let last = i + 1 == all.len();
         if !layer.meta.outer {
-            assert!(last && innermost.is_err(), "a stopped layer without an error");
+            assert!(
+                last && innermost.is_err(),
+                "a stopped layer without an error"
+            );
         } else {
-            assert_ne!(layer.meta.tunnel, Tunnel::None, "an outer layer carried nothing");
+            assert_ne!(
+                layer.meta.tunnel,
+                Tunnel::None,
+                "an outer layer carried nothing"
+            );
         }
     }
     let meta = innermost.ok()?;
