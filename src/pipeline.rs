@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use crate::decode::{self, proto, DecodeError, Layer, Layers, LinkType, PacketMeta};
+use crate::decode::{self, proto, DecodeError, Layers, LinkType, PacketMeta};
 use crate::detect::{self, Hit, IocHandle};
 use crate::flow::{
     AlertState, ClientBasis, Dir, EndReason, Flow, FlowConfig, FlowHash, FlowKey, FlowTable,
@@ -233,10 +233,8 @@ pub struct Worker<S: RecordSink> {
     ahead: Lookahead,
     pending: VecDeque<(Nanos, FlowKey, u64)>,
     fragments: Fragments,
-    /// Scratch for the extra IP layers of the frame being decoded.
+    /// Scratch for the other IP layers of the frame being decoded.
     layers: Layers,
-    /// Extra layers of decoded frames not yet processed, in order (see [`Decoded::layers`]).
-    held_layers: VecDeque<Layer>,
     out: Emitter<S>,
     iface: u16,
     now: Nanos,
@@ -257,7 +255,6 @@ impl<S: RecordSink> Worker<S> {
             pending: VecDeque::new(),
             fragments: Fragments::new(),
             layers: Layers::default(),
-            held_layers: VecDeque::with_capacity(lookahead::LAYERS_HELD),
             out: Emitter {
                 sink,
                 stats: WorkerStats::default(),
@@ -310,8 +307,12 @@ impl<S: RecordSink> Worker<S> {
     /// Process one captured frame now. `wire_len` is the original length on the wire.
     #[inline]
     pub fn packet(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
+        let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
         self.process(d);
+        if !self.layers.is_empty() {
+            self.other_layers(ts);
+        }
     }
 
     /// Process one captured frame a few packets later, and the frame from a few packets ago
@@ -325,9 +326,13 @@ impl<S: RecordSink> Worker<S> {
             // cost copies (measured in benches/pipeline.rs).
             return self.packet(ts, link, frame, wire_len);
         }
+        let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
         if let Some(oldest) = self.ahead.push(d, &self.table) {
             self.process(oldest);
+        }
+        if !self.layers.is_empty() {
+            self.other_layers(ts);
         }
     }
 
@@ -338,23 +343,24 @@ impl<S: RecordSink> Worker<S> {
         }
     }
 
-    /// The part of a packet's work that depends on nothing but the packet itself. A tunnel's
-    /// outer layers and the layer an error stopped in wait in `held_layers` for their turn.
+    /// A file can claim any wire length (4 GB per frame from a crafted or corrupt record
+    /// header): an implausible one is replaced by the captured length, and counted.
     #[inline(always)]
-    fn decode(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) -> Decoded {
-        let meta = decode::decode_layers(link, frame, &mut self.layers);
-        let layers = self.layers.as_slice();
-        if !layers.is_empty() {
-            self.held_layers.extend(layers.iter().copied());
-        }
-        let layers = u8::try_from(layers.len()).unwrap_or(u8::MAX);
+    fn wire_len(&mut self, wire_len: u32, frame: &[u8]) -> u32 {
         let caplen = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-        let wire_len = if wire_len < caplen || (wire_len > WIRE_LEN_MAX && wire_len > caplen) {
-            self.out.stats.wire_len_implausible += 1;
+        let implausible = wire_len < caplen || (wire_len > WIRE_LEN_MAX && wire_len > caplen);
+        self.out.stats.wire_len_implausible += u64::from(implausible);
+        if implausible {
             caplen
         } else {
             wire_len
-        };
+        }
+    }
+
+    /// The part of a packet's work that depends on nothing but the packet itself.
+    #[inline(always)]
+    fn decode(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) -> Decoded {
+        let meta = decode::decode_layers(link, frame, &mut self.layers);
         // Later fragments take their ports from the fragment map, in order; alerts-only mode
         // hashes only the flows it tracks.
         let flow = match &meta {
@@ -369,7 +375,41 @@ impl<S: RecordSink> Worker<S> {
             wire_len,
             meta,
             flow,
-            layers,
+        }
+    }
+
+    /// A frame's IP layers beside its own flow — each tunnel's outer layer, the layer decoding
+    /// stopped in — are matched as the frame is decoded, and tracked only when they touch an
+    /// IOC: tunnelled traffic pays an IOC check per layer and no flow update. A matching layer
+    /// is tracked once the frames held so far (its own included) are processed, so every flow
+    /// still sees its packets in arrival order. Called after the frame is decoded and handed
+    /// on, not inside [`Worker::decode`]: touching the worker between the decode and building
+    /// the frame's [`Decoded`] costs a copy of the meta per packet.
+    #[inline(never)]
+    fn other_layers(&mut self, ts: Nanos) {
+        if self.iocs.generation() != self.generation {
+            // A reload is due: let it happen where it would have, then match with the new set.
+            self.flush();
+            self.reload();
+        }
+        for i in 0..self.layers.as_slice().len() {
+            let Some(&layer) = self.layers.as_slice().get(i) else {
+                break;
+            };
+            let meta = layer.meta;
+            let hit = detect::check_packet(&self.set, &meta, meta.sport, meta.dport);
+            if hit.is_none() {
+                continue;
+            }
+            self.flush();
+            // Keyed like a packet arriving bare in its own context; the record reports `meta`.
+            let keyed = PacketMeta {
+                tunnel: layer.arrived,
+                ..meta
+            };
+            let (key, dir) = FlowKey::of(&keyed, meta.sport, meta.dport);
+            let hash = self.table.hash(&key);
+            self.track(ts, &meta, (key, dir, hash), hit);
         }
     }
 
@@ -379,11 +419,6 @@ impl<S: RecordSink> Worker<S> {
         self.out.stats.packets += 1;
         self.out.stats.bytes += u64::from(d.wire_len);
         self.advance(ts);
-        for _ in 0..d.layers {
-            if let Some(layer) = self.held_layers.pop_front() {
-                self.layer(ts, layer);
-            }
-        }
         let meta = match d.meta {
             Ok(m) => m,
             Err(e) => {
@@ -421,25 +456,6 @@ impl<S: RecordSink> Worker<S> {
                 (key, dir, self.table.hash(&key))
             }
         };
-        self.track(ts, &meta, (key, dir, hash), hit);
-    }
-
-    /// An IP layer beside the packet's own flow — a tunnel's outer layer, or the layer decoding
-    /// stopped in — is matched like any packet but tracked only when it touches an IOC: tunnelled
-    /// traffic pays one more IOC check per layer, and no second flow update.
-    fn layer(&mut self, ts: Nanos, layer: Layer) {
-        let meta = layer.meta;
-        let hit = detect::check_packet(&self.set, &meta, meta.sport, meta.dport);
-        if hit.is_none() {
-            return;
-        }
-        // Keyed like a packet arriving bare in its own context; the record reports `meta`.
-        let keyed = PacketMeta {
-            tunnel: layer.arrived,
-            ..meta
-        };
-        let (key, dir) = FlowKey::of(&keyed, meta.sport, meta.dport);
-        let hash = self.table.hash(&key);
         self.track(ts, &meta, (key, dir, hash), hit);
     }
 

@@ -172,7 +172,7 @@ pub const LAYERS_MAX: usize = MAX_TUNNELS as usize + 1;
 /// tunnels or errors only clears it.
 #[derive(Clone, Debug)]
 pub struct Layers {
-    len: usize,
+    len: u8,
     layers: [Layer; LAYERS_MAX],
 }
 
@@ -190,7 +190,17 @@ impl Default for Layers {
 
 impl Layers {
     pub fn as_slice(&self) -> &[Layer] {
-        self.layers.get(..self.len).unwrap_or(&[])
+        self.layers.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// How many layers the last frame left (at most [`LAYERS_MAX`]).
+    #[inline(always)]
+    pub fn len(&self) -> u8 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     #[inline(always)]
@@ -200,7 +210,7 @@ impl Layers {
 
     /// Bounded by construction (one per tunnel entered, one stop); a push beyond is dropped.
     fn push(&mut self, layer: Layer) {
-        if let Some(slot) = self.layers.get_mut(self.len) {
+        if let Some(slot) = self.layers.get_mut(usize::from(self.len)) {
             *slot = layer;
             self.len += 1;
         }

@@ -13,8 +13,6 @@ use crate::time::Nanos;
 /// slot prefetch and the entry prefetch, and 8 more before the update, cover a miss to memory
 /// each (`benches/flow.rs` compares depths).
 const DEPTH: usize = 16;
-/// Most extra IP layers ([`crate::decode::Layers`]) of frames held or being processed at once.
-pub(super) const LAYERS_HELD: usize = (DEPTH + 1) * crate::decode::LAYERS_MAX;
 /// How far from the front the entry prefetch happens: the slot prefetched at arrival has
 /// had `DEPTH - ENTRY_AT` frames of time to arrive.
 const ENTRY_AT: usize = DEPTH / 2;
@@ -27,9 +25,6 @@ pub(super) struct Decoded {
     pub meta: Result<PacketMeta, DecodeError>,
     /// Key, direction and hash of the flow when they depend on the frame alone.
     pub flow: Option<(FlowKey, Dir, FlowHash)>,
-    /// How many of the worker's held layers (outer layers, the layer decoding stopped in) are
-    /// this frame's: they are processed with it, in order.
-    pub layers: u8,
 }
 
 pub(super) struct Lookahead {
