@@ -527,3 +527,34 @@ fn implausible_wire_lengths_count_the_captured_length() {
     assert!(err.contains("11 packets, 694 bytes,"), "{err}");
     assert!(err.contains("wire length: 8 frame(s)"), "{err}");
 }
+
+#[test]
+fn alerts_only_reports_every_layer_the_same_way() {
+    for file in ["tunnel-outer.pcap", "tunnel-short.pcap", "deep-stacks.pcap"] {
+        let case = Case {
+            files: vec![Path::new(PCAPS).join(file)],
+            iocs: Some(Path::new(PCAPS).join("iocs/tunnel-c2.txt")),
+            alerts: vec![],
+        };
+        let set = || iocs_for(&case).expect("IOC file");
+        let lines = |cfg: WorkerConfig| {
+            let (records, _, _) = replay_records(&case.files, set(), cfg).expect("replay");
+            let mut lines: Vec<String> = records
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Flow(f) => Some(record_line(f)),
+                    Record::Health(_) => None,
+                })
+                .collect();
+            lines.sort();
+            lines
+        };
+        let alerts_only = WorkerConfig {
+            track_all: false,
+            ..WorkerConfig::default()
+        };
+        let tracked = lines(WorkerConfig::default());
+        assert!(!tracked.is_empty(), "{file}");
+        assert_eq!(lines(alerts_only), tracked, "{file}");
+    }
+}
