@@ -379,12 +379,10 @@ impl<S: RecordSink> Worker<S> {
     }
 
     /// A frame's IP layers beside its own flow — each tunnel's outer layer, the layer decoding
-    /// stopped in — are matched as the frame is decoded, and tracked only when they touch an
-    /// IOC: tunnelled traffic pays an IOC check per layer and no flow update. A matching layer
-    /// is tracked once the frames held so far (its own included) are processed, so every flow
-    /// still sees its packets in arrival order. Called after the frame is decoded and handed
-    /// on, not inside [`Worker::decode`]: touching the worker between the decode and building
-    /// the frame's [`Decoded`] costs a copy of the meta per packet.
+    /// stopped in — are matched right after the frame is decoded, and tracked only when they
+    /// touch an IOC: tunnelled traffic pays an IOC check per layer and no flow update, and the
+    /// lookahead holds no layers. A matching layer is tracked once the frames held so far (its
+    /// own included) are processed, so every flow still sees its packets in arrival order.
     #[inline(never)]
     fn other_layers(&mut self, ts: Nanos) {
         if self.iocs.generation() != self.generation {
