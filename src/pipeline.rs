@@ -224,6 +224,33 @@ impl Fragments {
 /// How often (packet time) timers run: hold-down deadlines and flow timeouts.
 const TICK: Nanos = 100 * NANOS_PER_MILLI;
 
+/// [`Worker::decode`] apart from the worker: given only what it uses, the meta is written
+/// straight into the frame's [`Decoded`] rather than copied there.
+#[inline(always)]
+fn decode_frame(
+    layers: &mut Layers,
+    table: &FlowTable,
+    track_all: bool,
+    (ts, link, frame, wire_len): (Nanos, LinkType, &[u8], u32),
+) -> Decoded {
+    let meta = decode::decode_layers(link, frame, layers);
+    // Later fragments take their ports from the fragment map, in order; alerts-only mode
+    // hashes only the flows it tracks.
+    let flow = match &meta {
+        Ok(m) if m.fragment.is_none() && track_all => {
+            let (key, dir) = FlowKey::of(m, m.sport, m.dport);
+            Some((key, dir, table.hash(&key)))
+        }
+        _ => None,
+    };
+    Decoded {
+        ts,
+        wire_len,
+        meta,
+        flow,
+    }
+}
+
 pub struct Worker<S: RecordSink> {
     cfg: WorkerConfig,
     iocs: Arc<IocHandle>,
@@ -360,22 +387,13 @@ impl<S: RecordSink> Worker<S> {
     /// The part of a packet's work that depends on nothing but the packet itself.
     #[inline(always)]
     fn decode(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) -> Decoded {
-        let meta = decode::decode_layers(link, frame, &mut self.layers);
-        // Later fragments take their ports from the fragment map, in order; alerts-only mode
-        // hashes only the flows it tracks.
-        let flow = match &meta {
-            Ok(m) if m.fragment.is_none() && self.cfg.track_all => {
-                let (key, dir) = FlowKey::of(m, m.sport, m.dport);
-                Some((key, dir, self.table.hash(&key)))
-            }
-            _ => None,
-        };
-        Decoded {
-            ts,
-            wire_len,
-            meta,
-            flow,
-        }
+        let track_all = self.cfg.track_all;
+        decode_frame(
+            &mut self.layers,
+            &self.table,
+            track_all,
+            (ts, link, frame, wire_len),
+        )
     }
 
     /// A frame's IP layers beside its own flow — each tunnel's outer layer, the layer decoding
