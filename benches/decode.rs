@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::net::IpAddr;
 
-use c2tap::decode::{decode, LinkType, PacketMeta, Tunnel};
+use c2tap::decode::{decode, decode_layers, Layers, LinkType, PacketMeta, Tunnel};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const MACS: [u8; 12] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
@@ -92,6 +92,16 @@ fn bench_decode(c: &mut Criterion) {
         );
         group.bench_function(*name, |b| {
             b.iter(|| decode(black_box(LinkType::ETHERNET), black_box(frame)).map(flow_fields))
+        });
+    }
+    // What the pipeline runs: the same, plus every other IP layer into a reused buffer.
+    let mut layers = Layers::default();
+    for (name, frame) in &frames {
+        group.bench_function(format!("layers_{name}"), |b| {
+            b.iter(|| {
+                decode_layers(black_box(LinkType::ETHERNET), black_box(frame), &mut layers)
+                    .map(flow_fields)
+            })
         });
     }
     let frame = ethernet_ipv4_tcp();

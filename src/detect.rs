@@ -219,6 +219,7 @@ pub fn flow_record(
         ioc_is_server: m.ioc_is_lo != flow.client_is_lo,
         vlan: key.vlan,
         tunnel: flow.tunnel,
+        outer: flow.outer,
         interface: Arc::clone(interface),
         totals: Totals {
             packets_to_server: flow.packets[c],

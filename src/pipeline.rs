@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use crate::decode::{self, proto, DecodeError, LinkType, PacketMeta};
+use crate::decode::{self, proto, DecodeError, Layers, LinkType, PacketMeta};
 use crate::detect::storm::{StormConfig, StormStats, Storms};
 use crate::detect::{self, Hit, IocHandle};
 use crate::flow::{
@@ -82,12 +82,22 @@ pub struct WorkerStats {
     /// Alerts sent before their hold-down ended because the hold-down queue was full.
     pub alerts_early: u64,
     pub storms: StormStats,
+    /// Frames whose stated wire length was implausible (shorter than what was captured, or
+    /// beyond [`WIRE_LEN_MAX`]): their captured length was counted instead.
+    pub wire_len_implausible: u64,
 }
 
 /// A step back in packet time worth reporting (files out of order, a clock step).
 pub const TIME_STEP_BACK: Nanos = NANOS_PER_SEC;
 /// A jump ahead in packet time worth reporting (a clock set decades ahead, a long gap).
 pub const TIME_JUMP: Nanos = 3600 * NANOS_PER_SEC;
+
+/// The longest wire length taken at its word: the largest IP packet plus generous link-layer
+/// overhead (Ethernet, stacked VLAN tags and MPLS labels, a pseudowire's inner Ethernet). A file
+/// can claim anything (4 GB per frame from a crafted or corrupt record header); a longer claim
+/// than this and what was captured, or a shorter one than what was captured, counts the
+/// captured length instead.
+pub const WIRE_LEN_MAX: u32 = 65_535 + 256;
 
 /// Emits records and keeps the counters that go with them. A separate struct so the flow
 /// table's callbacks can borrow it while the table itself is borrowed.
@@ -255,6 +265,33 @@ pub const PENDING_MAX: usize = 1 << 16;
 /// How often (packet time) timers run: hold-down deadlines and flow timeouts.
 const TICK: Nanos = 100 * NANOS_PER_MILLI;
 
+/// [`Worker::decode`] apart from the worker: given only what it uses, the meta is written
+/// straight into the frame's [`Decoded`] rather than copied there.
+#[inline(always)]
+fn decode_frame(
+    layers: &mut Layers,
+    table: &FlowTable,
+    track_all: bool,
+    (ts, link, frame, wire_len): (Nanos, LinkType, &[u8], u32),
+) -> Decoded {
+    let meta = decode::decode_layers(link, frame, layers);
+    // Later fragments take their ports from the fragment map, in order; alerts-only mode
+    // hashes only the flows it tracks.
+    let flow = match &meta {
+        Ok(m) if m.fragment.is_none() && track_all => {
+            let (key, dir) = FlowKey::of(m, m.sport, m.dport);
+            Some((key, dir, table.hash(&key)))
+        }
+        _ => None,
+    };
+    Decoded {
+        ts,
+        wire_len,
+        meta,
+        flow,
+    }
+}
+
 pub struct Worker<S: RecordSink> {
     cfg: WorkerConfig,
     iocs: Arc<IocHandle>,
@@ -264,6 +301,8 @@ pub struct Worker<S: RecordSink> {
     ahead: Lookahead,
     pending: VecDeque<(Nanos, FlowKey, u64)>,
     fragments: Fragments,
+    /// Scratch for the other IP layers of the frame being decoded.
+    layers: Layers,
     out: Emitter<S>,
     iface: u16,
     now: Nanos,
@@ -283,6 +322,7 @@ impl<S: RecordSink> Worker<S> {
             ahead: Lookahead::new(),
             pending: VecDeque::new(),
             fragments: Fragments::new(),
+            layers: Layers::default(),
             out: Emitter {
                 sink,
                 stats: WorkerStats::default(),
@@ -337,8 +377,12 @@ impl<S: RecordSink> Worker<S> {
     /// Process one captured frame now. `wire_len` is the original length on the wire.
     #[inline]
     pub fn packet(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
+        let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
         self.process(d);
+        if !self.layers.is_empty() {
+            self.other_layers(ts);
+        }
     }
 
     /// Process one captured frame a few packets later, and the frame from a few packets ago
@@ -352,9 +396,13 @@ impl<S: RecordSink> Worker<S> {
             // cost copies (measured in benches/pipeline.rs).
             return self.packet(ts, link, frame, wire_len);
         }
+        let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
         if let Some(oldest) = self.ahead.push(d, &self.table) {
             self.process(oldest);
+        }
+        if !self.layers.is_empty() {
+            self.other_layers(ts);
         }
     }
 
@@ -365,24 +413,62 @@ impl<S: RecordSink> Worker<S> {
         }
     }
 
+    /// A file can claim any wire length (4 GB per frame from a crafted or corrupt record
+    /// header): an implausible one is replaced by the captured length, and counted.
+    #[inline(always)]
+    fn wire_len(&mut self, wire_len: u32, frame: &[u8]) -> u32 {
+        let caplen = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        let implausible = wire_len < caplen || (wire_len > WIRE_LEN_MAX && wire_len > caplen);
+        self.out.stats.wire_len_implausible += u64::from(implausible);
+        if implausible {
+            caplen
+        } else {
+            wire_len
+        }
+    }
+
     /// The part of a packet's work that depends on nothing but the packet itself.
     #[inline(always)]
-    fn decode(&self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) -> Decoded {
-        let meta = decode::decode(link, frame);
-        // Later fragments take their ports from the fragment map, in order; alerts-only mode
-        // hashes only the flows it tracks.
-        let flow = match &meta {
-            Ok(m) if m.fragment.is_none() && self.cfg.track_all => {
-                let (key, dir) = FlowKey::of(m, m.sport, m.dport);
-                Some((key, dir, self.table.hash(&key)))
+    fn decode(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) -> Decoded {
+        let track_all = self.cfg.track_all;
+        decode_frame(
+            &mut self.layers,
+            &self.table,
+            track_all,
+            (ts, link, frame, wire_len),
+        )
+    }
+
+    /// A frame's IP layers beside its own flow — each tunnel's outer layer, the layer decoding
+    /// stopped in — are matched right after the frame is decoded, and tracked only when they
+    /// touch an IOC: tunnelled traffic pays an IOC check per layer and no flow update, and the
+    /// lookahead holds no layers. A matching layer is tracked once the frames held so far (its
+    /// own included) are processed, so every flow still sees its packets in arrival order.
+    #[inline(never)]
+    fn other_layers(&mut self, ts: Nanos) {
+        if self.iocs.generation() != self.generation {
+            // A reload is due: let it happen where it would have, then match with the new set.
+            self.flush();
+            self.reload();
+        }
+        for i in 0..self.layers.as_slice().len() {
+            let Some(&layer) = self.layers.as_slice().get(i) else {
+                break;
+            };
+            let meta = layer.meta;
+            let hit = detect::check_packet(&self.set, &meta, meta.sport, meta.dport);
+            if hit.is_none() {
+                continue;
             }
-            _ => None,
-        };
-        Decoded {
-            ts,
-            wire_len,
-            meta,
-            flow,
+            self.flush();
+            // Keyed like a packet arriving bare in its own context; the record reports `meta`.
+            let keyed = PacketMeta {
+                tunnel: layer.arrived,
+                ..meta
+            };
+            let (key, dir) = FlowKey::of(&keyed, meta.sport, meta.dport);
+            let hash = self.table.hash(&key);
+            self.track(ts, &meta, (key, dir, hash), hit);
         }
     }
 
@@ -463,6 +549,7 @@ impl<S: RecordSink> Worker<S> {
         }
         if created {
             flow.tunnel = meta.tunnel;
+            flow.outer = meta.outer;
             flow.iface = self.iface;
         }
         let class_before = FlowTable::class(&key, flow);

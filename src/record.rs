@@ -127,6 +127,9 @@ pub struct FlowRecord {
     pub ioc_is_server: bool,
     pub vlan: u16,
     pub tunnel: Tunnel,
+    /// The flow is a tunnel's outer layer, `tunnel` the tunnel it carried (CEF
+    /// `c2tapLayer=outer`); false for a packet's own flow, tunnelled (`tunnel` carried it) or not.
+    pub outer: bool,
     /// Capture interface (live) or file name (replay): CEF `deviceInboundInterface`.
     pub interface: Arc<str>,
     pub totals: Totals,

@@ -17,8 +17,8 @@ use c2tap::record::{FlowRecord, Record, Signature};
 
 const PCAPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pcaps");
 
-/// (proto, client, client port, server, server port, signature id, act)
-type Alert = (String, IpAddr, u16, IpAddr, u16, u16, String);
+/// (proto, client, client port, server, server port, signature id, act, outer layer)
+type Alert = (String, IpAddr, u16, IpAddr, u16, u16, String, bool);
 
 #[derive(Debug, Default)]
 struct Case {
@@ -100,7 +100,9 @@ fn cases() -> Vec<Case> {
             .and_then(|p| p.strip_prefix("act="))
             .expect("act=")
             .to_string();
-        case.alerts.push((proto, c.0, c.1, s.0, s.1, sig, act));
+        let outer = parts.next() == Some("layer=outer");
+        case.alerts
+            .push((proto, c.0, c.1, s.0, s.1, sig, act, outer));
     }
     out.into_values().collect()
 }
@@ -110,6 +112,7 @@ fn proto_name(p: u8) -> String {
         6 => "TCP".into(),
         17 => "UDP".into(),
         1 => "ICMP".into(),
+        47 => "GRE".into(),
         58 => "ICMPv6".into(),
         n => n.to_string(),
     }
@@ -124,6 +127,7 @@ fn alert_of(r: &FlowRecord) -> Alert {
         r.server.port,
         r.signature.id(),
         r.action.as_str().to_string(),
+        r.outer,
     )
 }
 
@@ -479,4 +483,177 @@ fn malformed_frames_are_counted_by_kind_and_skipped() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().filter(|l| l.contains("|1001|")).count(), 1);
     assert!(err.contains("decode errors: 15 ("), "{err}");
+}
+
+/// One record as a line with every field the layer fixtures pin down.
+fn record_line(r: &FlowRecord) -> String {
+    let layer = if r.outer { "outer" } else { "own" };
+    format!(
+        "{} {} {} {}:{} → {}:{} ioc={} tunnel={:?} layer={layer} vlan={} packets={}/{} bytes={}/{}",
+        r.signature.id(),
+        r.action.as_str(),
+        proto_name(r.proto),
+        r.client.addr,
+        r.client.port,
+        r.server.addr,
+        r.server.port,
+        r.ioc.value,
+        r.tunnel,
+        r.vlan,
+        r.totals.packets_to_server,
+        r.totals.packets_to_client,
+        r.totals.bytes_to_server,
+        r.totals.bytes_to_client,
+    )
+}
+
+fn record_lines(file: &str, iocs: Option<&str>) -> Vec<String> {
+    let mut lines: Vec<String> = one(&[file], iocs).iter().map(record_line).collect();
+    lines.sort();
+    lines
+}
+
+/// Every record of the layer fixtures, field by field: each IP layer that touches an IOC is its
+/// own flow, the outer ones marked `layer=outer` with the tunnel they carried; layers beyond
+/// the decoder's bounds are never guessed at.
+#[test]
+fn every_layer_that_touches_an_ioc_is_reported_exactly() {
+    let cases: [(&str, Option<&str>, &[&str]); 5] = [
+        (
+            "tunnel-outer.pcap",
+            Some("iocs/tunnel-c2.txt"),
+            &[
+                "1001 observed GRE 10.1.17.3:0 → 198.51.100.99:0 ioc=198.51.100.99 tunnel=Gre { key: None } layer=outer vlan=0 packets=1/0 bytes=68/0",
+                "1001 observed UDP 10.1.17.1:50100 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=Vxlan { vni: 1701 } layer=outer vlan=0 packets=1/0 bytes=94/0",
+                "1001 observed UDP 10.1.17.2:50200 → 138.9.41.254:6081 ioc=138.9.41.254:6081 tunnel=Geneve { vni: 1702 } layer=outer vlan=0 packets=1/0 bytes=102/0",
+                "1001 observed UDP 10.1.17.5:50500 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=Vxlan { vni: 1 } layer=outer vlan=0 packets=1/0 bytes=100/0",
+                "1001 observed UDP 10.1.17.6:50600 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=Vxlan { vni: 1706 } layer=outer vlan=0 packets=1/0 bytes=94/0",
+                "1002 established TCP 10.1.17.16:52016 → 138.9.41.254:8015 ioc=138.9.41.254:6081 tunnel=Vxlan { vni: 1706 } layer=own vlan=0 packets=2/1 bytes=84/44",
+                "1002 observed GRE 10.1.17.4:0 → 138.9.223.13:0 ioc=138.9.223.13:4789 tunnel=Gre { key: None } layer=outer vlan=0 packets=1/0 bytes=68/0",
+                "1003 closed TCP 10.1.17.16:52016 → 138.9.41.254:8015 ioc=138.9.41.254:6081 tunnel=Vxlan { vni: 1706 } layer=own vlan=0 packets=7/4 bytes=360/180",
+                "1003 shutdown GRE 10.1.17.3:0 → 198.51.100.99:0 ioc=198.51.100.99 tunnel=Gre { key: None } layer=outer vlan=0 packets=9/0 bytes=1081/0",
+                "1003 shutdown GRE 10.1.17.4:0 → 138.9.223.13:0 ioc=138.9.223.13:4789 tunnel=Gre { key: None } layer=outer vlan=0 packets=9/0 bytes=1081/0",
+                "1003 shutdown UDP 10.1.17.1:50100 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=Vxlan { vni: 1701 } layer=outer vlan=0 packets=9/0 bytes=1315/0",
+                "1003 shutdown UDP 10.1.17.2:50200 → 138.9.41.254:6081 ioc=138.9.41.254:6081 tunnel=Geneve { vni: 1702 } layer=outer vlan=0 packets=9/0 bytes=1387/0",
+                "1003 shutdown UDP 10.1.17.5:50500 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=Vxlan { vni: 1 } layer=outer vlan=0 packets=3/3 bytes=300/99",
+                "1003 shutdown UDP 10.1.17.6:50600 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=Vxlan { vni: 1706 } layer=outer vlan=0 packets=11/0 bytes=1090/0",
+            ],
+        ),
+        (
+            "tunnel-short.pcap",
+            Some("iocs/tunnel-c2.txt"),
+            &[
+                "1001 observed GRE 10.1.18.4:0 → 198.51.100.99:0 ioc=198.51.100.99 tunnel=None layer=own vlan=0 packets=1/0 bytes=50/0",
+                "1001 observed UDP 10.1.18.1:50700 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=None layer=own vlan=0 packets=1/0 bytes=32/0",
+                "1001 observed UDP 10.1.18.3:50800 → 138.9.41.254:6081 ioc=138.9.41.254:6081 tunnel=None layer=own vlan=0 packets=1/0 bytes=44/0",
+                "1002 observed GRE 10.1.18.2:0 → 138.9.41.254:0 ioc=138.9.41.254:6081 tunnel=None layer=own vlan=0 packets=1/0 bytes=24/0",
+                "1003 shutdown GRE 10.1.18.2:0 → 138.9.41.254:0 ioc=138.9.41.254:6081 tunnel=None layer=own vlan=0 packets=2/0 bytes=48/0",
+                "1003 shutdown GRE 10.1.18.4:0 → 198.51.100.99:0 ioc=198.51.100.99 tunnel=None layer=own vlan=0 packets=2/0 bytes=100/0",
+                "1003 shutdown UDP 10.1.18.1:50700 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=None layer=own vlan=0 packets=2/0 bytes=64/0",
+                "1003 shutdown UDP 10.1.18.3:50800 → 138.9.41.254:6081 ioc=138.9.41.254:6081 tunnel=None layer=own vlan=0 packets=2/0 bytes=88/0",
+            ],
+        ),
+        (
+            "deep-stacks.pcap",
+            None,
+            &[
+                "1001 established TCP 10.1.19.13:52903 → 138.9.41.254:8015 ioc=138.9.41.254:8015 tunnel=Gre { key: None } layer=own vlan=0 packets=2/1 bytes=84/44",
+                "1001 established TCP 10.1.19.1:52901 → 138.9.223.13:8015 ioc=138.9.223.13:8015 tunnel=None layer=own vlan=5 packets=2/1 bytes=84/44",
+                "1002 observed GRE 10.1.19.5:0 → 138.9.223.13:0 ioc=138.9.223.13:8015 tunnel=Gre { key: None } layer=outer vlan=0 packets=1/0 bytes=164/0",
+                "1002 observed UDP 10.1.19.4:50900 → 138.9.223.13:4789 ioc=138.9.223.13:8015 tunnel=Vxlan { vni: 1904 } layer=outer vlan=0 packets=1/0 bytes=130/0",
+                "1003 closed TCP 10.1.19.13:52903 → 138.9.41.254:8015 ioc=138.9.41.254:8015 tunnel=Gre { key: None } layer=own vlan=0 packets=7/4 bytes=360/180",
+                "1003 closed TCP 10.1.19.1:52901 → 138.9.223.13:8015 ioc=138.9.223.13:8015 tunnel=None layer=own vlan=5 packets=7/4 bytes=360/180",
+                "1003 shutdown GRE 10.1.19.5:0 → 138.9.223.13:0 ioc=138.9.223.13:8015 tunnel=Gre { key: None } layer=outer vlan=0 packets=11/0 bytes=1860/0",
+                "1003 shutdown UDP 10.1.19.4:50900 → 138.9.223.13:4789 ioc=138.9.223.13:8015 tunnel=Vxlan { vni: 1904 } layer=outer vlan=0 packets=11/0 bytes=1486/0",
+            ],
+        ),
+        (
+            "deep-stacks.pcap",
+            Some("iocs/tunnel-c2.txt"),
+            &[
+                "1001 observed GRE 10.1.19.15:0 → 198.51.100.99:0 ioc=198.51.100.99 tunnel=Gre { key: None } layer=outer vlan=0 packets=1/0 bytes=140/0",
+                "1001 observed GRE 10.1.19.3:0 → 198.51.100.99:0 ioc=198.51.100.99 tunnel=Gre { key: None } layer=outer vlan=0 packets=1/0 bytes=140/0",
+                "1001 observed UDP 10.1.19.4:50900 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=Vxlan { vni: 1904 } layer=outer vlan=0 packets=1/0 bytes=130/0",
+                "1002 established TCP 10.1.19.13:52903 → 138.9.41.254:8015 ioc=138.9.41.254:6081 tunnel=Gre { key: None } layer=own vlan=0 packets=2/1 bytes=84/44",
+                "1002 established TCP 10.1.19.1:52901 → 138.9.223.13:8015 ioc=138.9.223.13:4789 tunnel=None layer=own vlan=5 packets=2/1 bytes=84/44",
+                "1002 observed GRE 10.1.19.5:0 → 138.9.223.13:0 ioc=138.9.223.13:4789 tunnel=Gre { key: None } layer=outer vlan=0 packets=1/0 bytes=164/0",
+                "1003 closed TCP 10.1.19.13:52903 → 138.9.41.254:8015 ioc=138.9.41.254:6081 tunnel=Gre { key: None } layer=own vlan=0 packets=7/4 bytes=360/180",
+                "1003 closed TCP 10.1.19.1:52901 → 138.9.223.13:8015 ioc=138.9.223.13:4789 tunnel=None layer=own vlan=5 packets=7/4 bytes=360/180",
+                "1003 shutdown GRE 10.1.19.15:0 → 198.51.100.99:0 ioc=198.51.100.99 tunnel=Gre { key: None } layer=outer vlan=0 packets=11/0 bytes=1596/0",
+                "1003 shutdown GRE 10.1.19.3:0 → 198.51.100.99:0 ioc=198.51.100.99 tunnel=Gre { key: None } layer=outer vlan=0 packets=11/0 bytes=1596/0",
+                "1003 shutdown GRE 10.1.19.5:0 → 138.9.223.13:0 ioc=138.9.223.13:4789 tunnel=Gre { key: None } layer=outer vlan=0 packets=11/0 bytes=1860/0",
+                "1003 shutdown UDP 10.1.19.4:50900 → 138.9.223.13:4789 ioc=138.9.223.13:4789 tunnel=Vxlan { vni: 1904 } layer=outer vlan=0 packets=11/0 bytes=1486/0",
+            ],
+        ),
+        (
+            "deep-stacks.pcap",
+            Some("iocs/ipv6-c2.txt"),
+            &[
+                "1001 established TCP 2001:db8:1::19:52902 → 2001:db8:c2::13:8015 ioc=[2001:db8:c2::13]:8015 tunnel=None layer=own vlan=0 packets=2/1 bytes=252/128",
+                "1002 observed TCP 2001:db8:1::1a:0 → 2001:db8:c2::13:0 ioc=[2001:db8:c2::13]:8015 tunnel=None layer=own vlan=0 packets=1/0 bytes=200/0",
+                "1003 closed TCP 2001:db8:1::19:52902 → 2001:db8:c2::13:8015 ioc=[2001:db8:c2::13]:8015 tunnel=None layer=own vlan=0 packets=5/2 bytes=688/252",
+                "1003 shutdown TCP 2001:db8:1::1a:0 → 2001:db8:c2::13:0 ioc=[2001:db8:c2::13]:8015 tunnel=None layer=own vlan=0 packets=5/2 bytes=1048/396",
+            ],
+        ),
+    ];
+    for (file, iocs, want) in cases {
+        assert_eq!(record_lines(file, iocs), want, "{file} {iocs:?}");
+    }
+}
+
+#[test]
+fn decoding_that_stops_early_is_still_counted_as_a_decode_error() {
+    for (file, errors) in [
+        ("tunnel-outer.pcap", "decode errors: 3 (not_ip=3)"),
+        ("tunnel-short.pcap", "decode errors: 8 (bad_tunnel=8)"),
+        (
+            "deep-stacks.pcap",
+            "decode errors: 29 (too_many_layers=22 bad_ipv6_extension=7)",
+        ),
+    ] {
+        let (code, _, err) = c2tap(&["replay", &format!("pcaps/{file}")]);
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains(errors), "{file}: {err}");
+    }
+}
+
+#[test]
+fn implausible_wire_lengths_count_the_captured_length() {
+    let (code, out, err) = c2tap(&["replay", "pcaps/wire-length.pcap"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().filter(|l| l.contains("|1001|")).count(), 1);
+    // 11 frames, 694 bytes captured in full; 8 headers claim 4 GiB or 10 bytes.
+    assert!(err.contains("11 packets, 694 bytes,"), "{err}");
+    assert!(err.contains("wire length: 8 frame(s)"), "{err}");
+}
+
+#[test]
+fn alerts_only_reports_every_layer_the_same_way() {
+    for file in ["tunnel-outer.pcap", "tunnel-short.pcap", "deep-stacks.pcap"] {
+        let case = Case {
+            files: vec![Path::new(PCAPS).join(file)],
+            iocs: Some(Path::new(PCAPS).join("iocs/tunnel-c2.txt")),
+            alerts: vec![],
+        };
+        let set = || iocs_for(&case).expect("IOC file");
+        let lines = |cfg: WorkerConfig| {
+            let (records, _, _) = replay_records(&case.files, set(), cfg).expect("replay");
+            let mut lines: Vec<String> = records
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Flow(f) => Some(record_line(f)),
+                    Record::Health(_) => None,
+                })
+                .collect();
+            lines.sort();
+            lines
+        };
+        let alerts_only = WorkerConfig {
+            track_all: false,
+            ..WorkerConfig::default()
+        };
+        let tracked = lines(WorkerConfig::default());
+        assert!(!tracked.is_empty(), "{file}");
+        assert_eq!(lines(alerts_only), tracked, "{file}");
+    }
 }

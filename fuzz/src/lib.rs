@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use c2tap::capture::file::{CaptureFile, MAX_PACKET};
-use c2tap::decode::{decode, proto, LinkType, PacketMeta};
+use c2tap::decode::{decode, decode_layers, proto, Layers, LinkType, PacketMeta, Tunnel};
 use c2tap::ioc::{self, FeedSource, Filters, IocSet, LoadError, MatchKind};
 
 /// Every link type the decoder knows, plus two it must refuse cleanly.
@@ -19,9 +19,37 @@ pub fn link_type(selector: u8) -> LinkType {
     LinkType(LINK_TYPES.get(index).copied().unwrap_or(1))
 }
 
-/// Decodes one frame and checks the facts the flow table relies on.
+/// Decodes one frame and checks the facts the flow table relies on, for the innermost flow and
+/// for every other layer the frame yields.
 pub fn check_decode(link: LinkType, frame: &[u8]) -> Option<PacketMeta> {
-    let meta = decode(link, frame).ok()?;
+    let mut layers = Layers::default();
+    let with_layers = decode_layers(link, frame, &mut layers);
+    let innermost = decode(link, frame);
+    assert_eq!(with_layers, innermost, "decode_layers and decode disagree");
+    let all = layers.as_slice();
+    for (i, layer) in all.iter().enumerate() {
+        check_meta(&layer.meta);
+        let last = i + 1 == all.len();
+        if !layer.meta.outer {
+            assert!(
+                last && innermost.is_err(),
+                "a stopped layer without an error"
+            );
+        } else {
+            assert_ne!(
+                layer.meta.tunnel,
+                Tunnel::None,
+                "an outer layer carried nothing"
+            );
+        }
+    }
+    let meta = innermost.ok()?;
+    assert!(!meta.outer, "the innermost flow marked outer");
+    check_meta(&meta);
+    Some(meta)
+}
+
+fn check_meta(meta: &PacketMeta) {
     if !meta.has_ports {
         assert_eq!((meta.sport, meta.dport), (0, 0), "ports without has_ports");
     }
@@ -40,7 +68,6 @@ pub fn check_decode(link: LinkType, frame: &[u8]) -> Option<PacketMeta> {
         meta.dst.is_ipv4(),
         "mixed address families"
     );
-    Some(meta)
 }
 
 /// A per-process scratch file in memory-backed storage: the readers under test take paths.

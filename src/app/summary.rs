@@ -72,6 +72,15 @@ impl Summary<'_> {
                 s.time_steps_back, s.time_jumps
             )?;
         }
+        if s.wire_len_implausible > 0 {
+            writeln!(
+                w,
+                "  wire length: {} frame(s) stated an implausible one (under the captured length, \
+                 or over {} bytes): their captured length was counted",
+                s.wire_len_implausible,
+                crate::pipeline::WIRE_LEN_MAX
+            )?;
+        }
         for warning in self.warnings {
             writeln!(w, "warning: {warning}")?;
         }

@@ -24,9 +24,11 @@ const MPLS_MULTICAST: u16 = 0x8848;
 
 const ETHERNET_HEADER: usize = 14;
 const ETHERTYPE_AT: usize = 12;
-/// More tags than QinQ-in-QinQ is crafted input.
-const MAX_VLAN_TAGS: usize = 4;
-const MAX_MPLS_LABELS: usize = 8;
+/// VLAN tags peeled before giving up: QinQ uses two, provider stacks three; twice QinQ-in-QinQ
+/// is generous, more is crafted input.
+const MAX_VLAN_TAGS: usize = 8;
+/// MPLS labels peeled before giving up: segment-routing stacks reach about ten.
+const MAX_MPLS_LABELS: usize = 16;
 const MPLS_BOTTOM_OF_STACK: u32 = 0x100;
 const MPLS_IPV4_EXPLICIT_NULL: u32 = 0;
 const MPLS_IPV6_EXPLICIT_NULL: u32 = 2;
@@ -136,8 +138,12 @@ mod tests {
             &ipv4_tcp(SYN),
         );
         assert_eq!(ethernet(&four).unwrap().vlan, 4);
-        let five = eth_tagged(&[(0x8100, 1); 5], ETH_IPV4, &ipv4_tcp(SYN));
-        assert_eq!(ethernet(&five), Err(DecodeError::TooManyLayers));
+        let eight: Vec<(u16, u16)> = (1..=8).map(|v| (0x8100, v)).collect();
+        let meta = ethernet(&eth_tagged(&eight, ETH_IPV4, &ipv4_tcp(SYN))).unwrap();
+        assert_tcp4(&meta, SYN);
+        assert_eq!(meta.vlan, 8);
+        let nine = eth_tagged(&[(0x8100, 1); 9], ETH_IPV4, &ipv4_tcp(SYN));
+        assert_eq!(ethernet(&nine), Err(DecodeError::TooManyLayers));
     }
 
     #[test]
@@ -219,10 +225,10 @@ mod tests {
 
     #[test]
     fn mpls_bounds_and_cuts() {
-        let deep = eth(0x8847, &labelled(&[1; 9], &ipv4_tcp(SYN)));
+        let deep = eth(0x8847, &labelled(&[1; 17], &ipv4_tcp(SYN)));
         assert_eq!(ethernet(&deep), Err(DecodeError::TooManyLayers));
-        let eight = eth(0x8847, &labelled(&[1; 8], &ipv4_tcp(SYN)));
-        assert_tcp4(&ethernet(&eight).unwrap(), SYN);
+        let sixteen = eth(0x8847, &labelled(&[1; 16], &ipv4_tcp(SYN)));
+        assert_tcp4(&ethernet(&sixteen).unwrap(), SYN);
         let frame = eth(0x8847, &labelled(&[1000, 2000], &ipv4_tcp(SYN)));
         for cut in [15, 18, 21, 22] {
             assert_eq!(

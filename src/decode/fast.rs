@@ -115,6 +115,7 @@ fn plain_flow(
         tunnel,
         fragment: None,
         ip_len,
+        outer: false,
     }
 }
 
@@ -218,7 +219,7 @@ mod tests {
             }
             let frame = &frame[..cut.index(frame.len() + 1)];
             // As a tunnel's inner frame: the tunnel and a VLAN from the tunnel header carry over.
-            let inner = Encap { vlan, tunnel: Tunnel::Vxlan { vni }, depth: 1 };
+            let inner = Encap { vlan, tunnel: Tunnel::Vxlan { vni }, depth: 1, layers: None };
             for encap in [Encap::default(), inner] {
                 if let Some(fast) = ethernet(frame, &encap) {
                     prop_assert_eq!(Some(fast), layered(frame, encap));

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::transport::{self, Transport, Upper};
-use super::{be16, be32, tail, DecodeError, Encap, Fragment, PacketMeta};
+use super::{be16, be32, tail, DecodeError, Encap, Fragment, Layer, PacketMeta, Tunnel};
 
 const IPV4_HEADER: usize = 20;
 const IPV6_HEADER: usize = 40;
@@ -24,8 +24,9 @@ const EXT_DESTINATION: u8 = 60;
 const EXT_MOBILITY: u8 = 135;
 const EXT_HIP: u8 = 139;
 const EXT_SHIM6: u8 = 140;
-/// RFC 8200 order allows about seven; a longer chain is crafted to make parsers walk.
-const MAX_EXTENSION_HEADERS: usize = 8;
+/// Extension headers walked before giving up: RFC 8200's order allows about nine (each once,
+/// destination options twice), so twice that; a longer chain is crafted to make parsers walk.
+const MAX_EXTENSION_HEADERS: usize = 16;
 
 /// An IP packet of either version, told apart by the first nibble (raw IP, MPLS, tunnels).
 pub(super) fn by_version(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeError> {
@@ -75,7 +76,7 @@ pub(super) fn v6(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
     ) else {
         return Err(DecodeError::TruncatedIp);
     };
-    let [version, _, _, _, len_hi, len_lo, mut next, _] = *fixed;
+    let [version, _, _, _, len_hi, len_lo, next, _] = *fixed;
     if version >> 4 != 6 {
         return Err(DecodeError::BadIpHeader);
     }
@@ -93,9 +94,21 @@ pub(super) fn v6(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
         ip_len,
         fragment: None,
     };
-    let mut rest = tail(packet, IPV6_HEADER);
-    for _ in 0..MAX_EXTENSION_HEADERS {
-        let ext_len = match next {
+    match extensions(&mut network, tail(packet, IPV6_HEADER)) {
+        Ok(rest) => network.finish(rest, encap),
+        Err(e) => {
+            network.stopped(Transport::default(), (encap.vlan, encap.tunnel), encap);
+            Err(e)
+        }
+    }
+}
+
+/// Walks the extension header chain from `network.protocol` to the upper-layer header, whose
+/// protocol it leaves in `network.protocol`; fragment facts go to `network.fragment`. On an
+/// error `network.protocol` is the next header not yet walked.
+fn extensions<'a>(network: &mut Network, mut rest: &'a [u8]) -> Result<&'a [u8], DecodeError> {
+    for _ in 0..=MAX_EXTENSION_HEADERS {
+        let ext_len = match network.protocol {
             EXT_HOP_BY_HOP | EXT_ROUTING | EXT_DESTINATION | EXT_MOBILITY | EXT_HIP | EXT_SHIM6 => {
                 (usize::from(ext_byte(rest, 1)?) + 1) * 8
             }
@@ -109,13 +122,11 @@ pub(super) fn v6(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
                 network.fragment = (more || offset != 0).then_some(Fragment { id, offset, more });
                 8
             }
-            _ => {
-                network.protocol = next;
-                return network.finish(rest, encap);
-            }
+            _ => return Ok(rest),
         };
-        next = ext_byte(rest, 0)?;
+        let next = ext_byte(rest, 0)?;
         rest = rest.get(ext_len..).ok_or(DecodeError::BadIpv6Extension)?;
+        network.protocol = next;
     }
     Err(DecodeError::BadIpv6Extension)
 }
@@ -152,12 +163,45 @@ impl Network {
         let (vlan, tunnel) = (encap.vlan, encap.tunnel);
         let transport = match self.fragment {
             Some(Fragment { offset, .. }) if offset != 0 => Transport::default(),
-            _ => match transport::upper_layer(self.protocol, payload, encap)? {
-                Upper::Transport(transport) => transport,
-                Upper::Tunnel(inner) => return inner.decode(encap),
+            _ => match transport::upper_layer(self.protocol, payload, encap) {
+                Ok(Upper::Transport(transport)) => transport,
+                Ok(Upper::Tunnel(inner)) => {
+                    // This layer carried the tunnel just entered: it is matched as a flow of
+                    // its own, reported with that tunnel, keyed by the context it arrived in.
+                    let carried = encap.tunnel;
+                    encap.note_layer(|| Layer {
+                        meta: PacketMeta {
+                            tunnel: carried,
+                            outer: true,
+                            ..self.meta(transport::ports(self.protocol, payload), vlan, tunnel)
+                        },
+                        arrived: tunnel,
+                    });
+                    return inner.decode(encap);
+                }
+                Err(e) => {
+                    // A tunnel header cut short or nested too deep: the packet itself was
+                    // read, ports included.
+                    let ports = transport::ports(self.protocol, payload);
+                    self.stopped(ports, (vlan, tunnel), encap);
+                    return Err(e);
+                }
             },
         };
-        Ok(PacketMeta {
+        Ok(self.meta(transport, vlan, tunnel))
+    }
+
+    /// Decoding stops in this layer, which arrived on `vlan` in `tunnel`: note what was read.
+    fn stopped(&self, transport: Transport, (vlan, tunnel): (u16, Tunnel), encap: &mut Encap) {
+        encap.note_layer(|| Layer {
+            meta: self.meta(transport, vlan, tunnel),
+            arrived: tunnel,
+        });
+    }
+
+    #[inline(always)]
+    fn meta(&self, transport: Transport, vlan: u16, tunnel: Tunnel) -> PacketMeta {
+        PacketMeta {
             src: self.src,
             dst: self.dst,
             proto: self.protocol,
@@ -171,15 +215,20 @@ impl Network {
             tunnel,
             fragment: self.fragment,
             ip_len: self.ip_len,
-        })
+            outer: false,
+        }
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::super::test_frames::*;
-    use super::super::{decode, proto, DecodeError, Fragment, LinkType, PacketMeta};
+    use super::super::{
+        decode, decode_layers, proto, DecodeError, Fragment, Layers, LinkType, PacketMeta,
+    };
 
     fn ethernet(frame: &[u8]) -> Result<PacketMeta, DecodeError> {
         decode(LinkType::ETHERNET, frame)
@@ -413,11 +462,53 @@ mod tests {
         }
         assert!(!raw(&packet[..56]).unwrap().has_ports);
         assert_eq!(raw(&packet[..60]).unwrap().dport, 2);
-        let long_chain: Vec<u8> = (0..9).flat_map(|_| ext(60, 8)).collect();
+        let long_chain: Vec<u8> = (0..17).flat_map(|_| ext(60, 8)).collect();
         assert_eq!(
             raw(&ipv6(60, &long_chain)),
             Err(DecodeError::BadIpv6Extension)
         );
+    }
+
+    /// `n` destination-options headers, then TCP 40000 → 443.
+    fn chain_of(n: usize) -> Vec<u8> {
+        let mut chain: Vec<u8> = (1..n).flat_map(|_| ext(60, 8)).collect();
+        chain.extend(ext(proto::TCP, 8));
+        ipv6(60, &[chain, tcp(40000, 443, SYN)].concat())
+    }
+
+    #[test]
+    fn sixteen_extension_headers_decode_and_more_leave_the_addresses() {
+        for n in [8, 16] {
+            let meta = raw(&chain_of(n)).unwrap();
+            assert_eq!(
+                (meta.proto, meta.dport, meta.tcp_flags),
+                (proto::TCP, 443, SYN),
+                "{n}"
+            );
+        }
+        let mut layers = Layers::default();
+        let meta = decode_layers(LinkType::RAW, &chain_of(17), &mut layers);
+        assert_eq!(meta, Err(DecodeError::BadIpv6Extension));
+        let [stopped] = layers.as_slice() else {
+            panic!("one layer: {layers:?}");
+        };
+        let m = &stopped.meta;
+        assert_eq!((m.src, m.dst), (IpAddr::V6(SRC6), IpAddr::V6(DST6)));
+        assert_eq!(
+            (m.has_ports, m.sport, m.dport, m.outer),
+            (false, 0, 0, false)
+        );
+        // A chain cut short leaves the addresses too.
+        let cut = chain_of(3);
+        let meta = decode_layers(LinkType::RAW, &cut[..52], &mut layers);
+        assert_eq!(meta, Err(DecodeError::BadIpv6Extension));
+        assert_eq!(layers.as_slice()[0].meta.dst, IpAddr::V6(DST6));
+        // A header cut before the addresses leaves nothing.
+        assert_eq!(
+            decode_layers(LinkType::RAW, &cut[..30], &mut layers),
+            Err(DecodeError::TruncatedIp)
+        );
+        assert!(layers.as_slice().is_empty());
     }
 
     #[test]

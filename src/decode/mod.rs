@@ -13,10 +13,15 @@
 //!
 //! A frame cut by the snap length is not an error as long as the IP addresses were captured:
 //! whatever lies beyond the cut is simply absent (`has_ports == false`, `tcp_flags == 0`).
+//!
+//! Every IP layer matters to detection, not only the innermost: a C2 reached over UDP 4789 or
+//! GRE is a C2 contact whatever its payload claims to be. [`decode_layers`] therefore also hands
+//! back, in a caller-owned [`Layers`] buffer, each IP layer a tunnel was peeled from and, when
+//! decoding stops early (too deep, malformed), the layer it stopped in, with what was read of it.
 
 #![warn(clippy::indexing_slicing)]
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 mod ether;
 mod fast;
@@ -122,6 +127,95 @@ pub struct PacketMeta {
     pub fragment: Option<Fragment>,
     /// Bytes of the inner IP packet as stated by its header (total length / payload+40).
     pub ip_len: u32,
+    /// True for a tunnel's outer layer reported as a flow of its own ([`Layers`]): `tunnel` is
+    /// then the tunnel it carried. False for the packet's own (innermost) flow.
+    pub outer: bool,
+}
+
+impl PacketMeta {
+    /// Filler for unused [`Layers`] slots; never reported.
+    const UNSET: PacketMeta = PacketMeta {
+        src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        proto: 0,
+        sport: 0,
+        dport: 0,
+        has_ports: false,
+        tcp_flags: 0,
+        icmp_type: 0,
+        icmp_code: 0,
+        vlan: 0,
+        tunnel: Tunnel::None,
+        fragment: None,
+        ip_len: 0,
+        outer: false,
+    };
+}
+
+/// An IP layer other than the flow [`decode`] returns, matched against the IOC set all the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layer {
+    /// The layer as its record reports it. For an outer layer (`meta.outer`), `tunnel` is the
+    /// tunnel it carried; for the layer decoding stopped in, the tunnel it arrived in.
+    pub meta: PacketMeta,
+    /// The tunnel the layer arrived in ([`Tunnel::None`] for the outermost): with `meta.vlan`,
+    /// the context that keys its flow, like any packet's.
+    pub arrived: Tunnel,
+}
+
+/// Room for every layer one frame can yield: each tunnel's outer layer, and the layer decoding
+/// stopped in.
+pub const LAYERS_MAX: usize = MAX_TUNNELS as usize + 1;
+
+/// The extra IP layers of one frame, outermost first: each layer a tunnel was peeled from, then
+/// (when decoding stopped early) the layer it stopped in — addresses always, ports when they
+/// were read. Owned by the caller and reused, so decoding never allocates; a frame without
+/// tunnels or errors only clears it.
+#[derive(Clone, Debug)]
+pub struct Layers {
+    len: u8,
+    layers: [Layer; LAYERS_MAX],
+}
+
+impl Default for Layers {
+    fn default() -> Self {
+        Layers {
+            len: 0,
+            layers: [Layer {
+                meta: PacketMeta::UNSET,
+                arrived: Tunnel::None,
+            }; LAYERS_MAX],
+        }
+    }
+}
+
+impl Layers {
+    pub fn as_slice(&self) -> &[Layer] {
+        self.layers.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// How many layers the last frame left (at most [`LAYERS_MAX`]).
+    #[inline(always)]
+    pub fn len(&self) -> u8 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Bounded by construction (one per tunnel entered, one stop); a push beyond is dropped.
+    fn push(&mut self, layer: Layer) {
+        if let Some(slot) = self.layers.get_mut(usize::from(self.len)) {
+            *slot = layer;
+            self.len += 1;
+        }
+    }
 }
 
 /// Why a frame was skipped. `kind()` is the metric label: a closed set, never packet data.
@@ -184,12 +278,35 @@ impl DecodeError {
     }
 }
 
-/// Decode one captured frame (possibly cut short by a snap length).
+/// Decode one captured frame (possibly cut short by a snap length): the innermost flow only.
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<PacketMeta, DecodeError> {
+    run(link, frame, Encap::default())
+}
+
+/// Decode one captured frame, and put every other IP layer it holds into `layers` (cleared
+/// first): the outer layer of each tunnel peeled and, on an error, the layer decoding stopped in.
+#[inline]
+pub fn decode_layers(
+    link: LinkType,
+    frame: &[u8],
+    layers: &mut Layers,
+) -> Result<PacketMeta, DecodeError> {
+    layers.clear();
+    run(
+        link,
+        frame,
+        Encap {
+            layers: Some(layers),
+            ..Encap::default()
+        },
+    )
+}
+
+#[inline(always)]
+fn run(link: LinkType, frame: &[u8], mut encap: Encap) -> Result<PacketMeta, DecodeError> {
     if frame.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let mut encap = Encap::default();
     if link == LinkType::ETHERNET {
         if let Some(meta) = fast::ethernet(frame, &encap) {
             return Ok(meta);
@@ -198,22 +315,34 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<PacketMeta, DecodeError> {
     link::decode(link, frame, &mut encap)
 }
 
-/// Tunnels peeled inside one another before giving up: real mirror paths nest at most two
-/// (e.g. ERSPAN carrying a VXLAN underlay packet); more is crafted input.
-const MAX_TUNNELS: u8 = 3;
+/// Tunnels peeled inside one another before giving up: real mirror paths nest two (ERSPAN
+/// carrying a VXLAN underlay packet), rarely three; more is crafted input. The layers peeled
+/// before the limit are still matched ([`Layers`]).
+pub const MAX_TUNNELS: u8 = 4;
 
-/// Encapsulation context collected on the way down to the inner IP header.
-#[derive(Clone, Copy, Debug, Default)]
-struct Encap {
+/// Encapsulation context collected on the way down to the inner IP header, and where the layers
+/// passed on the way go (none for [`decode`]).
+#[derive(Debug, Default)]
+struct Encap<'a> {
     /// Innermost VLAN id of the Ethernet layer that carries the current packet.
     vlan: u16,
     /// Innermost tunnel peeled so far.
     tunnel: Tunnel,
     /// Tunnels (including MPLS pseudowires) peeled so far, bounded by [`MAX_TUNNELS`].
     depth: u8,
+    layers: Option<&'a mut Layers>,
 }
 
-impl Encap {
+impl Encap<'_> {
+    /// Note an IP layer besides the flow's own (a tunnel's outer layer, or where decoding
+    /// stopped); `build` runs only when the caller asked for layers.
+    #[inline]
+    fn note_layer(&mut self, build: impl FnOnce() -> Layer) {
+        if let Some(layers) = self.layers.as_deref_mut() {
+            layers.push(build());
+        }
+    }
+
     /// Step into a tunnel's payload. The outer VLAN belonged to the mirror transport, not to the
     /// inner packet, so it is forgotten here; the inner Ethernet header sets its own.
     fn enter(&mut self, tunnel: Tunnel) -> Result<(), DecodeError> {
@@ -257,7 +386,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::test_frames::*;
-    use super::{decode, DecodeError, LinkType};
+    use super::{decode, decode_layers, DecodeError, Layers, LinkType, Tunnel};
 
     const LINK_TYPES: [u32; 10] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
 
@@ -346,6 +475,34 @@ mod tests {
             }
             let len = cut.index(frame.len() + 1);
             let _ = decode(LinkType(link), &frame[..len]);
+        }
+
+        /// The layers never change the flow `decode` finds; outer layers name the tunnel they
+        /// carried; a layer decoding stopped in comes last, and only with an error.
+        #[test]
+        fn layers_are_consistent_with_the_innermost_flow(
+            which in 0usize..8,
+            cut in any::<prop::sample::Index>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        ) {
+            let (link, mut frame) = valid_frames().swap_remove(which);
+            for (at, value) in flips {
+                let at = at.index(frame.len());
+                frame[at] = value;
+            }
+            let frame = &frame[..cut.index(frame.len() + 1)];
+            let mut layers = Layers::default();
+            let meta = decode_layers(LinkType(link), frame, &mut layers);
+            prop_assert_eq!(meta, decode(LinkType(link), frame));
+            let all = layers.as_slice();
+            for (i, layer) in all.iter().enumerate() {
+                if layer.meta.outer {
+                    prop_assert_ne!(layer.meta.tunnel, Tunnel::None);
+                } else {
+                    prop_assert!(i + 1 == all.len() && meta.is_err());
+                    prop_assert_eq!(layer.meta.tunnel, layer.arrived);
+                }
+            }
         }
     }
 }

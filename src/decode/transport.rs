@@ -69,6 +69,19 @@ pub(super) fn upper_layer<'a>(
     Ok(Upper::Transport(transport))
 }
 
+/// Only the ports (for protocols that have them), for a layer reported beside the flow's own:
+/// a tunnel's outer layer, or one whose tunnel header was bad.
+pub(super) fn ports(protocol: u8, payload: &[u8]) -> Transport {
+    let mut transport = Transport::default();
+    if matches!(
+        protocol,
+        proto::TCP | proto::UDP | proto::SCTP | DCCP | UDP_LITE
+    ) {
+        read_ports(&mut transport, payload);
+    }
+    transport
+}
+
 fn read_ports(transport: &mut Transport, payload: &[u8]) {
     if let (Some(sport), Some(dport)) = (be16(payload, 0), be16(payload, 2)) {
         transport.sport = sport;

@@ -183,7 +183,9 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     use super::super::test_frames::*;
-    use super::super::{decode, proto, DecodeError, LinkType, PacketMeta, Tunnel};
+    use super::super::{
+        decode, decode_layers, proto, DecodeError, Layer, Layers, LinkType, PacketMeta, Tunnel,
+    };
 
     const UNDERLAY_VLAN: u16 = 10;
 
@@ -481,10 +483,134 @@ mod tests {
     #[test]
     fn nesting_is_bounded() {
         let vxlan_in = |inner: &[u8]| vxlan(0x08, 1, inner);
-        let three = vxlan_in(&vxlan_in(&vxlan_in(&eth(ETH_IPV4, &ipv4_tcp(SYN)))));
-        assert_tunnelled_tcp4(&ethernet(&three).unwrap(), Tunnel::Vxlan { vni: 1 }, 0);
-        let four = vxlan_in(&three);
-        assert_eq!(ethernet(&four), Err(DecodeError::TooManyLayers));
+        let four = vxlan_in(&vxlan_in(&vxlan_in(&vxlan_in(&eth(
+            ETH_IPV4,
+            &ipv4_tcp(SYN),
+        )))));
+        assert_tunnelled_tcp4(&ethernet(&four).unwrap(), Tunnel::Vxlan { vni: 1 }, 0);
+        let five = vxlan_in(&four);
+        assert_eq!(ethernet(&five), Err(DecodeError::TooManyLayers));
+    }
+
+    fn with_layers(frame: &[u8]) -> (Result<PacketMeta, DecodeError>, Vec<Layer>) {
+        let mut layers = Layers::default();
+        let meta = decode_layers(LinkType::ETHERNET, frame, &mut layers);
+        (meta, layers.as_slice().to_vec())
+    }
+
+    /// The underlay packet as a layer: 203.0.113.1 → 203.0.113.2 on VLAN 10.
+    fn assert_underlay(layer: &Layer, protocol: u8, ports: Option<(u16, u16)>) {
+        let meta = &layer.meta;
+        assert_eq!(meta.src, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)));
+        assert_eq!(meta.dst, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2)));
+        assert_eq!((meta.proto, meta.vlan), (protocol, UNDERLAY_VLAN));
+        assert_eq!(meta.has_ports, ports.is_some());
+        assert_eq!((meta.sport, meta.dport), ports.unwrap_or((0, 0)));
+        assert_eq!(layer.arrived, Tunnel::None);
+    }
+
+    #[test]
+    fn each_peeled_tunnel_leaves_its_outer_layer() {
+        let inner = eth_tagged(&[(0x8100, 12)], ETH_IPV4, &ipv4_tcp(SYN));
+        let (meta, layers) = with_layers(&vxlan(0x08, 77, &inner));
+        assert_tunnelled_tcp4(&meta.unwrap(), Tunnel::Vxlan { vni: 77 }, 12);
+        assert_eq!(layers.len(), 1);
+        assert_underlay(&layers[0], proto::UDP, Some((51000, 4789)));
+        assert_eq!(
+            (layers[0].meta.outer, layers[0].meta.tunnel),
+            (true, Tunnel::Vxlan { vni: 77 })
+        );
+        let (meta, layers) = with_layers(&gre(0x2000, 0x0800, &[5], &ipv4_tcp(SYN)));
+        assert!(!meta.unwrap().outer);
+        assert_underlay(&layers[0], proto::GRE, None);
+        assert_eq!(layers[0].meta.tunnel, Tunnel::Gre { key: Some(5) });
+        // A frame without tunnels leaves none, on the fast path or not.
+        for frame in [
+            eth(ETH_IPV4, &ipv4_tcp(SYN)),
+            eth_tagged(&[(0x88a8, 1), (0x8100, 2)], ETH_IPV6, &ipv6_udp()),
+        ] {
+            let (meta, layers) = with_layers(&frame);
+            assert_eq!(meta, ethernet(&frame));
+            assert!(layers.is_empty());
+        }
+    }
+
+    #[test]
+    fn nested_tunnels_leave_every_layer_in_order_with_its_context() {
+        // Geneve inside VXLAN: the middle layer arrived in VXLAN and carried Geneve.
+        let innermost = eth(ETH_IPV4, &ipv4_tcp(SYN));
+        let middle = eth_tagged(
+            &[(0x8100, 44)],
+            ETH_IPV4,
+            &ipv4(
+                17,
+                &udp(
+                    7,
+                    6081,
+                    &[&[0, 0, 0x65, 0x58, 0, 0, 9, 0][..], &innermost].concat(),
+                ),
+            ),
+        );
+        let (meta, layers) = with_layers(&vxlan(0x08, 3, &middle));
+        assert_tunnelled_tcp4(&meta.unwrap(), Tunnel::Geneve { vni: 9 }, 0);
+        assert_eq!(layers.len(), 2);
+        assert_eq!(layers[0].meta.tunnel, Tunnel::Vxlan { vni: 3 });
+        let mid = &layers[1];
+        assert_eq!((mid.meta.src, mid.meta.dport), (IpAddr::V4(SRC4), 6081));
+        assert_eq!((mid.meta.vlan, mid.arrived), (44, Tunnel::Vxlan { vni: 3 }));
+        assert_eq!(
+            (mid.meta.outer, mid.meta.tunnel),
+            (true, Tunnel::Geneve { vni: 9 })
+        );
+    }
+
+    #[test]
+    fn too_deep_still_leaves_the_layers_read() {
+        let vxlan_in = |inner: &[u8]| vxlan(0x08, 1, inner);
+        let mut frame = eth(ETH_IPV4, &ipv4_tcp(SYN));
+        for _ in 0..5 {
+            frame = vxlan_in(&frame);
+        }
+        let (meta, layers) = with_layers(&frame);
+        assert_eq!(meta, Err(DecodeError::TooManyLayers));
+        // Four outer layers, then the fifth packet, whose VXLAN was one too many, as itself.
+        assert_eq!(layers.len(), 5);
+        assert!(layers[..4].iter().all(|l| l.meta.outer));
+        assert_underlay(&layers[0], proto::UDP, Some((51000, 4789)));
+        let stopped = &layers[4].meta;
+        assert_eq!(
+            (stopped.outer, stopped.tunnel),
+            (false, Tunnel::Vxlan { vni: 1 })
+        );
+        assert_eq!((stopped.proto, stopped.dport), (proto::UDP, 4789));
+        // Nine VLAN tags inside a tunnel: the inner packet is out of reach, the outer is not.
+        let (meta, layers) = with_layers(&vxlan_in(&eth_tagged(
+            &[(0x8100, 9); 9],
+            ETH_IPV4,
+            &ipv4_tcp(SYN),
+        )));
+        assert_eq!(meta, Err(DecodeError::TooManyLayers));
+        assert_eq!(layers.len(), 1);
+        assert!(layers[0].meta.outer);
+    }
+
+    #[test]
+    fn a_bad_tunnel_header_leaves_the_packet_that_carried_it() {
+        let short_vxlan = vxlan(0x08, 1, &[]);
+        let (meta, layers) = with_layers(&short_vxlan[..short_vxlan.len() - 4]);
+        assert_eq!(meta, Err(DecodeError::BadTunnel));
+        assert_eq!(layers.len(), 1);
+        assert_underlay(&layers[0], proto::UDP, Some((51000, 4789)));
+        assert_eq!(
+            (layers[0].meta.outer, layers[0].meta.tunnel),
+            (false, Tunnel::None)
+        );
+        let (meta, layers) = with_layers(&gre(0x2000, 0x0800, &[], &[]));
+        assert_eq!(meta, Err(DecodeError::BadTunnel));
+        assert_underlay(&layers[0], proto::GRE, None);
+        // Errors before any IP header leave nothing.
+        let (meta, layers) = with_layers(&eth(0x0806, &[0; 28]));
+        assert_eq!((meta, layers.len()), (Err(DecodeError::NotIp), 0));
     }
 
     #[test]

@@ -110,6 +110,7 @@ mod tests {
             tunnel: Tunnel::None,
             fragment: None,
             ip_len: 40,
+            outer: false,
         }
     }
 

@@ -78,6 +78,9 @@ pub struct Flow {
     pub shadow: bool,
     /// The alert was folded into a contact storm (1005): the summary is folded too.
     pub stormed: bool,
+    /// The flow is a tunnel's outer layer (a C2 reached over UDP 4789 or GRE), reported with
+    /// the tunnel it carried in `tunnel`.
+    pub outer: bool,
     /// Index of the capture interface / replayed file the flow was first seen on.
     pub iface: u16,
     /// Tunnel the first packet came through (reported, not part of the identity).
@@ -112,6 +115,7 @@ impl Flow {
             alert: AlertState::None,
             shadow: false,
             stormed: false,
+            outer: false,
             queue_seq: 0,
             tunnel: Tunnel::None,
             iface: 0,

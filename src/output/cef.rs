@@ -450,6 +450,9 @@ fn flow_extension(
     if flow.tunnel != Tunnel::None {
         write_tunnel(ext.key("c2tapTunnel"), flow.tunnel);
     }
+    if flow.outer {
+        ext.text("c2tapLayer", "outer");
+    }
     if flow.signature == Signature::FlowSummary {
         ext.num("c2tapDurationMs", to_millis(flow.end).saturating_sub(start));
     }

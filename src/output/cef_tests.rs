@@ -160,6 +160,23 @@ fn ipv6_icmp_summary_tunnel_and_optional_keys() {
 }
 
 #[test]
+fn an_outer_layer_says_so_and_names_the_tunnel_it_carried() {
+    let Record::Flow(mut rec) = with_ioc(|_| {}) else {
+        unreachable!()
+    };
+    let plain = parse_cef(&cef(&Record::Flow(rec.clone()))).unwrap();
+    assert_eq!(plain.get("c2tapLayer"), None);
+    rec.proto = 47;
+    rec.tunnel = Tunnel::Gre { key: Some(7) };
+    rec.outer = true;
+    let ev = parse_cef(&cef(&Record::Flow(rec))).unwrap();
+    assert_eq!(ev.get("proto"), Some("GRE"));
+    assert_eq!(ev.get("c2tapTunnel"), Some("gre:7"));
+    assert_eq!(ev.get("c2tapLayer"), Some("outer"));
+    assert_eq!(ev.keys().last(), Some(&"c2tapLayer"));
+}
+
+#[test]
 fn severity_table() {
     let cases = [
         (Signature::IocMatch, Some(90), 9),

@@ -55,6 +55,7 @@ pub fn flow(ioc: Ioc) -> FlowRecord {
         ioc_is_server: true,
         vlan: 0,
         tunnel: Tunnel::None,
+        outer: false,
         interface: Arc::from("eth1"),
         totals: Totals {
             packets_to_server: 3,

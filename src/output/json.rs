@@ -83,6 +83,9 @@ fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContex
     } else {
         obj.buf.truncate(tunnel_at);
     }
+    if flow.outer {
+        obj.str("layer", "outer");
+    }
     let ioc = &flow.ioc;
     let mut inner = Obj::open(obj.key("ioc"));
     inner.str("value", &ioc.value);
@@ -246,6 +249,12 @@ mod tests {
         assert_eq!(v["vlan"], 7);
         assert_eq!(v["tunnel"], "vxlan:42");
         assert_eq!(v["severity"], 3);
+        assert!(v.get("layer").is_none());
+        let Record::Flow(mut outer) = flow_record() else {
+            unreachable!()
+        };
+        outer.outer = true;
+        assert_eq!(json(&Record::Flow(outer))["layer"], "outer");
     }
 
     proptest::proptest! {

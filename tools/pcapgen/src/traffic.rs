@@ -292,6 +292,8 @@ pub struct Captured {
     pub frame: Vec<u8>,
     /// Captured length when shorter than the frame (a per-packet snap length).
     pub cut: Option<usize>,
+    /// Wire length the record header claims instead of the frame's (a crafted or corrupt file).
+    pub claimed_len: Option<u32>,
 }
 
 /// A capture under construction: packet time moves forward by the gaps pushes give.
@@ -332,6 +334,7 @@ impl Capture {
             ts_ns: self.now_ns,
             frame,
             cut: None,
+            claimed_len: None,
         });
     }
 

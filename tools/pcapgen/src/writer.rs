@@ -77,6 +77,17 @@ impl<W: Write> PcapWriter<W> {
 
     /// One record; the frame is cut to `cut` (if given) and to the snap length.
     pub fn write(&mut self, ts_ns: u64, frame: &[u8], cut: Option<usize>) -> io::Result<()> {
+        self.write_claiming(ts_ns, frame, cut, None)
+    }
+
+    /// One record whose header claims `wire_len` (if given) as the original length.
+    pub fn write_claiming(
+        &mut self,
+        ts_ns: u64,
+        frame: &[u8],
+        cut: Option<usize>,
+        wire_len: Option<u32>,
+    ) -> io::Result<()> {
         let e = self.format.endian;
         let caplen = frame
             .len()
@@ -93,7 +104,7 @@ impl<W: Write> PcapWriter<W> {
         head[0..4].copy_from_slice(&e.u32(secs));
         head[4..8].copy_from_slice(&e.u32(frac));
         head[8..12].copy_from_slice(&e.u32(caplen as u32));
-        head[12..16].copy_from_slice(&e.u32(frame.len() as u32));
+        head[12..16].copy_from_slice(&e.u32(wire_len.unwrap_or(frame.len() as u32)));
         self.out.write_all(&head)?;
         self.out.write_all(&frame[..caplen])
     }
