@@ -56,6 +56,7 @@ fn record(i: &Input) -> Record {
             matches: i.totals.2,
             iocs_loaded: i.totals.3,
             ioc_age_secs: i.times.1,
+            capture_problem: i.suppressed.clone(),
         });
     }
     let signature = match i.signature % 3 {
@@ -106,6 +107,7 @@ fn record(i: &Input) -> Record {
         ioc_is_server: true,
         vlan: i.vlan,
         tunnel,
+        outer: i.vlan % 2 == 1,
         interface: Arc::from(i.interface.as_str()),
         totals: Totals {
             packets_to_server: i.totals.0,
@@ -114,6 +116,7 @@ fn record(i: &Input) -> Record {
             bytes_to_client: i.totals.3,
         },
         count: i.count,
+        clients: u64::from(i.count),
         suppressed: i.suppressed.as_deref().map(Arc::from),
     })
 }
