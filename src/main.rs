@@ -173,6 +173,7 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
         max_age_days: args.max_age_days,
         malware: args.malware.clone(),
         allow_broad: args.allow_broad,
+        feed_malware: None,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

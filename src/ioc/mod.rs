@@ -7,10 +7,12 @@
 //! [`builder::IocSetBuilder`] and reports what happened in [`LoadStats`]. [`write_report`] and
 //! [`write_kql`] serve the `c2tap iocs` and `c2tap kql` commands.
 
+mod address_csv;
 mod builder;
 pub mod defang;
 mod detect_format;
 mod endpoint;
+mod feodo_json;
 mod filter;
 mod kql;
 mod load;

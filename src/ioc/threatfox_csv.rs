@@ -85,10 +85,7 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
     for line in numbered_lines(text) {
         let (number, line) = line?;
         let at = Location::Line(number);
-        let (is_comment, body) = match line.trim_start().strip_prefix('#') {
-            Some(rest) => (true, rest),
-            None => (false, line),
-        };
+        let (is_comment, body) = comment_body(line);
         if body.trim().is_empty() {
             continue;
         }
@@ -131,10 +128,19 @@ fn emit(at: Location, fields: &[Cow<'_, str>], cols: &Columns, sink: &mut dyn Ro
     );
 }
 
+/// A CSV line as `(is it a comment, its text without the `#`)`: abuse.ch writes headers both
+/// as comments and as plain lines, so header detection looks at both.
+pub(super) fn comment_body(line: &str) -> (bool, &str) {
+    match line.trim_start().strip_prefix('#') {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    }
+}
+
 /// Splits one CSV line: fields separated by `,` with optional spaces around, quoted with `"`
 /// (`""` inside is a quote) or bare. Borrows unless a field holds an escaped quote. Text after a
 /// closing quote other than a separator is an error: the row's columns cannot be trusted.
-fn split_fields<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> Result<(), ()> {
+pub(super) fn split_fields<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> Result<(), ()> {
     out.clear();
     let mut rest = line;
     loop {
