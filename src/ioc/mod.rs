@@ -38,7 +38,9 @@ pub use builder::IocSetBuilder;
 pub use detect_format::FeedFormat;
 pub use endpoint::{Endpoint, RejectReason};
 pub use filter::{FilterReason, Filters};
-pub use kql::write_kql;
+pub use kql::{
+    write_kql, write_kql_watchlist, write_watchlist_csv, WATCHLIST_ABOVE, WATCHLIST_COLUMNS,
+};
 pub use load::{load, FeedSource, LoadError, Loaded, MAX_FEED_BYTES};
 pub use report::write_report;
 pub use row::Location;
