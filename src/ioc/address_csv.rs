@@ -96,6 +96,16 @@ impl Columns {
     }
 }
 
+/// Whether a line (a comment or not) is Feodo Tracker's column header: names `dst_ip` and
+/// `dst_port` as fields, not merely in prose.
+pub fn is_feodo_header(line: &str) -> bool {
+    let mut fields = Vec::new();
+    let (_, body) = comment_body(line);
+    split_fields(body, &mut fields).is_ok()
+        && fields.iter().any(|f| f.trim() == "dst_ip")
+        && fields.iter().any(|f| f.trim() == "dst_port")
+}
+
 /// Whether a line is a generic `ip,port[,malware]` header or row: how detection tells such a
 /// file from a plain list.
 pub fn looks_generic(line: &str) -> bool {
@@ -289,6 +299,17 @@ mod tests {
             reasons(&rec),
             [(Location::Line(3), RejectReason::Unparsable)]
         );
+    }
+
+    #[test]
+    fn a_feodo_header_is_fields_not_prose() {
+        assert!(is_feodo_header(
+            "\"first_seen_utc\",\"dst_ip\",\"dst_port\""
+        ));
+        assert!(is_feodo_header("# first_seen_utc,dst_ip,dst_port,malware"));
+        assert!(!is_feodo_header(
+            "# our list: dst_ip and dst_port of Remcos C2s"
+        ));
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub fn detect(bytes: &[u8]) -> Result<FeedFormat, FormatError> {
     }
     let lines = || text.lines().map(str::trim);
     // Before ThreatFox's test: both are abuse.ch CSVs with quoted fields.
-    if lines().any(|l| l.contains("dst_ip") && l.contains("dst_port")) {
+    if lines().any(super::address_csv::is_feodo_header) {
         return Ok(FeedFormat::FeodoCsv);
     }
     if lines().any(|l| l.starts_with('#') && l.contains("ioc_value"))
@@ -206,6 +206,10 @@ mod tests {
             Ok(AddressCsv)
         );
         assert_eq!(detected(b"# malware: Remcos\n1.2.3.4:8015\n"), Ok(Plain));
+        assert_eq!(
+            detected(b"# our dst_ip and dst_port notes\n1.2.3.4:8015\n"),
+            Ok(Plain)
+        );
     }
 
     #[test]
