@@ -202,18 +202,40 @@ fn the_package_installs_the_binary_unit_config_and_the_soc_kit() {
         "systemd-analyze verify: {said}"
     );
 
-    // The installed config and feed, read from the fresh root: the config validates and the
-    // feed it names loads. Without the c2tap user (the package is not configured here), the
-    // user and file-ownership checks are config_trust's; this is the package's content.
-    let config = root.join("etc/c2tap/c2tap.toml");
-    let text = fs::read_to_string(&config).expect("installed config");
+    // The installed config and feed, read from the fresh root (its /etc/c2tap paths mapped
+    // there): check-config finds nothing wrong but what configuring the package and starting
+    // the unit provide — the c2tap user (postinst) and /var/lib/c2tap (StateDirectory=) —
+    // when this host lacks them. The start with the shipped files is config_trust's test.
     let feed = root.join("etc/c2tap/iocs.txt");
     let iocs = run(Command::new(C2TAP).args(["iocs", "--iocs"]).arg(&feed));
     assert!(iocs.contains("138.9.223.13:8015"), "{iocs}");
-    let settings = c2tap::config::RawConfig::parse(&text)
-        .map_err(|p| format!("{p:?}"))
-        .and_then(|raw| raw.validate().map_err(|e| format!("{:?}", e.problems())));
-    assert!(settings.is_ok(), "installed config: {settings:?}");
+    let installed = fs::read_to_string(root.join("etc/c2tap/c2tap.toml")).expect("config");
+    let mapped = dir.path().join("c2tap.toml");
+    let etc = format!("{}/", root.join("etc/c2tap").display());
+    fs::write(&mapped, installed.replace("/etc/c2tap/", &etc)).expect("mapped config");
+    let out = Command::new(C2TAP)
+        .args(["check-config", "--config"])
+        .arg(&mapped)
+        .output()
+        .expect("check-config");
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(unit.contains("\nStateDirectory=c2tap\n"), "{unit}");
+    let provided = [
+        "user: user `c2tap` is not in /etc/passwd",
+        "outputs.options.spool_dir: /var/lib/c2tap/",
+    ];
+    let problems: Vec<&str> = said
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{}: ", mapped.display())))
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .all(|p| provided.iter().any(|ok| p.starts_with(ok))),
+        "the installed config has problems the package does not solve:\n{said}"
+    );
+    assert_eq!(out.status.success(), problems.is_empty(), "{said}");
 }
 
 /// A scratch directory with a read-only tmpfs on it, unmounted on drop.
