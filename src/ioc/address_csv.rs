@@ -113,7 +113,7 @@ pub fn looks_generic(line: &str) -> bool {
     if split_fields(line, &mut fields).is_err() || fields.len() < 2 {
         return false;
     }
-    if Columns::from_names(&fields).is_some_and(|c| c.port.is_some()) {
+    if Columns::from_names(&fields).is_some_and(|c| c.port.is_some() || c.malware.is_some()) {
         return true;
     }
     let port = fields.get(1).map(|f| f.trim()).unwrap_or_default();
@@ -316,6 +316,7 @@ mod tests {
     fn tells_generic_rows_from_plain_lines() {
         assert!(looks_generic("1.2.3.4,8015"));
         assert!(looks_generic("ip,port"));
+        assert!(looks_generic("ip,malware"));
         assert!(looks_generic("\"dst_ip\",\"port\",\"malware\""));
         assert!(looks_generic("1[.]2[.]3[.]4, 8015, Remcos"));
         assert!(!looks_generic("1.2.3.4:8015"));
