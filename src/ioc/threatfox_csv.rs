@@ -100,6 +100,9 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
         let columns = header.or_else(|| Columns::by_count(fields.len()));
         match (split, columns) {
             (Ok(()), Some(cols)) if fields.len() == cols.count => emit(at, &fields, &cols, sink),
+            (Ok(()), Some(cols)) if fields.len() > cols.count => {
+                sink.reject(at, RejectReason::ExtraColumns, line)
+            }
             _ => sink.reject(at, RejectReason::Unparsable, line),
         }
     }
@@ -252,6 +255,19 @@ mod tests {
         assert_eq!(
             rec.rejected.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
             [(Location::Line(7), RejectReason::Unparsable)]
+        );
+    }
+
+    #[test]
+    fn a_row_with_more_columns_than_the_header_is_rejected_as_extra_columns() {
+        let row = "\"2026-05-09 10:00:00\", \"1\", \"138.9.223.13:8015\", \"ip:port\", \"botnet_cc\", \"win.remcos\", \"None\", \"Remcos\", \"\", \"75\", \"False\", \"None\", \"RAT\", \"0\", \"abuse_ch\"";
+        let text = format!("{HEADER_15}\n{row}\n{row}, \"extra\"\n");
+        let mut rec = Recorder::default();
+        assert!(parse(&text, &mut rec).is_ok());
+        assert_eq!(rec.values(), [(2, "138.9.223.13:8015")]);
+        assert_eq!(
+            rec.rejected.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+            [(Location::Line(3), RejectReason::ExtraColumns)]
         );
     }
 
