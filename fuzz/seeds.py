@@ -85,8 +85,13 @@ def feed_seeds():
     for path in (ROOT / "pcaps" / "iocs").glob("*.txt"):
         put("ioc_plain", path.read_bytes())
     put("ioc_markdown", (feeds / "remcos-writeup.md").read_bytes())
-    for path in feeds.glob("*.csv"):
+    for path in feeds.glob("*threatfox*.csv"):
         put("ioc_threatfox_csv", path.read_bytes())
+    put("ioc_feodo_csv", (feeds / "feodo-blocklist.csv").read_bytes())
+    feodo_json = (feeds / "feodo-blocklist.json").read_bytes()
+    put("ioc_feodo_json", feodo_json.split(b'"ip_address":', 1)[1])
+    for name in ["address-list.csv", "address-noheader.csv"]:
+        put("ioc_address_csv", (feeds / name).read_bytes())
     for name in ["threatfox-export.json", "truncated-export.json"]:
         put("ioc_threatfox_json", (feeds / name).read_bytes().lstrip()[1:])
     put("ioc_threatfox_api", strip_key(feeds / "threatfox-api.json", "query_status"))

@@ -23,6 +23,9 @@ failed="$(awk '/^test result:/ { n += $6 } END { print n + 0 }' "$results")"
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny
 cargo deny check licenses bans sources
 
+# The Debian package test (tests/package.rs) builds the .deb with cargo-deb.
+command -v cargo-deb >/dev/null 2>&1 || cargo install --locked cargo-deb
+
 # Fuzz smoke: every cargo-fuzz target for a few seconds from its committed seeds.
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 scripts/fuzz-smoke.sh 5

@@ -149,6 +149,8 @@ pub struct RawIocs {
     /// Feeds (keyed as written in `feeds`) allowed to hold broad IOCs: networks wider than
     /// /16 (IPv4) or /32 (IPv6), or in private, shared, documentation or reserved space.
     pub allow_broad: BTreeMap<String, bool>,
+    /// Malware family of a feed's rows that name none (keyed as written in `feeds`).
+    pub feed_malware: BTreeMap<String, String>,
 }
 
 impl Default for RawIocs {
@@ -159,6 +161,7 @@ impl Default for RawIocs {
             filters: Filters::default(),
             feed_min_confidence: BTreeMap::new(),
             allow_broad: BTreeMap::new(),
+            feed_malware: BTreeMap::new(),
         }
     }
 }
@@ -571,6 +574,8 @@ pub struct IocSettings {
     pub feed_min_confidence: Vec<Option<u8>>,
     /// Per feed, in `feeds` order: whether `[iocs.allow_broad]` lets it hold broad IOCs.
     pub allow_broad: Vec<bool>,
+    /// Per feed, in `feeds` order: the family `[iocs.feed_malware]` gives its unnamed rows.
+    pub feed_malware: Vec<Option<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -785,6 +790,7 @@ impl RawConfig {
             ),
             feed_min_confidence: self.feed_min_confidence(&mut c),
             allow_broad: self.allow_broad(&mut c),
+            feed_malware: self.feed_malware(&mut c),
         };
         for (i, feed) in self.iocs.feeds.iter().enumerate() {
             if feed.trim().is_empty() {
@@ -956,6 +962,24 @@ impl RawConfig {
         iocs.feeds
             .iter()
             .map(|f| iocs.allow_broad.get(f).copied().unwrap_or(false))
+            .collect()
+    }
+
+    /// `[iocs.feed_malware]`, aligned with `iocs.feeds`.
+    fn feed_malware(&self, c: &mut Check) -> Vec<Option<String>> {
+        let iocs = &self.iocs;
+        for (feed, name) in &iocs.feed_malware {
+            let key = format!("iocs.feed_malware.\"{feed}\"");
+            if !iocs.feeds.iter().any(|f| f == feed) {
+                c.fail(&key, "not one of iocs.feeds");
+            }
+            if name.trim().is_empty() {
+                c.fail(&key, "must name a malware family");
+            }
+        }
+        iocs.feeds
+            .iter()
+            .map(|f| iocs.feed_malware.get(f).map(|m| m.trim().to_string()))
             .collect()
     }
 
@@ -1265,6 +1289,26 @@ mod tests {
         let ok = text.replace("\"c.txt\" = true\n", "");
         let s = RawConfig::parse(&ok).ok().and_then(|r| r.validate().ok());
         assert_eq!(s.map(|s| s.iocs.allow_broad), Some(vec![false, true]));
+    }
+
+    #[test]
+    fn feed_malware_names_configured_feeds_and_a_family() {
+        let text = "[capture]\ninterfaces=[\"eth0\"]\n[iocs]\nfeeds = [\"a.txt\", \"b.txt\"]\n\
+                    [iocs.feed_malware]\n\"b.txt\" = \" Remcos \"\n\"c.txt\" = \"X\"\n\"a.txt\" = \"\"\n";
+        assert_eq!(
+            problems(text),
+            vec![
+                "iocs.feed_malware.\"a.txt\": must name a malware family",
+                "iocs.feed_malware.\"c.txt\": not one of iocs.feeds"
+            ]
+        );
+        let ok = "[capture]\ninterfaces=[\"eth0\"]\n[iocs]\nfeeds = [\"a.txt\", \"b.txt\"]\n\
+                  [iocs.feed_malware]\n\"b.txt\" = \"Remcos\"\n";
+        let s = RawConfig::parse(ok).ok().and_then(|r| r.validate().ok());
+        assert_eq!(
+            s.map(|s| s.iocs.feed_malware),
+            Some(vec![None, Some("Remcos".to_string())])
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ enum Command {
     /// Print the effective IOC set and its load statistics.
     Iocs(IocArgs),
     /// Print Sentinel hunting queries (KQL) for the effective IOC set.
-    Kql(FeedArgs),
+    Kql(KqlArgs),
     /// Run the live sensor (config file plus overrides); stops on SIGTERM/SIGINT.
     Run(RunArgs),
     /// Validate a config file and print every problem with its key path.
@@ -102,6 +102,19 @@ struct FeedArgs {
     /// shared, documentation or reserved space. Each one is warned about.
     #[arg(long)]
     allow_broad: bool,
+}
+
+#[derive(Args)]
+struct KqlArgs {
+    #[command(flatten)]
+    feeds: FeedArgs,
+    /// Write the IOC set as a Sentinel watchlist CSV to FILE and print hunts that read it
+    /// with `_GetWatchlist` (the way for sets above 1,000 IOCs).
+    #[arg(long, value_name = "FILE")]
+    watchlist: Option<PathBuf>,
+    /// The alias the watchlist is uploaded under.
+    #[arg(long, value_name = "ALIAS", default_value = "c2tap_iocs")]
+    watchlist_alias: String,
 }
 
 #[derive(Args)]
@@ -192,6 +205,7 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
         max_age_days: args.max_age_days,
         malware: args.malware.clone(),
         allow_broad: args.allow_broad,
+        feed_malware: None,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -372,10 +386,36 @@ fn iocs(args: IocArgs) -> Result<()> {
     Ok(())
 }
 
-fn kql(args: FeedArgs) -> Result<()> {
-    let loaded = load_iocs(&args)?;
+fn kql(args: KqlArgs) -> Result<()> {
+    let loaded = load_iocs(&args.feeds)?;
     let mut out = io::stdout().lock();
-    ioc::write_kql(&mut out, &loaded.set)?;
+    let Some(path) = &args.watchlist else {
+        if loaded.set.len() > ioc::WATCHLIST_ABOVE {
+            eprintln!(
+                "warning: {} IOCs make long queries (an analytics rule takes 10,000 characters); \
+                 `c2tap kql --watchlist FILE` writes a Sentinel watchlist and hunts that read it",
+                loaded.set.len()
+            );
+        }
+        ioc::write_kql(&mut out, &loaded.set)?;
+        out.flush()?;
+        return Ok(());
+    };
+    let alias = &args.watchlist_alias;
+    if alias.is_empty()
+        || !alias
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        anyhow::bail!("--watchlist-alias {alias:?}: use letters, digits, '_' and '-'");
+    }
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("cannot write the watchlist {}", path.display()))?;
+    let mut csv = io::BufWriter::new(file);
+    ioc::write_watchlist_csv(&mut csv, &loaded.set)
+        .and_then(|()| csv.flush())
+        .with_context(|| format!("cannot write the watchlist {}", path.display()))?;
+    ioc::write_kql_watchlist(&mut out, &loaded.set, alias)?;
     out.flush()?;
     Ok(())
 }

@@ -265,6 +265,158 @@ fn stix_bundle_with_quoted_and_unquoted_ports() {
     );
 }
 
+/// (malware, threat type, first seen, last seen) of one loaded IOC.
+fn context(loaded: &Loaded, value: &str) -> (String, String, Option<String>, Option<String>) {
+    let i = ioc(loaded, value);
+    (
+        i.malware.clone(),
+        i.threat_type.clone(),
+        i.first_seen.clone(),
+        i.last_seen.clone(),
+    )
+}
+
+fn rejections(file: &FileStats) -> Vec<(Location, RejectReason)> {
+    file.reject_details
+        .iter()
+        .map(|d| (d.at, d.reason))
+        .collect()
+}
+
+#[test]
+fn feodo_tracker_csv_and_json_blocklists() {
+    let csv = load(&["feodo-blocklist.csv"]);
+    assert_eq!(values(&csv), ["162.243.103.246:8080", "50.16.16.211:443"]);
+    // 4 rows: 2 loaded, the extra-column row and the port-99999 row rejected with their reason.
+    assert_eq!(
+        counts(&csv.stats.files[0]),
+        (FeedFormat::FeodoCsv, 4, 2, 0, 0, 0, 2)
+    );
+    assert_eq!(
+        rejections(&csv.stats.files[0]),
+        [
+            (Location::Line(12), RejectReason::ExtraColumns),
+            (Location::Line(13), RejectReason::BadPort)
+        ]
+    );
+    let qakbot = (
+        "QakBot".to_string(),
+        "botnet_cc".to_string(),
+        Some("2025-12-30 13:56:31".to_string()),
+        Some("2026-05-09".to_string()),
+    );
+    assert_eq!(context(&csv, "50.16.16.211:443"), qakbot);
+    assert_eq!(ioc(&csv, "50.16.16.211:443").source, "Feodo Tracker");
+
+    let json = load(&["feodo-blocklist.json"]);
+    assert_eq!(values(&json), ["162.243.103.246:8080", "50.16.16.211:443"]);
+    assert_eq!(
+        counts(&json.stats.files[0]),
+        (FeedFormat::FeodoJson, 3, 2, 0, 0, 0, 1)
+    );
+    assert_eq!(
+        rejections(&json.stats.files[0]),
+        [(Location::Record(3), RejectReason::BadPort)]
+    );
+    assert_eq!(context(&json, "50.16.16.211:443"), qakbot);
+    // The age filter works on last_online: the offline Emotet C2 (last online 2026-05-07) goes.
+    let fresh = load_with(
+        &["feodo-blocklist.json"],
+        &Filters {
+            max_age_days: Some(2),
+            ..Filters::default()
+        },
+    );
+    assert_eq!(values(&fresh), ["50.16.16.211:443"]);
+}
+
+#[test]
+fn generic_ip_port_csv_with_and_without_header() {
+    let with_header = load(&["address-list.csv"]);
+    assert_eq!(
+        values(&with_header),
+        [
+            "138.9.223.13:8015",
+            "138.9.41.254:8015",
+            "[2001:db8:c2::13]:8443"
+        ]
+    );
+    let file = &with_header.stats.files[0];
+    assert_eq!(counts(file), (FeedFormat::AddressCsv, 4, 3, 0, 0, 0, 1));
+    assert_eq!(
+        rejections(file),
+        [(Location::Line(5), RejectReason::ExtraColumns)]
+    );
+    assert_eq!(ioc(&with_header, "138.9.223.13:8015").malware, "Remcos");
+    assert_eq!(ioc(&with_header, "138.9.41.254:8015").malware, "");
+    assert_eq!(
+        ioc(&with_header, "[2001:db8:c2::13]:8443").malware,
+        "Sliver"
+    );
+
+    let bare = load(&["address-noheader.csv"]);
+    assert_eq!(values(&bare), ["138.9.223.13:8015", "138.9.41.254:8015"]);
+    let file = &bare.stats.files[0];
+    assert_eq!(counts(file), (FeedFormat::AddressCsv, 3, 2, 0, 0, 0, 1));
+    assert_eq!(
+        rejections(file),
+        [(Location::Line(5), RejectReason::ExtraColumns)]
+    );
+    // The `# malware:` comment names the family; a malware column wins over it.
+    assert_eq!(ioc(&bare, "138.9.223.13:8015").malware, "Remcos");
+    assert_eq!(ioc(&bare, "138.9.41.254:8015").malware, "AsyncRAT");
+    assert_eq!(
+        ioc(&bare, "138.9.223.13:8015").source,
+        "address-noheader.csv"
+    );
+}
+
+#[test]
+fn a_plain_list_names_its_family_in_a_comment_and_refuses_comma_rows() {
+    let loaded = load(&["plain-remcos.txt"]);
+    assert_eq!(values(&loaded), ["138.9.223.13:8015", "138.9.41.254:8015"]);
+    let file = &loaded.stats.files[0];
+    // The comma row is refused as extra_columns, never counted as "other type".
+    assert_eq!(counts(file), (FeedFormat::Plain, 3, 2, 0, 0, 0, 1));
+    assert_eq!(
+        rejections(file),
+        [(Location::Line(5), RejectReason::ExtraColumns)]
+    );
+    assert!(loaded.set.iter().all(|i| i.malware == "Remcos"));
+}
+
+#[test]
+fn the_config_names_a_family_for_a_feed_that_names_none() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/feeds");
+    let plain = dir.join("plain-defanged.txt");
+    let feodo = dir.join("feodo-blocklist.csv");
+    let text = format!(
+        "[capture]\ninterfaces = [\"eth0\"]\n[iocs]\nfeeds = [\"{p}\", \"{f}\"]\n\
+         [iocs.feed_malware]\n\"{p}\" = \"Remcos\"\n\"{f}\" = \"NotUsed\"\n",
+        p = plain.display(),
+        f = feodo.display()
+    );
+    let settings = c2tap::config::RawConfig::parse(&text)
+        .ok()
+        .and_then(|raw| raw.validate().ok())
+        .expect("valid config");
+    let loaded = c2tap::exclude::load_feeds(&settings.iocs, NOW).expect("loads");
+    assert_eq!(ioc(&loaded, "138.9.223.13:8015").malware, "Remcos");
+    // A family the feed names itself wins over the configured one.
+    assert_eq!(ioc(&loaded, "50.16.16.211:443").malware, "QakBot");
+    // The filter sees the configured family too.
+    let only_remcos = c2tap::config::IocSettings {
+        filters: Filters {
+            malware: vec!["remcos".into()],
+            ..Filters::default()
+        },
+        ..settings.iocs.clone()
+    };
+    let loaded = c2tap::exclude::load_feeds(&only_remcos, NOW).expect("loads");
+    assert!(loaded.set.iter().all(|i| i.malware == "Remcos"));
+    assert!(loaded.set.len() >= 2);
+}
+
 #[test]
 fn every_rejection_reason_is_counted_with_its_line() {
     let loaded = load(&["every-rejection.txt"]);
@@ -361,6 +513,7 @@ fn filters_drop_low_confidence_stale_and_other_families() {
         max_age_days: Some(30),
         malware: vec![],
         allow_broad: false,
+        feed_malware: None,
     };
     let loaded = ioc::load(&sources, &filters, NOW).unwrap();
     assert_eq!(values(&loaded), ["8.134.12.90:7777"]);
@@ -415,6 +568,7 @@ fn the_builtin_set_is_exempt_from_the_age_filter_today_and_in_years() {
         max_age_days: Some(90),
         malware: vec![],
         allow_broad: false,
+        feed_malware: None,
     };
     let in_ten_years = NOW + 10 * 365 * 86_400;
     for now in [NOW, in_ten_years] {

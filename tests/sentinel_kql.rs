@@ -269,6 +269,32 @@ fn every_query_c2tap_kql_prints_is_valid_kql() {
         all.iter().any(|(_, q)| q.contains("datatable")),
         "the large set did not take the datatable path"
     );
+    // The same hunts over a watchlist: valid whatever the set, no IOC literal in them.
+    let watchlist = dir.path().join("c2tap-iocs.csv");
+    let out = Command::new(env!("CARGO_BIN_EXE_c2tap"))
+        .arg("kql")
+        .arg("--iocs")
+        .arg(&big)
+        .arg("--watchlist")
+        .arg(&watchlist)
+        .output()
+        .expect("running c2tap kql --watchlist");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let queries = split_queries("watchlist", &text);
+    assert_eq!(queries.len(), 3, "{text}");
+    assert!(queries
+        .iter()
+        .all(|(_, q)| q.contains("_GetWatchlist('c2tap_iocs')")));
+    assert!(
+        !text.contains("10.0.0.1"),
+        "IOC literals in the watchlist hunts"
+    );
+    all.extend(queries);
     let checked = check(&all);
     assert_no_errors(&checked, &all);
     for c in &checked {
@@ -278,7 +304,68 @@ fn every_query_c2tap_kql_prints_is_valid_kql() {
             "{} reads no table column",
             c.name
         );
+        let csl = &c.columns["CommonSecurityLog"];
+        assert!(
+            csl.is_empty() || csl.contains("DeviceCustomString6"),
+            "{} does not separate replayed records (cs6)",
+            c.name
+        );
     }
+}
+
+#[test]
+fn the_watchlist_file_has_the_columns_the_hunts_read_and_big_sets_are_pointed_at_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big: String = (0..1001u32)
+        .map(|i| format!("10.9.{}.{}:443\n", i / 256, i % 256))
+        .collect();
+    let feed = dir.path().join("big.txt");
+    std::fs::write(&feed, big).expect("feed");
+    let csv = dir.path().join("wl.csv");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_c2tap"))
+            .arg("kql")
+            .arg("--iocs")
+            .arg(&feed)
+            .args(args)
+            .output()
+            .expect("running c2tap kql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let warning = run(&[]);
+    assert!(
+        warning.contains("1001 IOCs") && warning.contains("--watchlist FILE"),
+        "{warning}"
+    );
+    assert_eq!(run(&["--watchlist".as_ref(), csv.as_os_str()]), "");
+    let written = std::fs::read_to_string(&csv).expect("watchlist written");
+    let mut lines = written.lines();
+    assert_eq!(
+        lines.next(),
+        Some(c2tap::ioc::WATCHLIST_COLUMNS.join(",").as_str())
+    );
+    assert_eq!(lines.clone().count(), 1001);
+    assert!(lines
+        .any(|l| l
+            == "\"10.9.0.7:443\",\"10.9.0.7\",\"443\",\"\",\"\",\"\",\"\",\"\",\"\",\"big.txt\""));
+    // The checker's `_GetWatchlist` declares exactly these columns.
+    let declared = read("tests/kql/check.js")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("const C2TAP_WATCHLIST = ")
+                .map(str::to_string)
+        })
+        .expect("C2TAP_WATCHLIST in check.js");
+    let quoted: Vec<String> = c2tap::ioc::WATCHLIST_COLUMNS
+        .iter()
+        .map(|c| format!("'{c}'"))
+        .collect();
+    assert_eq!(declared, format!("[{}];", quoted.join(", ")));
 }
 
 #[test]
@@ -364,7 +451,18 @@ fn shipped_queries() -> Vec<(String, String)> {
 fn every_shipped_query_is_valid_kql() {
     let queries = shipped_queries();
     assert_eq!(queries.len(), 2 + 3 + SAVED.len());
-    assert_no_errors(&check(&queries), &queries);
+    let checked = check(&queries);
+    assert_no_errors(&checked, &queries);
+    // Validation runs must never look like incidents: each CommonSecurityLog query excludes
+    // replayed records or shows the mode as a column.
+    for c in &checked {
+        let csl = &c.columns["CommonSecurityLog"];
+        assert!(
+            csl.is_empty() || csl.contains("DeviceCustomString6"),
+            "{} does not separate replayed records (cs6)",
+            c.name
+        );
+    }
 }
 
 #[test]

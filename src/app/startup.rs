@@ -241,6 +241,7 @@ fn check_outputs(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) 
                 let checked = privilege::Trust::current()
                     .check_output(path)
                     .map_err(|e| e.to_string())
+                    .and_then(|()| writable_mount(path))
                     .and_then(|()| reader.may(path, Access::Append));
                 if let Err(e) = checked {
                     problems.push(problem(&key, e));
@@ -249,6 +250,35 @@ fn check_outputs(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) 
             _ => {}
         }
     }
+}
+
+/// Permission bits say nothing of a read-only mount, which is what the systemd unit's
+/// `ProtectSystem=strict` makes of everything but its own directories: the output would fail
+/// at its first record. Judged on the file, or the nearest directory that exists (the output
+/// creates the file), without creating anything.
+fn writable_mount(path: &Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = path
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    let Ok(c_path) = std::ffi::CString::new(existing.as_os_str().as_bytes()) else {
+        return Ok(()); // a NUL in the path is refused by the output's own URL check
+    };
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: a NUL-terminated path and a buffer of the right type, as statvfs(3) asks.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
+    // SAFETY: statvfs filled the buffer when it returned 0.
+    if rc != 0 || unsafe { stat.assume_init() }.f_flag & libc::ST_RDONLY == 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: on a read-only file system. Under the systemd unit (ProtectSystem=strict) only \
+         /var/log/c2tap/ (LogsDirectory=c2tap) and /var/lib/c2tap/ are writable: write the \
+         file there, or add its directory to the unit's ReadWritePaths= \
+         (`systemctl edit c2tap`)",
+        path.display()
+    ))
 }
 
 fn check_feed_files(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) {

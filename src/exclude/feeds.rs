@@ -1,4 +1,4 @@
-//! Per-feed minimum confidence and `allow_broad`: a trusted internal list and a noisy public
+//! Per-feed minimum confidence, `allow_broad` and `feed_malware`: a trusted internal list and a noisy public
 //! feed rarely deserve the same threshold, nor the same licence to list whole networks. Beside
 //! the data path, at load and reload: each feed with a setting of its own is loaded alone with
 //! it, and the sets are merged as one load would merge them (same endpoint: one IOC, metadata
@@ -22,7 +22,8 @@ pub fn load_feeds(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded,
 
 fn load_each(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded, LoadError> {
     let per_feed = settings.feed_min_confidence.iter().any(Option::is_some)
-        || settings.allow_broad.iter().any(|&b| b);
+        || settings.allow_broad.iter().any(|&b| b)
+        || settings.feed_malware.iter().any(Option::is_some);
     if !per_feed {
         return ioc::load(&settings.feeds, &settings.filters, now_epoch_secs);
     }
@@ -34,6 +35,7 @@ fn load_each(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded, Load
         let filters = Filters {
             min_confidence: own.or(settings.filters.min_confidence),
             allow_broad: settings.allow_broad.get(i).copied().unwrap_or(false),
+            feed_malware: settings.feed_malware.get(i).cloned().flatten(),
             ..settings.filters.clone()
         };
         let loaded = match ioc::load(std::slice::from_ref(source), &filters, now_epoch_secs) {

@@ -23,6 +23,12 @@ pub enum FeedFormat {
     ThreatfoxApi,
     /// STIX 2.1 bundle or object array.
     Stix,
+    /// abuse.ch Feodo Tracker CSV blocklist (`dst_ip`, `dst_port` columns).
+    FeodoCsv,
+    /// abuse.ch Feodo Tracker JSON blocklist (array of objects with `ip_address`).
+    FeodoJson,
+    /// `ip,port[,malware]` CSV, with or without a header.
+    AddressCsv,
     /// A ZIP archive; its feed entry is detected in turn.
     Zip,
 }
@@ -37,6 +43,9 @@ impl FeedFormat {
             FeedFormat::ThreatfoxJson => "threatfox_json",
             FeedFormat::ThreatfoxApi => "threatfox_api",
             FeedFormat::Stix => "stix",
+            FeedFormat::FeodoCsv => "feodo_csv",
+            FeedFormat::FeodoJson => "feodo_json",
+            FeedFormat::AddressCsv => "address_csv",
             FeedFormat::Zip => "zip",
         }
     }
@@ -47,6 +56,7 @@ impl FeedFormat {
             FeedFormat::ThreatfoxCsv | FeedFormat::ThreatfoxJson | FeedFormat::ThreatfoxApi => {
                 Some("ThreatFox")
             }
+            FeedFormat::FeodoCsv | FeedFormat::FeodoJson => Some("Feodo Tracker"),
             _ => None,
         }
     }
@@ -91,6 +101,10 @@ pub fn detect(bytes: &[u8]) -> Result<FeedFormat, FormatError> {
         return Err(FormatError::NotAFeed("the file is empty"));
     }
     let lines = || text.lines().map(str::trim);
+    // Before ThreatFox's test: both are abuse.ch CSVs with quoted fields.
+    if lines().any(super::address_csv::is_feodo_header) {
+        return Ok(FeedFormat::FeodoCsv);
+    }
     if lines().any(|l| l.starts_with('#') && l.contains("ioc_value"))
         || lines().any(|l| l.starts_with('"') && l.contains("\", \""))
     {
@@ -101,6 +115,12 @@ pub fn detect(bytes: &[u8]) -> Result<FeedFormat, FormatError> {
     {
         return Ok(FeedFormat::Markdown);
     }
+    // The first data line decides: `ip,port[,malware]` (or its header) is CSV; a plain list's
+    // line holds one IOC and no comma.
+    let first_data = lines().find(|l| !l.is_empty() && !l.starts_with('#'));
+    if first_data.is_some_and(super::address_csv::looks_generic) {
+        return Ok(FeedFormat::AddressCsv);
+    }
     Ok(FeedFormat::Plain)
 }
 
@@ -108,6 +128,8 @@ fn detect_json(head: &str) -> FeedFormat {
     let squeezed: String = head.chars().filter(|c| !c.is_whitespace()).collect();
     if squeezed.contains("\"query_status\":") {
         FeedFormat::ThreatfoxApi
+    } else if squeezed.starts_with("[{") && squeezed.contains("\"ip_address\":") {
+        FeedFormat::FeodoJson
     } else if head.starts_with('[')
         || squeezed.contains("\"type\":\"bundle\"")
         || squeezed.contains("\"spec_version\":")
@@ -167,6 +189,27 @@ mod tests {
         );
         assert_eq!(detected(b"# c2\n1.2.3.4:80\n"), Ok(Plain));
         assert_eq!(detected(b"PK\x03\x04rest"), Ok(Zip));
+        assert_eq!(
+            detected(b"# Feodo\n\"first_seen_utc\",\"dst_ip\",\"dst_port\"\n"),
+            Ok(FeodoCsv)
+        );
+        assert_eq!(
+            detected(b"[\n {\"ip_address\": \"1.2.3.4\", \"port\": 443}]"),
+            Ok(FeodoJson)
+        );
+        assert_eq!(
+            detected(b"# malware: Remcos\n1.2.3.4,8015\n"),
+            Ok(AddressCsv)
+        );
+        assert_eq!(
+            detected(b"ip,port,malware\n1.2.3.4,8015,x\n"),
+            Ok(AddressCsv)
+        );
+        assert_eq!(detected(b"# malware: Remcos\n1.2.3.4:8015\n"), Ok(Plain));
+        assert_eq!(
+            detected(b"# our dst_ip and dst_port notes\n1.2.3.4:8015\n"),
+            Ok(Plain)
+        );
     }
 
     #[test]

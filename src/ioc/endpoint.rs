@@ -48,11 +48,15 @@ pub enum RejectReason {
     Reserved,
     /// The row itself could not be read (broken quoting, wrong column count, no value).
     Unparsable,
+    /// The row has more columns than its format defines (`ip,port,malware,extra`, or a comma
+    /// list in a plain one-IOC-per-line file): which column holds the IOC is a guess, so none
+    /// is taken.
+    ExtraColumns,
 }
 
 impl RejectReason {
     /// Every reason, in the order reports list them.
-    pub const ALL: [RejectReason; 13] = [
+    pub const ALL: [RejectReason; 14] = [
         RejectReason::BadAddress,
         RejectReason::BadPort,
         RejectReason::Unspecified,
@@ -66,6 +70,7 @@ impl RejectReason {
         RejectReason::Documentation,
         RejectReason::Reserved,
         RejectReason::Unparsable,
+        RejectReason::ExtraColumns,
     ];
 
     /// Stable label for tables, JSON and metrics.
@@ -84,6 +89,7 @@ impl RejectReason {
             RejectReason::Documentation => "documentation",
             RejectReason::Reserved => "reserved",
             RejectReason::Unparsable => "unparsable",
+            RejectReason::ExtraColumns => "extra_columns",
         }
     }
 

@@ -33,6 +33,11 @@ pub struct Filters {
     /// `[iocs.filters]`.
     #[serde(skip)]
     pub allow_broad: bool,
+    /// Family for the feed's rows that name none (`[iocs.feed_malware]`): a plain list of one
+    /// family's C2s then says whose they are instead of "Unknown C2". A family the row or a
+    /// `# malware:` comment names wins. Per feed, never in `[iocs.filters]`.
+    #[serde(skip)]
+    pub feed_malware: Option<String>,
 }
 
 /// Why a valid IOC was left out.
@@ -104,6 +109,7 @@ mod tests {
             max_age_days: Some(30),
             malware: vec!["remcos ".into()],
             allow_broad: false,
+            feed_malware: None,
         };
         let fresh = Some("2026-05-01");
         assert_eq!(
@@ -177,6 +183,7 @@ mod tests {
                 max_age_days: Some(30),
                 malware: vec!["Remcos".into()],
                 allow_broad: false,
+                feed_malware: None,
             })
         );
         assert!(toml::from_str::<Filters>("min_conf = 75").is_err());

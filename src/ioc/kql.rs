@@ -3,7 +3,14 @@
 //! DeviceNetworkEvents hunt by RemoteIP. c2tap writes IPv6 peers into `src`/`dst` too, so
 //! `SourceIP`/`DestinationIP` hold IPv6 text in Rust's canonical form, the form emitted here.
 //! Up to [`INLINE_MAX`] values go in a `dynamic([...])` literal as analysts write it; larger
-//! sets use a `datatable` turned into a set, which has no literal-size limit to break.
+//! sets use a `datatable` turned into a set, which has no literal-size limit to break — but
+//! tens of thousands of IOCs make megabytes of query text, past what an analytics rule takes.
+//! The Sentinel way for those is a watchlist: [`write_watchlist_csv`] writes the set as a
+//! watchlist file and [`write_kql_watchlist`] the same hunts reading it with
+//! `_GetWatchlist(alias)`, so the queries stay a few lines whatever the set's size.
+//!
+//! Every CommonSecurityLog hunt leaves out c2tap's replayed records (`cs6=replay`,
+//! `DeviceCustomString6`): validation runs must never look like incidents.
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -15,11 +22,51 @@ use super::IocSet;
 /// Most values written inline in one `dynamic([...])`.
 const INLINE_MAX: usize = 1000;
 
+/// Above this many IOCs `c2tap kql` recommends a watchlist (`--watchlist FILE`).
+pub const WATCHLIST_ABOVE: usize = INLINE_MAX;
+
+/// The watchlist file's columns; `IocValue` is its SearchKey. `Address`+`Port` or `Network`
+/// hold the match values, the rest the context analysts want beside a hit.
+pub const WATCHLIST_COLUMNS: [&str; 10] = [
+    "IocValue",
+    "Address",
+    "Port",
+    "Network",
+    "Malware",
+    "ThreatType",
+    "Confidence",
+    "FirstSeen",
+    "LastSeen",
+    "Source",
+];
+
+/// Where the hunts read the IOC set from.
+#[derive(Clone, Copy)]
+enum Lists<'a> {
+    /// Literals in the query text.
+    Inline,
+    /// A Sentinel watchlist of this alias, written by [`write_watchlist_csv`].
+    Watchlist(&'a str),
+}
+
+/// Leaves out c2tap's own replayed test records; other devices' rows stay (corroboration).
+const NOT_REPLAYED: &str = "| where not(DeviceProduct == \"c2tap\" and DeviceCustomString6 == \"replay\")   // c2tap replays (cs6=replay)";
+
 /// Values per line inside a list, to keep lines pasteable.
 const PER_LINE: usize = 6;
 
 /// Writes the three hunts (the port hunt only when the set has ip:port IOCs).
 pub fn write_kql(out: &mut dyn Write, set: &IocSet) -> io::Result<()> {
+    write_hunts(out, set, Lists::Inline)
+}
+
+/// Writes the three hunts reading the watchlist `alias` (see [`write_watchlist_csv`]). The
+/// queries do not depend on the set's content, so they stay valid as the watchlist changes.
+pub fn write_kql_watchlist(out: &mut dyn Write, set: &IocSet, alias: &str) -> io::Result<()> {
+    write_hunts(out, set, Lists::Watchlist(alias))
+}
+
+fn write_hunts(out: &mut dyn Write, set: &IocSet, lists: Lists<'_>) -> io::Result<()> {
     let mut ips = BTreeSet::new();
     let mut pairs = BTreeSet::new();
     let mut ports = BTreeSet::new();
@@ -40,7 +87,7 @@ pub fn write_kql(out: &mut dyn Write, set: &IocSet) -> io::Result<()> {
         }
     }
     let ips: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
-    let has_nets = !nets.is_empty();
+    let has_nets = !nets.is_empty() || matches!(lists, Lists::Watchlist(_));
     let match_ip = |column: &str| match has_nets {
         true => format!("({column} in (c2_ips) or in_c2_net({column}))"),
         false => format!("{column} in (c2_ips)"),
@@ -54,26 +101,42 @@ pub fn write_kql(out: &mut dyn Write, set: &IocSet) -> io::Result<()> {
         pairs.len(),
         nets.len()
     )?;
+    if let Lists::Watchlist(alias) = lists {
+        writeln!(
+            out,
+            "// They read the Sentinel watchlist '{alias}' (c2tap kql --watchlist FILE wrote it; \
+             upload it with SearchKey IocValue)."
+        )?;
+    }
     writeln!(
         out,
-        "// Templates: widen ago() as needed. Paste each query on its own.\n"
+        "// Templates: widen ago() as needed. Paste each query on its own. c2tap's replayed\n\
+         // records (cs6=replay) are left out; delete that line to see them.\n"
     )?;
 
     writeln!(
         out,
         "// 1. CommonSecurityLog: any row to or from an IOC address."
     )?;
-    write_prelude(out, &ips, &pairs, &nets)?;
+    match lists {
+        Lists::Inline => write_prelude(out, &ips, &pairs, &nets)?,
+        Lists::Watchlist(alias) => write_watchlist_prelude(out, alias, true, false, true)?,
+    }
     write_csl_hunt(out, &match_ip, None)?;
 
-    if !pairs.is_empty() {
+    if !pairs.is_empty() || matches!(lists, Lists::Watchlist(_)) {
         writeln!(
             out,
             "\n// 2. CommonSecurityLog: only rows on an IOC's own port (ip:port IOCs)."
         )?;
-        write_prelude(out, &ips, &pairs, &[])?;
-        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-        write_list(out, "c2_ports", "port", "int", &ports, false)?;
+        match lists {
+            Lists::Inline => {
+                write_prelude(out, &ips, &pairs, &[])?;
+                let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+                write_list(out, "c2_ports", "port", "int", &ports, false)?;
+            }
+            Lists::Watchlist(alias) => write_watchlist_prelude(out, alias, true, true, false)?,
+        }
         write_csl_hunt(out, &|c: &str| format!("{c} in (c2_ips)"), Some("| where DestinationPort in (c2_ports) or SourcePort in (c2_ports)\n| where ExactIocPortMatch"))?;
     }
 
@@ -81,8 +144,13 @@ pub fn write_kql(out: &mut dyn Write, set: &IocSet) -> io::Result<()> {
         out,
         "\n// 3. DeviceNetworkEvents (Defender for Endpoint): which process talked to an IOC."
     )?;
-    write_list(out, "c2_ips", "ip", "string", &ips, true)?;
-    write_net_function(out, &nets)?;
+    match lists {
+        Lists::Inline => {
+            write_list(out, "c2_ips", "ip", "string", &ips, true)?;
+            write_net_function(out, &nets)?;
+        }
+        Lists::Watchlist(alias) => write_watchlist_prelude(out, alias, false, false, true)?,
+    }
     writeln!(out, "DeviceNetworkEvents")?;
     writeln!(
         out,
@@ -122,6 +190,7 @@ fn write_csl_hunt(
     writeln!(out, "CommonSecurityLog")?;
     writeln!(out, "| where TimeGenerated > ago(14d)")?;
     writeln!(out, "| where {dst} or {src}")?;
+    writeln!(out, "{NOT_REPLAYED}")?;
     writeln!(
         out,
         "| extend RemoteEnd = iff({dst}, strcat(DestinationIP, \":\", tostring(DestinationPort)),"
@@ -147,6 +216,76 @@ fn write_csl_hunt(
         "          DeviceCustomString1, DeviceCustomString2, ExactIocPortMatch, Message"
     )?;
     writeln!(out, "| order by TimeGenerated desc")
+}
+
+/// The lets the hunts use (`c2_ips`, and as asked `c2_pairs`, `c2_ports`, `in_c2_net`), read
+/// from the watchlist. Its values come back as dynamic, hence the casts.
+fn write_watchlist_prelude(
+    out: &mut dyn Write,
+    alias: &str,
+    pairs: bool,
+    ports: bool,
+    nets: bool,
+) -> io::Result<()> {
+    writeln!(out, "let c2_watchlist = _GetWatchlist('{alias}');")?;
+    writeln!(out, "let c2_ips = toscalar(c2_watchlist | where isnotempty(tostring(Address))\n    | summarize make_set(tostring(Address)));")?;
+    if pairs {
+        writeln!(out, "let c2_pairs = toscalar(c2_watchlist | where isnotempty(tostring(Address)) and isnotempty(tostring(Port))\n    | summarize make_set(strcat(tostring(Address), \":\", tostring(Port))));")?;
+    }
+    if ports {
+        writeln!(out, "let c2_ports = toscalar(c2_watchlist | where isnotempty(tostring(Port))\n    | summarize make_set(toint(Port)));")?;
+    }
+    if nets {
+        writeln!(out, "let c2_nets = toscalar(c2_watchlist | where isnotempty(tostring(Network))\n    | summarize make_set(tostring(Network)));")?;
+        // The v4 test is null on IPv6 text and the v6 test reads IPv4 ranges as mapped, so
+        // `or` over both is right for either family.
+        writeln!(out, "let in_c2_net = (ip: string) {{\n    ipv4_is_in_any_range(ip, c2_nets) or ipv6_is_in_any_range(ip, c2_nets)\n}};")?;
+    }
+    Ok(())
+}
+
+/// The set as a Sentinel watchlist file ([`WATCHLIST_COLUMNS`], SearchKey `IocValue`), one row
+/// per IOC. Every field is quoted: feed text (a malware name) may hold commas or quotes, and a
+/// leading `=`, `+`, `-` or `@` stays text for spreadsheet tools that open the file.
+pub fn write_watchlist_csv(out: &mut dyn Write, set: &IocSet) -> io::Result<()> {
+    writeln!(out, "{}", WATCHLIST_COLUMNS.join(","))?;
+    for ioc in set.iter() {
+        let (address, port, network) = match Endpoint::parse(&ioc.value) {
+            Ok(Endpoint::Addr(a)) => (a.to_string(), String::new(), String::new()),
+            Ok(Endpoint::AddrPort(a, p)) => (a.to_string(), p.to_string(), String::new()),
+            Ok(Endpoint::Net(n)) => (String::new(), String::new(), n.to_string()),
+            Err(_) => continue,
+        };
+        let confidence = ioc.confidence.map(|c| c.to_string()).unwrap_or_default();
+        let fields = [
+            ioc.value.as_str(),
+            &address,
+            &port,
+            &network,
+            &ioc.malware,
+            &ioc.threat_type,
+            &confidence,
+            ioc.first_seen.as_deref().unwrap_or_default(),
+            ioc.last_seen.as_deref().unwrap_or_default(),
+            &ioc.source,
+        ];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        writeln!(out, "{}", row.join(","))?;
+    }
+    Ok(())
+}
+
+fn csv_field(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let formula = text.starts_with(['=', '+', '-', '@']);
+    let escaped = text.replace('"', "\"\"");
+    match formula {
+        true => format!("\"'{escaped}\""),
+        false => format!("\"{escaped}\""),
+    }
 }
 
 /// `let name = dynamic([...]);` for small lists, else a datatable folded into a set.
@@ -266,6 +405,54 @@ mod tests {
         assert!(text.contains("| where (DestinationIP in (c2_ips) or in_c2_net(DestinationIP)) or (SourceIP in (c2_ips) or in_c2_net(SourceIP))"));
         assert!(text.contains("| where (RemoteIP in (c2_ips) or in_c2_net(RemoteIP))"));
         assert!(!text.contains("c2_ports"), "no ip:port IOC, no port hunt");
+    }
+
+    #[test]
+    fn hunts_leave_out_replays_and_can_read_a_watchlist() {
+        let inline = kql(&IocSet::builtin());
+        assert_eq!(inline.matches(NOT_REPLAYED).count(), 2, "{inline}");
+        let mut out = Vec::new();
+        assert!(write_kql_watchlist(&mut out, &IocSet::builtin(), "c2tap_iocs").is_ok());
+        let text = String::from_utf8(out).unwrap_or_default();
+        assert_eq!(
+            text.matches("_GetWatchlist('c2tap_iocs')").count(),
+            3,
+            "{text}"
+        );
+        assert_eq!(text.matches(NOT_REPLAYED).count(), 2);
+        assert!(!text.contains("138.9.223.13"), "no IOC literal: {text}");
+        assert!(text.contains("| where (RemoteIP in (c2_ips) or in_c2_net(RemoteIP))"));
+    }
+
+    #[test]
+    fn the_watchlist_file_quotes_feed_text() {
+        let mut builder = IocSetBuilder::default();
+        for (value, malware) in [("1.2.3.4:80", "Re\"m,cos"), ("198.51.100.0/24", "=cmd")] {
+            if let Ok(e) = Endpoint::parse(value) {
+                builder.insert(
+                    e,
+                    Ioc {
+                        value: e.to_string(),
+                        port: e.port(),
+                        malware: malware.into(),
+                        threat_type: "botnet_cc".into(),
+                        confidence: Some(75),
+                        first_seen: Some("2026-05-09".into()),
+                        last_seen: None,
+                        source: "t\n".into(),
+                        reference: None,
+                    },
+                );
+            }
+        }
+        let mut out = Vec::new();
+        assert!(write_watchlist_csv(&mut out, &builder.build()).is_ok());
+        let text = String::from_utf8(out).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], WATCHLIST_COLUMNS.join(","));
+        assert!(lines.contains(&"\"1.2.3.4:80\",\"1.2.3.4\",\"80\",\"\",\"Re\"\"m,cos\",\"botnet_cc\",\"75\",\"2026-05-09\",\"\",\"t \""), "{text}");
+        assert!(lines.contains(&"\"198.51.100.0/24\",\"\",\"\",\"198.51.100.0/24\",\"'=cmd\",\"botnet_cc\",\"75\",\"2026-05-09\",\"\",\"t \""), "{text}");
+        assert_eq!(lines.len(), 3);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
+use super::address_csv::{self, Layout};
 use super::builder::{Inserted, IocSetBuilder, MAX_SET_IOCS};
 use super::defang::{refang, strip_url};
 use super::detect_format::{detect, FeedFormat};
@@ -19,7 +20,9 @@ use super::row::{FeedRow, Location, RowSink};
 use super::stats::{FileStats, FilterCounts, LoadStats};
 use super::text::{decode, FormatError};
 use super::timestamp::Timestamp;
-use super::{builtin_entries, markdown, plain, stix, threatfox_csv, threatfox_json, Ioc, IocSet};
+use super::{
+    builtin_entries, feodo_json, markdown, plain, stix, threatfox_csv, threatfox_json, Ioc, IocSet,
+};
 
 /// Largest feed file, or ZIP entry once unpacked. The full ThreatFox export is well below it.
 pub const MAX_FEED_BYTES: u64 = 512 * 1024 * 1024;
@@ -300,6 +303,9 @@ impl Collector<'_> {
             FeedFormat::ThreatfoxJson => threatfox_json::parse_export(&text, &mut sink),
             FeedFormat::ThreatfoxApi => threatfox_json::parse_api(&text, &mut sink),
             FeedFormat::Stix => stix::parse(&text, &mut sink),
+            FeedFormat::FeodoCsv => address_csv::parse(&text, Layout::Feodo, &mut sink),
+            FeedFormat::FeodoJson => feodo_json::parse(&text, &mut sink),
+            FeedFormat::AddressCsv => address_csv::parse(&text, Layout::Generic, &mut sink),
             FeedFormat::Builtin | FeedFormat::Zip => Ok(()),
         };
         self.full = sink.full;
@@ -345,6 +351,10 @@ impl RowSink for Collector<'_> {
                 return self.stats.reject(at, reason, &row.value);
             }
             self.stats.accept_broad(endpoint, reason);
+        }
+        let mut row = row;
+        if row.malware.is_none() {
+            row.malware = self.filters.feed_malware.clone().map(Cow::Owned);
         }
         if let Some(reason) = self.filters.check(&row, self.now_epoch_secs) {
             return self.stats.filtered.add(reason);

@@ -7,10 +7,12 @@
 //! [`builder::IocSetBuilder`] and reports what happened in [`LoadStats`]. [`write_report`] and
 //! [`write_kql`] serve the `c2tap iocs` and `c2tap kql` commands.
 
+mod address_csv;
 mod builder;
 pub mod defang;
 mod detect_format;
 mod endpoint;
+mod feodo_json;
 mod filter;
 mod kql;
 mod load;
@@ -36,7 +38,9 @@ pub use builder::IocSetBuilder;
 pub use detect_format::FeedFormat;
 pub use endpoint::{Endpoint, RejectReason};
 pub use filter::{FilterReason, Filters, CONFIDENCE};
-pub use kql::write_kql;
+pub use kql::{
+    write_kql, write_kql_watchlist, write_watchlist_csv, WATCHLIST_ABOVE, WATCHLIST_COLUMNS,
+};
 pub use load::{load, FeedSource, LoadError, Loaded, MAX_FEED_BYTES};
 pub use report::write_report;
 pub use row::Location;

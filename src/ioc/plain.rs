@@ -1,35 +1,47 @@
 //! Plain IOC lists: one value per line as analysts keep them — `ip:port`, `ip`, `[v6]:port`,
 //! CIDR, defanged or wrapped in `hxxp://…`, with `#` comments and blank lines. The first token
-//! of a line is the IOC; anything after it is the analyst's note and ignored.
+//! of a line is the IOC; anything after it is the analyst's note and ignored. A comment
+//! `# malware: Remcos` names the family of the lines after it. A token holding a comma is a
+//! CSV row in a plain list: rejected as `extra_columns`, never guessed at.
 
 use std::borrow::Cow;
 
 use super::defang::{refang, strip_url};
 use super::endpoint::{looks_like_address, RejectReason};
-use super::row::{FeedRow, Location, RowSink};
+use super::row::{malware_comment, FeedRow, Location, RowSink};
 use super::text::{numbered_lines, FormatError};
 
 pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
+    let mut malware: Option<&str> = None;
     for line in numbered_lines(text) {
         let (number, line) = line?;
         let line = line.trim();
+        if let Some(name) = malware_comment(line) {
+            malware = Some(name).filter(|n| !n.is_empty());
+        }
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let token = line.split([' ', '\t']).next().unwrap_or(line);
-        hand_on(token, Location::Line(number), line, sink);
+        let at = Location::Line(number);
+        if token.contains(',') {
+            sink.reject(at, RejectReason::ExtraColumns, line);
+            continue;
+        }
+        hand_on(token, at, line, malware, sink);
     }
     Ok(())
 }
 
-/// Sends one loose token (plain line, markdown cell) to the sink as an IP row, another IOC
-/// type, or an unreadable row.
-pub fn hand_on(token: &str, at: Location, raw: &str, sink: &mut dyn RowSink) {
+/// Sends one token to the sink as an IP row (of `malware`, if named), another IOC type, or an
+/// unreadable row.
+fn hand_on(token: &str, at: Location, raw: &str, malware: Option<&str>, sink: &mut dyn RowSink) {
     match classify(token) {
         Kind::Address => sink.row(
             at,
             FeedRow {
                 value: Cow::Borrowed(token),
+                malware: malware.map(Cow::Borrowed),
                 ..FeedRow::default()
             },
         ),
@@ -129,5 +141,35 @@ pub(crate) mod tests {
                 "???".to_string()
             )]
         );
+    }
+
+    #[test]
+    fn a_malware_comment_names_the_lines_after_it_and_commas_are_refused() {
+        let text = "1.2.3.4:80\n# malware: Remcos\n1.2.3.5:80\n1.2.3.6:80,AsyncRAT\n\
+                    # malware:\n1.2.3.7:80\n";
+        let mut rec = Recorder::default();
+        assert!(parse(text, &mut rec).is_ok());
+        let malware: Vec<_> = rec
+            .rows
+            .iter()
+            .map(|(_, v, r)| (v.as_str(), r.malware.as_deref()))
+            .collect();
+        assert_eq!(
+            malware,
+            [
+                ("1.2.3.4:80", None),
+                ("1.2.3.5:80", Some("Remcos")),
+                ("1.2.3.7:80", None)
+            ]
+        );
+        assert_eq!(
+            rec.rejected,
+            [(
+                Location::Line(4),
+                RejectReason::ExtraColumns,
+                "1.2.3.6:80,AsyncRAT".to_string()
+            )]
+        );
+        assert!(rec.other.is_empty());
     }
 }

@@ -69,6 +69,28 @@ pub fn present(text: &str) -> Option<&str> {
     (!text.is_empty() && text != "None" && text != "null").then_some(text)
 }
 
+/// The family a `# malware: Remcos` comment names for the lines after it: how a plain list or an
+/// `ip,port` CSV says whose C2 it lists, so records do not read "Unknown C2". Case-insensitive
+/// key; an empty name ends the previous one.
+pub fn malware_comment(line: &str) -> Option<&str> {
+    let body = line.trim_start().strip_prefix('#')?.trim_start();
+    let key = body.get(..8)?;
+    key.eq_ignore_ascii_case("malware:")
+        .then(|| body.get(8..).unwrap_or_default().trim())
+}
+
+/// `ip:port` text for an address and a port from separate columns; IPv6 gets brackets so the
+/// port stays separable. No port → the address alone (an address-only IOC).
+pub fn join_endpoint<'a>(addr: &'a str, port: Option<&str>) -> Cow<'a, str> {
+    match port.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Cow::Borrowed(addr),
+        Some(port) if addr.contains(':') && !addr.starts_with('[') => {
+            Cow::Owned(format!("[{addr}]:{port}"))
+        }
+        Some(port) => Cow::Owned(format!("{addr}:{port}")),
+    }
+}
+
 /// A 0..=100 confidence from `75`, `"75"` or a write-up's `75%`; anything else is unknown.
 pub fn confidence(text: &str) -> Option<u8> {
     let text = text.trim().trim_end_matches('%').trim();
@@ -94,5 +116,16 @@ mod tests {
         assert_eq!(confidence("high"), None);
         assert_eq!(Location::Line(3).to_string(), "line 3");
         assert_eq!(Location::Record(4).to_string(), "record 4");
+        assert_eq!(malware_comment("# Malware:  Remcos "), Some("Remcos"));
+        assert_eq!(malware_comment("#malware:"), Some(""));
+        assert_eq!(malware_comment("# malware family list"), None);
+        assert_eq!(malware_comment("1.2.3.4 # malware: x"), None);
+        assert_eq!(join_endpoint("1.2.3.4", Some("80")), "1.2.3.4:80");
+        assert_eq!(
+            join_endpoint("2001:db8::1", Some("443")),
+            "[2001:db8::1]:443"
+        );
+        assert_eq!(join_endpoint("1.2.3.4", Some(" ")), "1.2.3.4");
+        assert_eq!(join_endpoint("1.2.3.4", None), "1.2.3.4");
     }
 }

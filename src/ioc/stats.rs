@@ -70,6 +70,7 @@ pub struct RejectCounts {
     pub documentation: u64,
     pub reserved: u64,
     pub unparsable: u64,
+    pub extra_columns: u64,
 }
 
 impl RejectCounts {
@@ -88,6 +89,7 @@ impl RejectCounts {
             RejectReason::Documentation => self.documentation,
             RejectReason::Reserved => self.reserved,
             RejectReason::Unparsable => self.unparsable,
+            RejectReason::ExtraColumns => self.extra_columns,
         }
     }
 
@@ -106,6 +108,7 @@ impl RejectCounts {
             RejectReason::Documentation => &mut self.documentation,
             RejectReason::Reserved => &mut self.reserved,
             RejectReason::Unparsable => &mut self.unparsable,
+            RejectReason::ExtraColumns => &mut self.extra_columns,
         } += 1;
     }
 

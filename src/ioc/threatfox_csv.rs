@@ -85,10 +85,7 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
     for line in numbered_lines(text) {
         let (number, line) = line?;
         let at = Location::Line(number);
-        let (is_comment, body) = match line.trim_start().strip_prefix('#') {
-            Some(rest) => (true, rest),
-            None => (false, line),
-        };
+        let (is_comment, body) = comment_body(line);
         if body.trim().is_empty() {
             continue;
         }
@@ -103,6 +100,9 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
         let columns = header.or_else(|| Columns::by_count(fields.len()));
         match (split, columns) {
             (Ok(()), Some(cols)) if fields.len() == cols.count => emit(at, &fields, &cols, sink),
+            (Ok(()), Some(cols)) if fields.len() > cols.count => {
+                sink.reject(at, RejectReason::ExtraColumns, line)
+            }
             _ => sink.reject(at, RejectReason::Unparsable, line),
         }
     }
@@ -131,10 +131,19 @@ fn emit(at: Location, fields: &[Cow<'_, str>], cols: &Columns, sink: &mut dyn Ro
     );
 }
 
+/// A CSV line as `(is it a comment, its text without the `#`)`: abuse.ch writes headers both
+/// as comments and as plain lines, so header detection looks at both.
+pub(super) fn comment_body(line: &str) -> (bool, &str) {
+    match line.trim_start().strip_prefix('#') {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    }
+}
+
 /// Splits one CSV line: fields separated by `,` with optional spaces around, quoted with `"`
 /// (`""` inside is a quote) or bare. Borrows unless a field holds an escaped quote. Text after a
 /// closing quote other than a separator is an error: the row's columns cannot be trusted.
-fn split_fields<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> Result<(), ()> {
+pub(super) fn split_fields<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> Result<(), ()> {
     out.clear();
     let mut rest = line;
     loop {
@@ -246,6 +255,19 @@ mod tests {
         assert_eq!(
             rec.rejected.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
             [(Location::Line(7), RejectReason::Unparsable)]
+        );
+    }
+
+    #[test]
+    fn a_row_with_more_columns_than_the_header_is_rejected_as_extra_columns() {
+        let row = "\"2026-05-09 10:00:00\", \"1\", \"138.9.223.13:8015\", \"ip:port\", \"botnet_cc\", \"win.remcos\", \"None\", \"Remcos\", \"\", \"75\", \"False\", \"None\", \"RAT\", \"0\", \"abuse_ch\"";
+        let text = format!("{HEADER_15}\n{row}\n{row}, \"extra\"\n");
+        let mut rec = Recorder::default();
+        assert!(parse(&text, &mut rec).is_ok());
+        assert_eq!(rec.values(), [(2, "138.9.223.13:8015")]);
+        assert_eq!(
+            rec.rejected.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+            [(Location::Line(3), RejectReason::ExtraColumns)]
         );
     }
 

@@ -105,6 +105,19 @@ const DEVICE_NETWORK_EVENTS = [
   'SourceSystem:string', 'Type:string', 'MachineGroup:string',
 ];
 
+// `_GetWatchlist(alias)` as Sentinel defines it: the watchlist's own columns (c2tap's
+// watchlist file, `c2tap kql --watchlist`) beside SearchKey and the item metadata. Values come
+// back untyped from the watchlist item, hence dynamic. tests/sentinel_kql.rs checks this list
+// against the columns c2tap writes.
+const C2TAP_WATCHLIST = ['IocValue', 'Address', 'Port', 'Network', 'Malware', 'ThreatType', 'Confidence', 'FirstSeen', 'LastSeen', 'Source'];
+const GET_WATCHLIST = new S.FunctionSymbol.$ctor16(
+  '_GetWatchlist',
+  '(watchlistAlias:string)',
+  '{ datatable(_DTItemId:string, LastUpdatedTimeUTC:datetime, SearchKey:string, ' +
+    C2TAP_WATCHLIST.map((c) => c + ':dynamic').join(', ') + ')[] }',
+  null,
+);
+
 function table(name, columns) {
   return new S.TableSymbol.$ctor7(name, '(' + columns.join(', ') + ')', null);
 }
@@ -113,7 +126,7 @@ const tables = [
   table('CommonSecurityLog', COMMON_SECURITY_LOG),
   table('DeviceNetworkEvents', DEVICE_NETWORK_EVENTS),
 ];
-const database = new S.DatabaseSymbol.$ctor2('sentinel', null, tables);
+const database = new S.DatabaseSymbol.$ctor2('sentinel', null, [...tables, GET_WATCHLIST]);
 const globals = K.GlobalState.Default.WithDatabase(database);
 
 function check(query) {
