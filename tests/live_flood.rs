@@ -5,6 +5,9 @@
 //! grew with the table, the sensor would fall behind and the kernel would drop what tcpdump
 //! keeps. So: c2tap drops no more than tcpdump (plus a small margin), the real session is
 //! reported, and the 1005 storm records account for every spoofed flow c2tap received.
+//!
+//! Before the fix (eviction stepping over every protected flow), the same run had c2tap's
+//! kernel drop 124,846 of the 150,008 packets while tcpdump dropped none.
 
 #[path = "support/netns.rs"]
 mod netns;
@@ -24,7 +27,7 @@ use sensor::{lab, Sensor, Setup};
 
 /// Spoofed SYNs: enough to fill the table many times over, few enough to send in seconds.
 const FLOOD: u64 = 150_000;
-const MAX_FLOWS: u64 = 1_000;
+const MAX_FLOWS: u64 = 10_000;
 /// Capture buffer, the same for both (c2tap's `buffer_size`, tcpdump's `-B` in KiB).
 const BUFFER_KIB: u64 = 4096;
 
