@@ -485,3 +485,51 @@ fn packet_time_steps_back_and_jumps_ahead_are_counted_and_survived() {
         ]
     );
 }
+
+/// The documented price of tracking outer layers only when they match: after a reload, a
+/// tunnel's outer flow to a newly listed C2 is reported from its next packet on (that packet's
+/// time and counters), not with its true start as an inner or untunnelled flow would be; an
+/// outer flow that sends nothing after the reload stays unreported.
+#[test]
+fn after_a_reload_an_outer_flow_is_reported_from_its_next_packet() {
+    let handle = Arc::new(IocHandle::new(IocSet::default()));
+    let mut w = Worker::new(
+        0,
+        WorkerConfig::default(),
+        Arc::clone(&handle),
+        Vec::<Record>::new(),
+    );
+    // GRE from the host to the C2 carrying a benign DNS query between two other hosts.
+    let inner = frame([10, 9, 9, 9], [10, 8, 8, 8], 17, 40000, 53, 0, 0);
+    let inner_ip = &inner[14..];
+    let mut gre = frame(HOST, C2, 47, 0, 0, 0, inner_ip.len() + 4 - 8);
+    gre[34..38].copy_from_slice(&[0, 0, 0x08, 0x00]);
+    gre[38..].copy_from_slice(inner_ip);
+    let len = gre.len() as u32;
+    w.packet(T0, LinkType::ETHERNET, &gre, len);
+    w.packet(T0 + 1, LinkType::ETHERNET, &gre, len);
+    assert!(w.sink_mut().is_empty());
+    handle.replace(IocSet::builtin());
+    let reloaded = T0 + 5 * NANOS_PER_SEC;
+    w.packet(reloaded, LinkType::ETHERNET, &gre, len);
+    assert_eq!(w.stats().retro_matches, 0);
+    w.finish();
+    let outer: Vec<_> = std::mem::take(w.sink_mut())
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Flow(f) if f.outer && f.signature != Signature::FlowSummary => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outer.len(), 1, "{outer:?}");
+    assert_eq!(
+        (
+            outer[0].signature,
+            outer[0].start,
+            outer[0].totals.packets_to_server
+        ),
+        (Signature::IocAddressMatch, reloaded, 1),
+        "{:?}",
+        outer[0]
+    );
+}

@@ -227,6 +227,24 @@ fn replay_exposes_exactly_its_own_counts() {
     assert_eq!(get(r.addr, "/nope").0, 404);
 }
 
+/// A file whose record headers claim 4 GiB or 10-byte frames: the bytes counted are what was
+/// captured, and each such frame is counted where an operator's alert rule can see it.
+#[test]
+fn implausible_wire_lengths_are_counted() {
+    let r = replay(&["pcaps/wire-length.pcap"], 30);
+    let (status, scrape) = get(r.addr, "/metrics");
+    assert_eq!(status, 200);
+    let s = samples(&scrape);
+    let v = |series: &str| s.get(series).copied().unwrap_or(-1.0);
+    // pcaps/README.md: 11 packets, 694 bytes captured in full, 8 implausible wire lengths.
+    assert_eq!(
+        v(r#"c2tap_wire_length_implausible_total{interface="replay"}"#),
+        8.0,
+        "{scrape}"
+    );
+    assert_eq!(v(r#"c2tap_bytes_total{interface="replay"}"#), 694.0);
+}
+
 #[test]
 fn promtool_accepts_a_real_scrape() {
     if !have(PROMTOOL) {

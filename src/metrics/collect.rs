@@ -173,19 +173,21 @@ impl Scrape {
         }
         let mut packets = Family::new(names::PACKETS);
         let mut bytes = Family::new(names::BYTES);
+        let mut implausible = Family::new(names::WIRE_LEN_IMPLAUSIBLE);
         let mut received = Family::new(names::KERNEL_RECEIVED);
         let mut drops = Family::new(names::KERNEL_DROPS);
         let mut if_drops = Family::new(names::KERNEL_IF_DROPS);
         for (iface, (s, kernel)) in &by_iface {
             packets.add(&[iface], s.packets as f64);
             bytes.add(&[iface], s.bytes as f64);
+            implausible.add(&[iface], s.wire_len_implausible as f64);
             if let Some(k) = kernel {
                 received.add(&[iface], k.received as f64);
                 drops.add(&[iface], k.dropped as f64);
                 if_drops.add(&[iface], k.if_dropped as f64);
             }
         }
-        out.extend([packets, bytes, received, drops, if_drops].map(Family::done));
+        out.extend([packets, bytes, implausible, received, drops, if_drops].map(Family::done));
         let mut errors = Family::new(names::DECODE_ERRORS);
         for (kind, n) in DecodeError::ALL.iter().zip(total.decode_errors) {
             errors.add(&[kind.kind()], n as f64);

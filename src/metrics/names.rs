@@ -51,6 +51,12 @@ pub const BYTES: Spec = counter(
     IFACE,
     "Bytes on the wire of the packets read (original length, not the snap length).",
 );
+pub const WIRE_LEN_IMPLAUSIBLE: Spec = counter(
+    "c2tap_wire_length_implausible_total",
+    IFACE,
+    "Frames whose stated wire length was implausible (under the captured length, or beyond the \
+     largest packet): their captured length was counted in c2tap_bytes_total instead.",
+);
 pub const KERNEL_RECEIVED: Spec = counter(
     "c2tap_kernel_received_packets_total",
     IFACE,
@@ -231,9 +237,10 @@ pub const BUILD_INFO: Spec = gauge(
 );
 
 /// Every family, in the order the README documents them.
-pub const ALL: [Spec; 38] = [
+pub const ALL: [Spec; 39] = [
     PACKETS,
     BYTES,
+    WIRE_LEN_IMPLAUSIBLE,
     KERNEL_RECEIVED,
     KERNEL_DROPS,
     KERNEL_IF_DROPS,

@@ -78,6 +78,7 @@ fn workers_are_summed_per_interface_and_overall() {
     let stats = |packets, evicted| WorkerStats {
         packets,
         bytes: packets * 100,
+        wire_len_implausible: packets / 10,
         flows_evicted: evicted,
         flows_active: 2,
         decode_errors: [0, 0, 0, 1, 0, 0, 0, 0, 0],
@@ -94,6 +95,8 @@ fn workers_are_summed_per_interface_and_overall() {
         r#"c2tap_packets_total{interface="eth0"} 30"#,
         r#"c2tap_packets_total{interface="eth1"} 5"#,
         r#"c2tap_bytes_total{interface="eth0"} 3000"#,
+        r#"c2tap_wire_length_implausible_total{interface="eth0"} 3"#,
+        r#"c2tap_wire_length_implausible_total{interface="eth1"} 0"#,
         r#"c2tap_kernel_received_packets_total{interface="eth0"} 65"#,
         r#"c2tap_kernel_drops_total{interface="eth0"} 3"#,
         r#"c2tap_kernel_interface_drops_total{interface="eth0"} 1"#,

@@ -100,6 +100,7 @@ impl WorkerCounters {
 struct PublishedStats {
     packets: AtomicU64,
     bytes: AtomicU64,
+    wire_len_implausible: AtomicU64,
     decode_errors: [AtomicU64; DecodeError::ALL.len()],
     fragments_unattributed: AtomicU64,
     flows_created: AtomicU64,
@@ -121,6 +122,8 @@ impl PublishedStats {
     fn store(&self, s: &WorkerStats) {
         self.packets.store(s.packets, Relaxed);
         self.bytes.store(s.bytes, Relaxed);
+        self.wire_len_implausible
+            .store(s.wire_len_implausible, Relaxed);
         for (a, v) in self.decode_errors.iter().zip(s.decode_errors) {
             a.store(v, Relaxed);
         }
@@ -150,6 +153,7 @@ impl PublishedStats {
         WorkerStats {
             packets: self.packets.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
+            wire_len_implausible: self.wire_len_implausible.load(Relaxed),
             decode_errors: self.decode_errors.each_ref().map(|a| a.load(Relaxed)),
             fragments_unattributed: self.fragments_unattributed.load(Relaxed),
             flows_created: self.flows_created.load(Relaxed),
@@ -177,6 +181,9 @@ impl PublishedStats {
 pub(super) fn add_stats(acc: &mut WorkerStats, s: &WorkerStats) {
     acc.packets = acc.packets.saturating_add(s.packets);
     acc.bytes = acc.bytes.saturating_add(s.bytes);
+    acc.wire_len_implausible = acc
+        .wire_len_implausible
+        .saturating_add(s.wire_len_implausible);
     for (a, v) in acc.decode_errors.iter_mut().zip(s.decode_errors) {
         *a = a.saturating_add(v);
     }
@@ -239,6 +246,7 @@ mod tests {
                 records: 18,
                 untracked: 19,
             },
+            wire_len_implausible: 20,
             ..WorkerStats::default()
         };
         for (i, e) in s.decode_errors.iter_mut().enumerate() {
