@@ -126,7 +126,7 @@ fn as_value(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\r' | '\n' => c,
-            c if c.is_ascii_control() => '\u{FFFD}',
+            c if c2tap::output::cef::is_unsafe_char(c) => '\u{FFFD}',
             c => c,
         })
         .collect()
@@ -137,7 +137,7 @@ fn as_header(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\r' | '\n' => ' ',
-            c if c.is_ascii_control() => '\u{FFFD}',
+            c if c2tap::output::cef::is_unsafe_char(c) => '\u{FFFD}',
             c => c,
         })
         .collect()
