@@ -7,8 +7,13 @@
 //!                 config, ioc loading, metrics sit beside the path; pipeline wires them
 //! ```
 //!
-//! Each stage only imports the stages before it. `pipeline` owns the per-worker loop that both
-//! `c2tap replay` and `c2tap run` drive, so live capture and replay share one code path.
+//! Each stage imports only the stages before it: ARCHITECTURE.md gives the layers and today's
+//! known exceptions, and `tests/architecture.rs` fails on a new one. `pipeline` owns the
+//! per-worker loop that both `c2tap replay` and `c2tap run` drive, so live capture and replay
+//! share one code path.
+// A panic or a stray print is never how c2tap reports: errors are values (clippy.toml lets
+// unit tests unwrap, expect and print).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 pub mod app;
 pub mod capture;

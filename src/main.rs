@@ -1,4 +1,7 @@
 //! The `c2tap` command: parses the command line and hands each subcommand to `c2tap::app`.
+// A panic or a stray print is never how c2tap reports: errors are values (clippy.toml lets
+// unit tests unwrap, expect and print).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;

@@ -19,18 +19,12 @@ use proptest::prelude::*;
 
 #[path = "support/netns.rs"]
 mod netns;
+#[path = "support/require.rs"]
+mod require;
 
-/// Two namespaces joined by a veth pair; `None` (with a message) where namespaces are not
-/// allowed, a failure under CI.
-fn lab() -> Option<netns::Lab> {
-    match netns::Lab::new() {
-        Ok(lab) => Some(lab),
-        Err(e) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{e}");
-            eprintln!("SKIPPED: network namespaces are not available here ({e})");
-            None
-        }
-    }
+/// Two namespaces joined by a veth pair (needs root).
+fn lab() -> netns::Lab {
+    netns::Lab::new().unwrap_or_else(|e| panic!("this test needs root and network namespaces: {e}"))
 }
 
 const C2TAP: &str = env!("CARGO_BIN_EXE_c2tap");
@@ -52,20 +46,12 @@ fn rustix_uid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-/// Root and the `nobody` account are needed; under CI their absence is a failure.
-fn privileged_host() -> bool {
-    let nobody = fs::read_to_string("/etc/passwd")
-        .map(|s| s.lines().any(|l| l.starts_with("nobody:x:65534:65534:")))
-        .unwrap_or(false);
-    if is_root() && nobody {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "needs root and the nobody account"
+/// Root and the `nobody` account are needed.
+fn require_privileged_host() {
+    require::require(
+        is_root() && require::has_nobody(),
+        "root and the nobody account",
     );
-    eprintln!("SKIPPED: needs root and the nobody account");
-    false
 }
 
 /// A private scratch directory only root may write, as a test's root of paths.
@@ -251,9 +237,7 @@ fn the_shipped_files_pass_check_config_and_start_and_every_referenced_file_is_pa
             text = text.replace(word, &copy.display().to_string());
         }
     }
-    if !privileged_host() {
-        return;
-    }
+    require_privileged_host();
     // Local adjustments only: this host has no `c2tap` user and no eth1; the test reads the
     // records from a file instead of a syslog receiver, and owns the spool.
     let c2tap_uid = fs::read_to_string("/etc/passwd")
@@ -271,7 +255,7 @@ fn the_shipped_files_pass_check_config_and_start_and_every_referenced_file_is_pa
         Some(uid) => ("c2tap", uid),
         None => ("nobody", NOBODY),
     };
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     // The systemd unit's StateDirectory gives the service user its directory.
     let state = dir.path().join("state");
     fs::create_dir(&state).unwrap();
@@ -515,9 +499,7 @@ proptest! {
 
 #[test]
 fn a_root_started_sensor_refuses_files_others_could_change() {
-    if !privileged_host() {
-        return;
-    }
+    require_privileged_host();
     let dir = scratch();
 
     // A config owned by nobody (mode 0644).
@@ -590,9 +572,7 @@ fn a_root_started_sensor_refuses_files_others_could_change() {
 
 #[test]
 fn feeds_owned_by_the_service_user_are_trusted_and_others_are_not() {
-    if !privileged_host() {
-        return;
-    }
+    require_privileged_host();
     let dir = scratch();
     let feed = feed_file(dir.path(), NOBODY, 0o644);
     let with_user = format!(
@@ -633,9 +613,7 @@ fn feeds_owned_by_the_service_user_are_trusted_and_others_are_not() {
 
 #[test]
 fn a_root_only_file_named_as_a_feed_is_not_echoed() {
-    if !privileged_host() {
-        return;
-    }
+    require_privileged_host();
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("shadow");
     fs::write(
@@ -655,9 +633,7 @@ fn a_root_only_file_named_as_a_feed_is_not_echoed() {
 /// directories, as Debian and Ubuntu give users) works.
 #[test]
 fn an_ordinary_users_group_writable_files_are_accepted() {
-    if !privileged_host() {
-        return;
-    }
+    require_privileged_host();
     let dir = scratch();
     let home = dir.path().join("home");
     fs::create_dir(&home).unwrap();
@@ -702,9 +678,7 @@ fn an_ordinary_users_group_writable_files_are_accepted() {
 /// path would aim records (text an attacker can shape with packets) at any root-owned file.
 #[test]
 fn a_file_output_never_follows_a_planted_link() {
-    if !privileged_host() {
-        return;
-    }
+    require_privileged_host();
     let dir = scratch();
     let victim = dir.path().join("victim");
     fs::write(&victim, "root-only\n").unwrap();
@@ -751,9 +725,7 @@ fn a_file_output_never_follows_a_planted_link() {
 /// took the word for a target name). It is now the warn level: warnings are printed.
 #[test]
 fn a_warning_level_written_as_warning_prints_warnings() {
-    if !privileged_host() {
-        return;
-    }
+    require_privileged_host();
     let dir = scratch();
     let path = base(dir.path(), "");
     let text = fs::read_to_string(&path).unwrap() + "[logging]\nlevel = \"warning\"\n";

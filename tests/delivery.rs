@@ -5,6 +5,8 @@
 //! `c2tap_output_records_dropped_total` with its reason; `sent` counts each record once.
 //! Shutdown mid-stream (what SIGTERM calls) and a restart on the same spool are part of each.
 
+#[path = "support/require.rs"]
+mod require;
 #[path = "support/rsyslog.rs"]
 mod rsyslog;
 
@@ -26,17 +28,12 @@ use rsyslog::{Listen, Rsyslog};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Whether rsyslogd (and imrelp, when `relp`) is here; under CI its absence is a failure.
-fn skip(relp: bool) -> bool {
-    let ok = rsyslog::available() && (!relp || rsyslog::relp_available());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "rsyslogd with imrelp (packages rsyslog, rsyslog-relp) is required under CI"
-        );
-        eprintln!("SKIP: rsyslogd/imrelp not installed (scripts/deps.sh installs them)");
-    }
-    !ok
+/// rsyslogd (and imrelp, when `relp`) is part of the test.
+fn require_rsyslog(relp: bool) {
+    require::require(
+        rsyslog::available() && (!relp || rsyslog::relp_available()),
+        "rsyslogd with imrelp (packages rsyslog, rsyslog-relp)",
+    );
 }
 
 fn record(i: u64, ioc: &Arc<Ioc>) -> Record {
@@ -266,9 +263,7 @@ fn receiver_that_never_reads_is_down_and_its_records_spooled_then_delivered() {
     assert!(deaf_got.is_empty());
     // Next run, a real receiver on the same port gets all of it.
     let rs_dir = dir.path().join("rsyslog");
-    if skip(false) {
-        return;
-    }
+    require_rsyslog(false);
     let mut daemon = Rsyslog::new(&rs_dir, Listen::Tcp, port);
     daemon.start();
     let d = start(&format!("tcp://127.0.0.1:{port}"), &opts);
@@ -290,9 +285,7 @@ fn receiver_that_never_reads_is_down_and_its_records_spooled_then_delivered() {
 
 #[test]
 fn rsyslog_restarted_under_load_over_tcp_loses_nothing() {
-    if skip(false) {
-        return;
-    }
+    require_rsyslog(false);
     let dir = tempfile::tempdir().unwrap();
     let opts = options(&dir.path().join("spool"));
     let port = rsyslog::free_port(&Listen::Tcp);
@@ -317,9 +310,7 @@ fn rsyslog_restarted_under_load_over_tcp_loses_nothing() {
 
 #[test]
 fn relp_to_rsyslog_survives_restart_and_sigterm_mid_stream() {
-    if skip(true) {
-        return;
-    }
+    require_rsyslog(true);
     let dir = tempfile::tempdir().unwrap();
     let opts = options(&dir.path().join("spool"));
     let port = rsyslog::free_port(&Listen::Relp);
@@ -431,17 +422,10 @@ impl Drop for Tmpfs {
 
 #[test]
 fn disk_full_under_the_spool_is_counted_and_the_rest_delivered() {
-    if skip(false) {
-        return;
-    }
+    require_rsyslog(false);
     let dir = tempfile::tempdir().unwrap();
     let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "256k") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "mounting a tmpfs needs root (CAP_SYS_ADMIN) under CI"
-        );
-        eprintln!("SKIP: cannot mount a tmpfs (not root)");
-        return;
+        panic!("this test needs root (CAP_SYS_ADMIN) to mount a tmpfs");
     };
     let opts = OutputOptions {
         spool_max_bytes: 64 << 20,
@@ -488,9 +472,7 @@ fn disk_full_under_the_spool_is_counted_and_the_rest_delivered() {
 
 #[test]
 fn relp_over_tls_to_rsyslog_with_a_test_ca() {
-    if skip(true) {
-        return;
-    }
+    require_rsyslog(true);
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("pki");
     std::fs::create_dir_all(&pki).unwrap();

@@ -52,6 +52,7 @@ fn generate(path: &Path, from: ([u8; 4], u16)) {
 /// `c2tap replay --max-flows 10000 FILE`: wall time, peak RSS of the child (from wait4's
 /// rusage, so no other process's memory counts) and the records it printed.
 #[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child::wait cannot replace
+#[allow(unsafe_code)] // wait4 (for the child's rusage) has no std wrapper
 fn replay(file: &Path, out: &Path) -> Run {
     let stdout = File::create(out).expect("stdout file");
     let child = Command::new(env!("CARGO_BIN_EXE_c2tap"))

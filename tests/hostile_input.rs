@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/require.rs"]
+mod require;
+
 use c2tap::config::{ConfigError, RawConfig};
 use c2tap::ioc::{self, FeedSource, Filters, LoadError, MAX_FEED_BYTES, MAX_LINE_BYTES};
 use c2tap::output::examples::{ctx, flow_record};
@@ -391,17 +394,7 @@ fn receiver_that_accepts_and_never_reads_leaves_queue_and_spool_bounded() {
 
 // ------------------------------------------------------------------ privilege
 
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
-        .unwrap_or(false)
-}
-
-fn has_nobody() -> bool {
-    fs::read_to_string("/etc/passwd")
-        .map(|s| s.lines().any(|l| l.starts_with("nobody:x:65534:65534:")))
-        .unwrap_or(false)
-}
+use require::{has_nobody, is_root, require};
 
 /// `key:\tvalue` lines of every thread's /proc status.
 fn thread_status(pid: u32, key: &str) -> Vec<String> {
@@ -479,10 +472,7 @@ fn assert_every_thread(seen: &[(String, Vec<String>)], key: &str, want: &str) {
 
 #[test]
 fn run_as_root_with_a_user_switches_and_keeps_only_capture_capabilities() {
-    if !is_root() || !has_nobody() {
-        eprintln!("SKIPPED: needs root and the `nobody` account");
-        return;
-    }
+    require(is_root() && has_nobody(), "root and the `nobody` account");
     let dir = tempfile::tempdir().unwrap();
     let (seen, log) = run_and_inspect(dir.path(), &format!("user = \"nobody\"\n{RUN_ON_LO}"));
     assert_every_thread(&seen, "Uid", "65534\t65534\t65534\t65534");
@@ -502,10 +492,7 @@ fn run_as_root_with_a_user_switches_and_keeps_only_capture_capabilities() {
 
 #[test]
 fn run_as_root_without_a_user_drops_other_capabilities_and_warns_once() {
-    if !is_root() {
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
+    require(is_root(), "root");
     let dir = tempfile::tempdir().unwrap();
     let (seen, log) = run_and_inspect(dir.path(), RUN_ON_LO);
     assert_every_thread(&seen, "Uid", "0\t0\t0\t0");
@@ -522,22 +509,32 @@ fn run_as_root_without_a_user_drops_other_capabilities_and_warns_once() {
 
 #[test]
 fn replay_needs_no_privilege() {
-    if !is_root() || !has_nobody() {
-        eprintln!("SKIPPED: needs root (to start a process as `nobody`)");
-        return;
-    }
-    let pcap = concat!(env!("CARGO_MANIFEST_DIR"), "/pcaps/demo-remcos.pcap");
-    let out = Command::new(C2TAP)
-        .args(["replay", pcap])
+    require(
+        is_root() && has_nobody(),
+        "root (to start a process as `nobody`) and the `nobody` account",
+    );
+    // The binary and the capture are copied where `nobody` may read them: the build directory
+    // need not be readable by other users.
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let c2tap = dir.path().join("c2tap");
+    fs::copy(C2TAP, &c2tap).unwrap();
+    let pcap = dir.path().join("demo-remcos.pcap");
+    fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/pcaps/demo-remcos.pcap"),
+        &pcap,
+    )
+    .unwrap();
+    fs::set_permissions(&pcap, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(&c2tap)
+        .arg("replay")
+        .arg(&pcap)
+        .current_dir(dir.path())
         .uid(65534)
         .gid(65534)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("Permission denied") && !out.status.success() {
-        eprintln!("SKIPPED: the build directory is not readable by `nobody`: {stderr}");
-        return;
-    }
     assert!(out.status.success(), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("|1001|"));
 }
@@ -558,13 +555,23 @@ fn fuzz_seeds_still_read() {
     // through its parser without a panic.
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/capture_file");
     let dir = tempfile::tempdir().unwrap();
+    let (mut seeds, mut opened, mut packets) = (0, 0, 0);
     for entry in fs::read_dir(corpus).unwrap().flatten() {
+        seeds += 1;
         let bytes = fs::read(entry.path()).unwrap();
         let path = scratch(dir.path(), "seed.pcap", &bytes);
         if let Ok(mut file) = c2tap::capture::file::CaptureFile::open(&path) {
+            opened += 1;
             while let Ok(Some(p)) = file.next_packet() {
+                packets += 1;
                 let _ = c2tap::decode::decode(p.link, p.data);
             }
         }
     }
+    // An empty or all-garbage corpus would pass the loop above without reading anything.
+    assert!(seeds > 0, "the capture_file corpus is empty");
+    assert!(
+        opened > 0 && packets > 0,
+        "no seed of {seeds} opened and yielded a packet ({opened} opened, {packets} packets)"
+    );
 }

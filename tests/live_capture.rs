@@ -18,14 +18,9 @@ fn pcap(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn lab() -> Option<Lab> {
-    match Lab::new() {
-        Ok(lab) => Some(lab),
-        Err(e) => {
-            eprintln!("SKIPPED: network namespaces are not available here ({e})");
-            None
-        }
-    }
+/// Two namespaces joined by a veth pair (needs root).
+fn lab() -> Lab {
+    Lab::new().unwrap_or_else(|e| panic!("this test needs root and network namespaces: {e}"))
 }
 
 /// A running sensor; killed on drop if a test fails before stopping it.
@@ -209,8 +204,8 @@ fn expected_demo() -> Vec<Rec> {
 /// Flows in demo-remcos + two-connections, all protocols, as one worker counts them.
 const DEMO_FLOWS: u64 = 7;
 
-fn run_demo(workers: u32, prefilter: bool, extra: &[&str]) -> Option<(Vec<Rec>, String)> {
-    let lab = lab()?;
+fn run_demo(workers: u32, prefilter: bool, extra: &[&str]) -> (Vec<Rec>, String) {
+    let lab = lab();
     let sensor = Sensor::start(&lab, workers, prefilter, None);
     for name in ["demo-remcos.pcap", "two-connections.pcap"]
         .iter()
@@ -218,7 +213,7 @@ fn run_demo(workers: u32, prefilter: bool, extra: &[&str]) -> Option<(Vec<Rec>, 
     {
         lab.replay(&pcap(name));
     }
-    Some(sensor.stop())
+    sensor.stop()
 }
 
 /// Flows each worker created, in worker order.
@@ -231,9 +226,7 @@ fn flows_per_worker(log: &str) -> Vec<u64> {
 
 #[test]
 fn one_worker_reports_each_session_once() {
-    let Some((recs, log)) = run_demo(1, false, &[]) else {
-        return;
-    };
+    let (recs, log) = run_demo(1, false, &[]);
     assert_eq!(recs, expected_demo(), "log:\n{log}");
     assert_eq!(worker_sum(&log, "flows_created"), DEMO_FLOWS, "log:\n{log}");
 }
@@ -242,9 +235,7 @@ fn one_worker_reports_each_session_once() {
 fn two_workers_split_no_flow_and_duplicate_no_alert() {
     // near-misses adds 10 flows that must not alert: with 17 flows both workers get some
     // (all on one side has odds of 2^-16), so the hash really spreads them.
-    let Some((recs, log)) = run_demo(2, false, &["near-misses.pcap"]) else {
-        return;
-    };
+    let (recs, log) = run_demo(2, false, &["near-misses.pcap"]);
     assert_eq!(recs, expected_demo(), "log:\n{log}");
     // A flow whose directions landed on two workers would be created twice.
     assert_eq!(
@@ -263,9 +254,7 @@ fn two_workers_split_no_flow_and_duplicate_no_alert() {
 
 #[test]
 fn kernel_prefilter_passes_only_ioc_traffic() {
-    let Some((recs, log)) = run_demo(2, true, &[]) else {
-        return;
-    };
+    let (recs, log) = run_demo(2, true, &[]);
     assert_eq!(recs, expected_demo(), "log:\n{log}");
     // Only the three C2 sessions left the kernel: DNS and HTTPS never reached a worker.
     assert_eq!(worker_sum(&log, "flows_created"), 3, "log:\n{log}");
@@ -274,7 +263,7 @@ fn kernel_prefilter_passes_only_ioc_traffic() {
 
 #[test]
 fn sighup_retro_matches_an_open_flow_and_sigterm_flushes_its_summary() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let feeds = tempfile::tempdir().expect("tempdir");
     let feed = feeds.path().join("iocs.txt");
     std::fs::write(&feed, "203.0.113.99:4444\n").expect("write feed");
@@ -301,7 +290,7 @@ fn sighup_retro_matches_an_open_flow_and_sigterm_flushes_its_summary() {
 
 #[test]
 fn a_missing_interface_is_retried_not_fatal() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("r.json");
     let log = std::fs::File::create(dir.path().join("err.log")).expect("log");

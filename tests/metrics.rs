@@ -20,12 +20,12 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-fn have(tool: &str) -> bool {
-    let found = Path::new(tool).exists();
-    if !found {
-        eprintln!("SKIP: {tool} is not installed");
-    }
-    found
+/// `tool` (from the Debian package prometheus) is part of the test.
+fn require_tool(tool: &str) {
+    assert!(
+        Path::new(tool).exists(),
+        "this test needs {tool} (package prometheus); scripts/test.sh installs it"
+    );
 }
 
 /// Kills the child process when the test ends, however it ends.
@@ -247,9 +247,7 @@ fn implausible_wire_lengths_are_counted() {
 
 #[test]
 fn promtool_accepts_a_real_scrape() {
-    if !have(PROMTOOL) {
-        return;
-    }
+    require_tool(PROMTOOL);
     let r = replay(&FIXTURES, 30);
     let (_, scrape) = get(r.addr, "/metrics");
     let mut check = Command::new(PROMTOOL)
@@ -274,9 +272,7 @@ fn promtool_accepts_a_real_scrape() {
 
 #[test]
 fn promtool_accepts_the_shipped_rules_and_they_fire_as_documented() {
-    if !have(PROMTOOL) {
-        return;
-    }
+    require_tool(PROMTOOL);
     let rules = repo("config/prometheus/c2tap.rules.yml");
     let out = Command::new(PROMTOOL)
         .args(["check", "rules"])
@@ -460,9 +456,7 @@ fn query_path(expr: &str) -> String {
 
 #[test]
 fn prometheus_scrapes_c2tap_and_evaluates_the_shipped_rules_and_dashboard() {
-    if !have(PROMETHEUS) {
-        return;
-    }
+    require_tool(PROMETHEUS);
     let r = replay(&["pcaps/demo-remcos.pcap"], 120);
     let p = prometheus(r.addr);
     let answer = poll(&p, &query_path("c2tap_matches_total"), |v| {

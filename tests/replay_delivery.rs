@@ -3,6 +3,8 @@
 //! `tls://` works from the command line (`--syslog-ca`) and from `--config`'s
 //! `[outputs.options]`, against a real rsyslogd with the gtls driver.
 
+#[path = "support/require.rs"]
+mod require;
 #[path = "support/rsyslog.rs"]
 mod rsyslog;
 
@@ -22,17 +24,12 @@ fn c2tap(args: &[&str]) -> Output {
         .expect("c2tap runs")
 }
 
-/// rsyslogd with its TLS driver is part of the test; under CI its absence is a failure.
-fn rsyslog_with_tls() -> bool {
-    let here = rsyslog::available() && rsyslog::tls_available();
-    if !here {
-        assert!(
-            std::env::var("CI").is_err(),
-            "rsyslogd with the gtls driver is required under CI (scripts/deps.sh)"
-        );
-        eprintln!("SKIP: rsyslogd or its gtls driver is not installed");
-    }
-    here
+/// rsyslogd with its TLS driver is part of the test.
+fn require_rsyslog_with_tls() {
+    require::require(
+        rsyslog::available() && rsyslog::tls_available(),
+        "rsyslogd with its gtls driver (packages rsyslog, rsyslog-gnutls)",
+    );
 }
 
 /// A test CA and a server certificate for 127.0.0.1/localhost: (ca, cert, key) paths.
@@ -132,9 +129,7 @@ fn tls_needs_a_ca_and_names_the_flag() {
 
 #[test]
 fn replay_sends_over_tls_with_syslog_ca_and_with_config_options() {
-    if !rsyslog_with_tls() {
-        return;
-    }
+    require_rsyslog_with_tls();
     let dir = tempfile::tempdir().unwrap();
     let (daemon, ca) = tls_daemon(dir.path());
     let url = format!("tls://127.0.0.1:{}", daemon.port);
@@ -190,9 +185,7 @@ fn replay_sends_over_tls_with_syslog_ca_and_with_config_options() {
 
 #[test]
 fn an_untrusted_tls_receiver_is_refused_with_the_reason() {
-    if !rsyslog_with_tls() {
-        return;
-    }
+    require_rsyslog_with_tls();
     let dir = tempfile::tempdir().unwrap();
     let (daemon, _ca) = tls_daemon(dir.path());
     // A CA that did not sign the receiver's certificate.

@@ -3,6 +3,8 @@
 //! a receiver that restarts, is absent at start, or whose spool fills; shutdown flushes.
 //! Each test skips (passing, with a message) when rsyslogd is not installed.
 
+#[path = "support/require.rs"]
+mod require;
 #[path = "support/rsyslog.rs"]
 mod rsyslog;
 
@@ -21,20 +23,9 @@ use rsyslog::{Listen, Rsyslog};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn skip() -> bool {
-    if !rsyslog::available() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{} is required under CI",
-            rsyslog::RSYSLOGD
-        );
-        eprintln!(
-            "SKIP: {} not installed (scripts/deps.sh installs rsyslog)",
-            rsyslog::RSYSLOGD
-        );
-        return true;
-    }
-    false
+/// rsyslogd is part of the test.
+fn require_rsyslog() {
+    require::require(rsyslog::available(), "rsyslogd (package rsyslog)");
 }
 
 /// Record number `i`: the worked example, its number in `in=` (bytes to server) so arrival
@@ -171,25 +162,19 @@ fn wait_connected(dispatcher: &Dispatcher) {
 
 #[test]
 fn udp_arrives_byte_exact_and_parses() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     deliver_and_check(Listen::Udp, "udp", options(None), Framing::Lf);
 }
 
 #[test]
 fn tcp_lf_framing() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     deliver_and_check(Listen::Tcp, "tcp", options(None), Framing::Lf);
 }
 
 #[test]
 fn tcp_octet_counting_and_rfc5424() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     deliver_and_check(Listen::Tcp, "tcp", options(None), Framing::OctetCounting);
     let opts = OutputOptions {
         rfc5424: true,
@@ -212,13 +197,11 @@ fn tcp_octet_counting_and_rfc5424() {
 
 #[test]
 fn tls_with_test_ca() {
-    if skip() {
-        return;
-    }
-    if !rsyslog::tls_available() {
-        eprintln!("SKIP: rsyslog gtls driver missing (install rsyslog-gnutls)");
-        return;
-    }
+    require_rsyslog();
+    require::require(
+        rsyslog::tls_available(),
+        "rsyslog's gtls driver (package rsyslog-gnutls)",
+    );
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("pki");
     std::fs::create_dir_all(&pki).unwrap();
@@ -295,9 +278,7 @@ fn tls_with_test_ca() {
 
 #[test]
 fn receiver_restart_mid_stream_loses_nothing() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("state");
     let (mut daemon, dispatcher) = tcp_pair(&dir.path().join("rsyslog"), &options(Some(&spool)));
@@ -341,9 +322,7 @@ fn receiver_restart_mid_stream_loses_nothing() {
 
 #[test]
 fn absent_at_start_then_started_gets_the_spool() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("state");
     let port = rsyslog::free_port(&Listen::Tcp);
@@ -377,9 +356,7 @@ fn absent_at_start_then_started_gets_the_spool() {
 
 #[test]
 fn full_spool_drops_and_counts() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("state");
     let port = rsyslog::free_port(&Listen::Tcp);
@@ -450,9 +427,7 @@ fn full_spool_drops_and_counts() {
 
 #[test]
 fn shutdown_flushes_everything_queued() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     let dir = tempfile::tempdir().unwrap();
     let (daemon, dispatcher) = tcp_pair(dir.path(), &options(Some(&dir.path().join("state"))));
     let mut sink = dispatcher.sink();
@@ -471,9 +446,7 @@ fn shutdown_flushes_everything_queued() {
 
 #[test]
 fn hostile_ioc_metadata_stays_one_record() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     let nasty = "a=b|c\\d\r\ne CEF:0|x|y|z|1|n|9|src=6.6.6.6";
     let dir = tempfile::tempdir().unwrap();
     let opts = options(None);
@@ -516,9 +489,7 @@ fn hostile_ioc_metadata_stays_one_record() {
 /// lands in the SIEM the same way live alerts do.
 #[test]
 fn replay_sends_the_records_it_prints_to_rsyslog() {
-    if skip() {
-        return;
-    }
+    require_rsyslog();
     let dir = tempfile::tempdir().unwrap();
     let port = rsyslog::free_port(&Listen::Tcp);
     let mut daemon = Rsyslog::new(dir.path(), Listen::Tcp, port);

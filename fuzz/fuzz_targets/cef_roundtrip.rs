@@ -36,6 +36,9 @@ struct Input {
     totals: (u64, u64, u64, u64),
     count: u32,
     suppressed: Option<String>,
+    outer: bool,
+    clients: u64,
+    capture_problem: Option<String>,
     replay: bool,
     budget: u16,
 }
@@ -56,7 +59,7 @@ fn record(i: &Input) -> Record {
             matches: i.totals.2,
             iocs_loaded: i.totals.3,
             ioc_age_secs: i.times.1,
-            capture_problem: i.suppressed.clone(),
+            capture_problem: i.capture_problem.clone(),
         });
     }
     let signature = match i.signature % 3 {
@@ -107,7 +110,7 @@ fn record(i: &Input) -> Record {
         ioc_is_server: true,
         vlan: i.vlan,
         tunnel,
-        outer: i.vlan % 2 == 1,
+        outer: i.outer,
         interface: Arc::from(i.interface.as_str()),
         totals: Totals {
             packets_to_server: i.totals.0,
@@ -116,7 +119,7 @@ fn record(i: &Input) -> Record {
             bytes_to_client: i.totals.3,
         },
         count: i.count,
-        clients: u64::from(i.count),
+        clients: i.clients,
         suppressed: i.suppressed.as_deref().map(Arc::from),
     })
 }

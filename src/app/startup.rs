@@ -257,20 +257,14 @@ fn check_outputs(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) 
 /// at its first record. Judged on the file, or the nearest directory that exists (the output
 /// creates the file), without creating anything.
 fn writable_mount(path: &Path) -> Result<(), String> {
-    use std::os::unix::ffi::OsStrExt;
     let existing = path
         .ancestors()
         .find(|p| p.exists())
         .unwrap_or(Path::new("/"));
-    let Ok(c_path) = std::ffi::CString::new(existing.as_os_str().as_bytes()) else {
-        return Ok(()); // a NUL in the path is refused by the output's own URL check
-    };
-    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
-    // SAFETY: a NUL-terminated path and a buffer of the right type, as statvfs(3) asks.
-    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
-    // SAFETY: statvfs filled the buffer when it returned 0.
-    if rc != 0 || unsafe { stat.assume_init() }.f_flag & libc::ST_RDONLY == 0 {
-        return Ok(());
+    match rustix::fs::statvfs(existing) {
+        Ok(st) if st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) => {}
+        // Not read-only, or not knowable here: the output's own open reports the rest.
+        _ => return Ok(()),
     }
     Err(format!(
         "{}: on a read-only file system. Under the systemd unit (ProtectSystem=strict) only \

@@ -6,6 +6,7 @@
 //! a flow reach the same worker (checked on this kernel by `tests/live_capture.rs`), and IPv4
 //! fragments are reassembled before hashing so they follow their flow. The unsafe code of the
 //! crate's capture side lives here: the fanout and socket-filter socket options.
+#![allow(unsafe_code)] // socket options libc has no safe wrapper for; each block says why it is sound
 
 use std::os::fd::AsRawFd;
 use std::time::Duration;

@@ -185,6 +185,7 @@ impl Iterator for Candidates<'_> {
 
 /// Ask the CPU to bring the cache line of `at` in; a no-op elsewhere than x86-64.
 #[inline(always)]
+#[allow(unsafe_code)] // a CPU intrinsic; the block says why it is sound
 pub(super) fn prefetch(at: *const u8) {
     // SAFETY: a prefetch is a hint: it never faults (whatever the address) and never
     // changes memory; nothing is dereferenced.
@@ -199,6 +200,7 @@ pub(super) fn prefetch(at: *const u8) {
 /// Ask for transparent huge pages on a large table allocation (THP is often `madvise`-only):
 /// the per-packet accesses are random over the whole table, and with 4 KiB pages nearly each
 /// one also misses the TLB. Advisory: failure changes nothing but speed.
+#[allow(unsafe_code)] // madvise has no std wrapper; the block says why it is sound
 pub(super) fn huge_pages<T>(buf: &mut [T]) {
     const HUGE: usize = 2 << 20;
     let start = buf.as_mut_ptr() as usize;

@@ -227,9 +227,12 @@ mod tests {
     fn publish_then_snapshot_round_trips_every_field() {
         let gate = Arc::new(IocLabelGate::new(100));
         let w = WorkerCounters::new("eth0", 3, gate);
-        let mut s = WorkerStats {
+        // Every field named (no `..Default::default()`): a new counter that `publish` forgets
+        // fails to compile here until it is given a value and round-tripped.
+        let s = WorkerStats {
             packets: 1,
             bytes: 2,
+            decode_errors: std::array::from_fn(|i| 100 + i as u64),
             fragments_unattributed: 3,
             flows_created: 4,
             flows_evicted: 5,
@@ -246,14 +249,19 @@ mod tests {
                 records: 18,
                 untracked: 19,
             },
-            wire_len_implausible: 20,
-            ..WorkerStats::default()
+            time_steps_back: 20,
+            time_jumps: 21,
+            wire_len_implausible: 22,
         };
-        for (i, e) in s.decode_errors.iter_mut().enumerate() {
-            *e = 100 + i as u64;
-        }
         w.publish(&s);
-        assert_eq!(w.snapshot(), s);
+        // Packet-time anomalies go to the replay summary only (`load` leaves them at zero);
+        // every other field comes back as published.
+        let published = WorkerStats {
+            time_steps_back: 0,
+            time_jumps: 0,
+            ..s
+        };
+        assert_eq!(w.snapshot(), published);
         assert_eq!((w.interface(), w.worker()), ("eth0", 3));
         assert_eq!(w.kernel_snapshot(), None);
         w.kernel(10, 2, 1);

@@ -3,8 +3,12 @@
 
 pub mod aggregate;
 pub mod cef;
+/// A CEF parser for tests and the fuzz round trip, never used on the data path.
+#[cfg(any(test, feature = "test-support"))]
 pub mod cef_parse;
 pub mod dispatcher;
+/// Example records for tests and benches.
+#[cfg(any(test, feature = "test-support"))]
 pub mod examples;
 pub mod json;
 pub mod line;

@@ -205,6 +205,7 @@ impl Sensor {
     }
 
     /// `(status, body)` of a GET on the metrics endpoint.
+    #[allow(unsafe_code)] // setns has no std wrapper
     pub fn http(&self, path: &str) -> (u16, String) {
         let path = path.to_string();
         let netns = format!("/var/run/netns/{}", self.netns);

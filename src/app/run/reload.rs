@@ -149,6 +149,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
+    #[allow(unsafe_code)] // mkfifo has no std wrapper
     fn fifo(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
         let path = dir.join(name);
         let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();

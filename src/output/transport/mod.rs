@@ -294,6 +294,7 @@ impl Wire {
     }
 
     /// Bytes written to the socket that the peer's kernel has not acknowledged yet.
+    #[allow(unsafe_code)] // an ioctl with no safe wrapper; the block says why it is sound
     fn unacked(&self) -> io::Result<u64> {
         let mut queued: libc::c_int = 0;
         // SAFETY: TIOCOUTQ (= SIOCOUTQ) writes one int through the pointer, which points at a
