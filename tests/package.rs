@@ -10,6 +10,9 @@
 //! Needs `cargo deb` (`cargo install --locked cargo-deb`; scripts/test.sh installs it),
 //! `dpkg-deb` and `systemd-analyze`; the mount test needs root.
 
+#[path = "support/require.rs"]
+mod require;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,14 +30,13 @@ fn have(tool: &str, args: &[&str]) -> bool {
         .args(args)
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`{tool} {}` is needed (cargo deb: cargo install --locked cargo-deb)",
+    require::require(
+        ok,
+        &format!(
+            "`{tool} {}` (cargo deb: cargo install --locked cargo-deb)",
             args.join(" ")
-        );
-        eprintln!("SKIPPED: `{tool}` is not available");
-    }
+        ),
+    );
     ok
 }
 
@@ -249,14 +251,7 @@ impl ReadOnlyMount {
             .arg(dir.path())
             .status()
             .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "mounting a read-only tmpfs needs root"
-            );
-            eprintln!("SKIPPED: cannot mount a read-only tmpfs (needs root)");
-            return None;
-        }
+        require::require(ok, "root, to mount a read-only tmpfs");
         Some(ReadOnlyMount(dir))
     }
 }
