@@ -453,6 +453,21 @@ mod tests {
         }
     }
 
+    /// Valid frame `which`, with bytes overwritten at `flips` and cut at `cut`.
+    fn mutated(
+        which: usize,
+        cut: prop::sample::Index,
+        flips: &[(prop::sample::Index, u8)],
+    ) -> (u32, Vec<u8>) {
+        let (link, mut frame) = valid_frames().swap_remove(which);
+        for (at, value) in flips {
+            let at = at.index(frame.len());
+            frame[at] = *value;
+        }
+        frame.truncate(cut.index(frame.len() + 1));
+        (link, frame)
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(
@@ -468,13 +483,8 @@ mod tests {
             cut in any::<prop::sample::Index>(),
             flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
         ) {
-            let (link, mut frame) = valid_frames().swap_remove(which);
-            for (at, value) in flips {
-                let at = at.index(frame.len());
-                frame[at] = value;
-            }
-            let len = cut.index(frame.len() + 1);
-            let _ = decode(LinkType(link), &frame[..len]);
+            let (link, frame) = mutated(which, cut, &flips);
+            let _ = decode(LinkType(link), &frame);
         }
 
         /// The layers never change the flow `decode` finds; outer layers name the tunnel they
@@ -485,12 +495,8 @@ mod tests {
             cut in any::<prop::sample::Index>(),
             flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
         ) {
-            let (link, mut frame) = valid_frames().swap_remove(which);
-            for (at, value) in flips {
-                let at = at.index(frame.len());
-                frame[at] = value;
-            }
-            let frame = &frame[..cut.index(frame.len() + 1)];
+            let (link, frame) = mutated(which, cut, &flips);
+            let frame = &frame[..];
             let mut layers = Layers::default();
             let meta = decode_layers(LinkType(link), frame, &mut layers);
             prop_assert_eq!(meta, decode(LinkType(link), frame));
