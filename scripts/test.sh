@@ -9,6 +9,10 @@ scripts/deps.sh build-essential pkg-config libpcap-dev tcpdump tcpreplay iproute
 # Node (for the KQL checks) may come from elsewhere than Debian; only install it when absent.
 command -v npm >/dev/null 2>&1 || scripts/deps.sh nodejs npm
 
+# Tools the tests themselves run: installed before the tests, never discovered missing by them.
+# The Debian package test (tests/package.rs) builds the .deb with cargo-deb.
+command -v cargo-deb >/dev/null 2>&1 || cargo install --locked cargo-deb
+
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 results="$(mktemp)"
@@ -26,8 +30,6 @@ ignored="$(awk '/^test result:/ { n += $8 } END { print n + 0 }' "$results")"
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny
 cargo deny check licenses bans sources
 
-# The Debian package test (tests/package.rs) builds the .deb with cargo-deb.
-command -v cargo-deb >/dev/null 2>&1 || cargo install --locked cargo-deb
 
 # Fuzz smoke: every cargo-fuzz target for a few seconds from its committed seeds.
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
