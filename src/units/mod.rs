@@ -1,4 +1,4 @@
-//! Units: the one grammar for durations and sizes that every settings key takes (the config
+//! Units: timestamps ([`Timestamp`], feed dates parsed once) and the one grammar for durations and sizes that every settings key takes (the config
 //! file's sections and `[outputs.options]` alike), so an operator never has to remember which
 //! key wants `1d` and which wants bare seconds. A leaf beside the data path: it knows nothing of
 //! any stage, and every stage's settings are parsed through it once, at load.
@@ -7,11 +7,15 @@
 //! of seconds (`30`, or a TOML integer `30`). Sizes: a whole number of bytes, or with a binary
 //! unit, `512KiB`, `64MiB`, `1GiB` (`K`, `M`, `G` and `B` too), as text or a TOML integer.
 
+mod timestamp;
+
 use std::fmt;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+
+pub use timestamp::{civil_from_days, days_from_civil, Timestamp};
 
 /// Units a duration takes, with their length in milliseconds, largest first (for display).
 const DURATION_UNITS: [(&str, u64); 5] = [
