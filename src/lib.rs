@@ -27,5 +27,7 @@ pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod privilege;
+pub mod problem;
 pub mod record;
 pub mod time;
+pub mod units;

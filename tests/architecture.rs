@@ -9,8 +9,9 @@ use std::path::Path;
 
 /// Top-level modules from the bottom up; a module may use those in lower layers only.
 const LAYERS: &[&[&str]] = &[
-    // Leaves beside the path: clock arithmetic, the process's privileges and file trust.
-    &["time", "privilege"],
+    // Leaves beside the path: clock arithmetic, the process's privileges and file trust, units
+    // of settings (durations, sizes), settings problems.
+    &["time", "privilege", "units", "problem"],
     // The data path, left to right (decode sits under capture: captures are tagged with its
     // link types).
     &["decode"],
@@ -37,11 +38,7 @@ const KNOWN_DEBT: &[(&str, &str)] = &[
     ("capture", "ioc"),
     // Flow state holds the matched `Arc<Ioc>`.
     ("flow", "ioc"),
-    // config validates output URLs with `app::run::check_output_url`.
-    ("config", "app"),
-    // exclude uses config::Problem / IocSettings, counts into metrics and uses
-    // output::cef::has_ports and output's RecordSink.
-    ("exclude", "config"),
+    // exclude counts into metrics and uses output::cef::has_ports and output's RecordSink.
     ("exclude", "metrics"),
     ("exclude", "output"),
 ];

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use c2tap::app::check_config::check_config;
 use c2tap::app::run::{settings, RunFlags};
-use c2tap::output::{Dispatcher, OutputOptions, OutputSpec};
+use c2tap::output::Dispatcher;
 use c2tap::record::SensorContext;
 use proptest::prelude::*;
 
@@ -130,7 +130,7 @@ fn check_config_lists_every_problem_run_would_stop_on_with_its_key() {
              [iocs]\nfeeds = [\"{}/missing.txt\", \"{}\"]\n\
              [outputs]\nurls = [\"tls://127.0.0.1:6514\"]\n\
              [logging]\nlevel = \"verbose\"\n\
-             [flow.timeouts]\nudp = 5\n",
+             [flow.timeouts]\nudp = 5.5\n",
             dir.path().display(),
             ww.display()
         ),
@@ -141,7 +141,7 @@ fn check_config_lists_every_problem_run_would_stop_on_with_its_key() {
     for want in [
         "capture.workers: invalid type: string \"2\", expected u32",
         "capture.snaplen: invalid type: string \"x\", expected u32",
-        "flow.timeouts.udp: invalid type: integer `5`, expected a string",
+        "flow.timeouts.udp: invalid type: floating point `5.5`, expected a duration",
         "logging.level: `verbose` is not a level",
         "user: user `no-such-user` is not in /etc/passwd",
         "outputs.options.tls_ca: outputs.urls[0] is tls:// and needs the receiver's CA",
@@ -339,13 +339,7 @@ fn run_start_path(path: &Path) -> Result<(), String> {
         .map_or(0, |d| d.as_secs());
     c2tap::exclude::load_feeds(&s.iocs, now).map_err(|e| e.to_string())?;
     drop(service);
-    let specs = s
-        .outputs
-        .urls
-        .iter()
-        .map(|u| u.parse::<OutputSpec>().map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let opts = OutputOptions::from_table(s.outputs.options.clone()).map_err(|e| e.to_string())?;
+    let (specs, opts) = (s.outputs.specs.clone(), s.outputs.options.clone());
     let ctx = SensorContext {
         hostname: "t".into(),
         replay: false,

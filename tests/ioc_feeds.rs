@@ -86,8 +86,8 @@ fn remcos_c2(first_seen: &str, source: &str) -> Ioc {
         malware: "Remcos".into(),
         threat_type: "botnet_cc".into(),
         confidence: Some(75),
-        first_seen: Some(first_seen.into()),
-        last_seen: Some("2026-05-10 06:00:00".into()),
+        first_seen: c2tap::units::Timestamp::parse(first_seen),
+        last_seen: c2tap::units::Timestamp::parse("2026-05-10 06:00:00"),
         source: source.into(),
         reference: None,
     }
@@ -165,7 +165,10 @@ fn markdown_write_up_keeps_threat_type_date_and_confidence() {
     );
     let first = ioc(&loaded, "138.9.41.254:8015");
     assert_eq!(first.threat_type, "botnet_cc");
-    assert_eq!(first.first_seen.as_deref(), Some("2026-05-09"));
+    assert_eq!(
+        first.first_seen.map(|t| t.to_string()).as_deref(),
+        Some("2026-05-09")
+    );
     assert_eq!(first.confidence, Some(75));
     assert_eq!(first.source, "remcos-writeup.md");
 }
@@ -200,7 +203,10 @@ fn threatfox_csv_14_columns() {
     assert_eq!(values(&loaded), ["8.134.12.90:7777", "192.0.2.44:2404"]);
     let old = ioc(&loaded, "192.0.2.44:2404");
     assert_eq!(
-        (old.confidence, old.last_seen.as_deref()),
+        (
+            old.confidence,
+            old.last_seen.map(|t| t.to_string()).as_deref()
+        ),
         (Some(50), Some("2024-07-16 01:00:00"))
     );
     assert_eq!(old.reference, None);
@@ -231,8 +237,14 @@ fn threatfox_json_export_and_api_reply() {
         (FeedFormat::ThreatfoxApi, 2, 1, 0, 1, 0, 0)
     );
     let first = ioc(&api, "138.9.223.13:8015");
-    assert_eq!(first.first_seen.as_deref(), Some("2026-05-09 14:02:11"));
-    assert_eq!(first.last_seen.as_deref(), Some("2026-05-10 06:00:00"));
+    assert_eq!(
+        first.first_seen.map(|t| t.to_string()).as_deref(),
+        Some("2026-05-09 14:02:11")
+    );
+    assert_eq!(
+        first.last_seen.map(|t| t.to_string()).as_deref(),
+        Some("2026-05-10 06:00:00")
+    );
     assert_eq!(first.source, "ThreatFox");
 }
 
@@ -254,7 +266,10 @@ fn stix_bundle_with_quoted_and_unquoted_ports() {
     );
     let quoted = ioc(&loaded, "138.9.41.254:8015");
     assert_eq!(quoted.malware, "Remcos");
-    assert_eq!(quoted.first_seen.as_deref(), Some("2026-05-09 14:02:11"));
+    assert_eq!(
+        quoted.first_seen.map(|t| t.to_string()).as_deref(),
+        Some("2026-05-09 14:02:11")
+    );
     assert_eq!(
         ioc(&loaded, "203.0.113.50").reference.as_deref(),
         Some("https://example.org/report")
@@ -271,8 +286,8 @@ fn context(loaded: &Loaded, value: &str) -> (String, String, Option<String>, Opt
     (
         i.malware.clone(),
         i.threat_type.clone(),
-        i.first_seen.clone(),
-        i.last_seen.clone(),
+        i.first_seen.map(|t| t.to_string()),
+        i.last_seen.map(|t| t.to_string()),
     )
 }
 
@@ -772,7 +787,10 @@ fn a_100k_row_threatfox_csv_loads_correctly() {
     );
     let last = ioc(&loaded, "11.1.134.158:41022");
     assert_eq!(
-        (last.confidence, last.first_seen.as_deref()),
+        (
+            last.confidence,
+            last.first_seen.map(|t| t.to_string()).as_deref()
+        ),
         (Some(100), Some("2026-05-09 10:00:00"))
     );
 }

@@ -29,7 +29,7 @@ pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
                 path.display(),
                 s.capture.interfaces.len(),
                 s.capture.workers,
-                s.outputs.urls.len(),
+                s.outputs.specs.len(),
                 stats.iocs
             )?;
             for f in &stats.files {

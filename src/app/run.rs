@@ -29,7 +29,7 @@ use crate::capture::live::{check_capture_permission, LiveOptions};
 use crate::config::{ConfigError, Settings};
 use crate::exclude::{severity, Exclusions, SharedExclusions, SuppressionCounts, Suppressor};
 use crate::metrics::{CountingSink, Metrics, WorkerCounters};
-use crate::output::{DispatchSink, Dispatcher, OutputOptions, OutputSpec};
+use crate::output::{DispatchSink, Dispatcher};
 use crate::pipeline::{Claims, Worker};
 use crate::privilege::{lock_down, Outcome};
 use crate::record::SensorContext;
@@ -63,20 +63,6 @@ pub fn settings(flags: &RunFlags) -> Result<Settings, ConfigError> {
     )
     .map(|checked| checked.settings)
     .map_err(ConfigError::Invalid)
-}
-
-/// Whether an `outputs.urls` entry can be used.
-pub fn check_output_url(url: &str) -> Result<(), String> {
-    url.parse::<OutputSpec>()
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-/// Whether the `[outputs.options]` table is acceptable.
-pub fn check_output_options(options: &toml::Table) -> Result<(), String> {
-    OutputOptions::from_table(options.clone())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 
 /// Logs to stderr for journald: no colours, and no timestamps when journald adds its own.
@@ -296,11 +282,7 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
 
 fn start_outputs(s: &Settings, ctx: SensorContext, metrics: &Metrics) -> Result<Dispatcher> {
-    let mut specs = Vec::with_capacity(s.outputs.urls.len());
-    for url in &s.outputs.urls {
-        specs.push(url.parse::<OutputSpec>()?);
-    }
-    let opts = OutputOptions::from_table(s.outputs.options.clone())?;
+    let (specs, opts) = (s.outputs.specs.clone(), s.outputs.options.clone());
     let d = Dispatcher::start(specs, opts, ctx).context("starting the outputs")?;
     metrics.set_outputs_ok(d.readiness().is_ok());
     Ok(d)

@@ -147,11 +147,11 @@ impl Expiry {
             .ok_or_else(bad)?;
         let m = parts.next().and_then(two_digits).ok_or_else(bad)?;
         let d = parts.next().and_then(two_digits).ok_or_else(bad)?;
-        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-            return Err(bad());
-        }
+        // The crate's one calendar (`units`) also refuses a day the month does not have.
+        let day =
+            crate::units::days_from_civil(i64::from(y), m.into(), d.into()).ok_or_else(bad)?;
         Ok(Expiry {
-            day: days_from_civil(i64::from(y), m, d),
+            day,
             offset,
             text: (y, m, d),
         })
@@ -173,27 +173,6 @@ impl std::fmt::Display for Expiry {
         let (y, m, d) = self.text;
         write!(f, "{y:04}-{m:02}-{d:02}")
     }
-}
-
-fn days_in_month(y: u16, m: u8) -> u8 {
-    match m {
-        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm).
-fn days_from_civil(y: i64, m: u8, d: u8) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -4,10 +4,27 @@
 //! it, and the sets are merged as one load would merge them (same endpoint: one IOC, metadata
 //! joined). Without per-feed settings this is exactly `ioc::load`.
 
-use crate::config::IocSettings;
+use std::time::Duration;
+
 use crate::ioc::{
-    self, Endpoint, FilterCounts, Filters, IocSetBuilder, LoadError, LoadStats, Loaded,
+    self, Endpoint, FeedSource, FilterCounts, Filters, IocSetBuilder, LoadError, LoadStats, Loaded,
 };
+
+/// The `[iocs]` settings, validated by config and handed to [`load_feeds`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IocSettings {
+    pub feeds: Vec<FeedSource>,
+    pub filters: Filters,
+    /// How often feed files are checked for changes; `None` = only on SIGHUP.
+    pub watch_interval: Option<Duration>,
+    /// Per feed, in `feeds` order: its own minimum confidence, if configured
+    /// (`crate::exclude::load_feeds` applies it).
+    pub feed_min_confidence: Vec<Option<u8>>,
+    /// Per feed, in `feeds` order: whether `[iocs.allow_broad]` lets it hold broad IOCs.
+    pub allow_broad: Vec<bool>,
+    /// Per feed, in `feeds` order: the family `[iocs.feed_malware]` gives its unnamed rows.
+    pub feed_malware: Vec<Option<String>>,
+}
 
 /// Loads `settings.feeds` (none → the built-in set) through the filters, each feed with its
 /// own minimum confidence where `[iocs.feed_min_confidence]` names one.

@@ -22,7 +22,7 @@ pub mod severity;
 mod sink;
 
 pub use addr::AddrList;
-pub use feeds::load_feeds;
+pub use feeds::{load_feeds, IocSettings};
 pub use rule::{valid_name, Disposal, RawRule, Rule, MAX_NAME_LEN, MAX_REASON_LEN};
 pub use set::{ExclusionSet, MAX_RULES};
 pub use sink::{Exclusions, RuleTally, SharedExclusions, SuppressionCounts, Suppressor};

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::addr::AddrList;
 use super::clock::{Expiry, Offset, Window};
-use crate::config::Problem;
 use crate::output::cef::has_ports;
+use crate::problem::Problem;
 use crate::record::FlowRecord;
 
 /// Longest rule name: it is a metric label and part of every suppressed record.

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::rule::{compile, Disposal, RawRule, Rule};
-use crate::config::Problem;
 use crate::output::cef::has_ports;
+use crate::problem::Problem;
 use crate::record::FlowRecord;
 
 /// Most rules in one config: each record is checked against every rule in turn.

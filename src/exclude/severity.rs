@@ -22,7 +22,7 @@ use arc_swap::{ArcSwapOption, Guard};
 
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::problem::Problem;
 use crate::record::{Action, Record, Signature};
 
 /// One row: IOCs with at least `min_confidence` get `severity`.

@@ -158,6 +158,7 @@ fn add_name(list: &mut String, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::Timestamp;
 
     fn ioc(
         malware: &str,
@@ -172,8 +173,8 @@ mod tests {
             malware: malware.into(),
             threat_type: String::new(),
             confidence,
-            first_seen: Some(first.into()),
-            last_seen: last.map(Into::into),
+            first_seen: Timestamp::parse(first),
+            last_seen: last.and_then(Timestamp::parse),
             source: source.into(),
             reference: None,
         }
@@ -218,8 +219,8 @@ mod tests {
                 malware: "Remcos, AsyncRAT".into(),
                 threat_type: "botnet_cc".into(),
                 confidence: Some(75),
-                first_seen: Some("2026-05-01 10:00:00".into()),
-                last_seen: Some("2026-05-10".into()),
+                first_seen: Timestamp::parse("2026-05-01 10:00:00"),
+                last_seen: Timestamp::parse("2026-05-10"),
                 source: "ThreatFox, c2.txt".into(),
                 reference: Some("https://example.org/r".into()),
             })

@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 use super::endpoint::Endpoint;
-use super::IocSet;
+use super::{IocSet, Timestamp};
 
 /// Most values written inline in one `dynamic([...])`.
 const INLINE_MAX: usize = 1000;
@@ -257,6 +257,7 @@ pub fn write_watchlist_csv(out: &mut dyn Write, set: &IocSet) -> io::Result<()> 
             Err(_) => continue,
         };
         let confidence = ioc.confidence.map(|c| c.to_string()).unwrap_or_default();
+        let seen = |t: Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
         let fields = [
             ioc.value.as_str(),
             &address,
@@ -265,8 +266,8 @@ pub fn write_watchlist_csv(out: &mut dyn Write, set: &IocSet) -> io::Result<()> 
             &ioc.malware,
             &ioc.threat_type,
             &confidence,
-            ioc.first_seen.as_deref().unwrap_or_default(),
-            ioc.last_seen.as_deref().unwrap_or_default(),
+            &seen(ioc.first_seen),
+            &seen(ioc.last_seen),
             &ioc.source,
         ];
         let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
@@ -437,7 +438,7 @@ mod tests {
                         malware: malware.into(),
                         threat_type: "botnet_cc".into(),
                         confidence: Some(75),
-                        first_seen: Some("2026-05-09".into()),
+                        first_seen: Timestamp::parse("2026-05-09"),
                         last_seen: None,
                         source: "t\n".into(),
                         reference: None,

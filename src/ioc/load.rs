@@ -19,7 +19,6 @@ use super::filter::Filters;
 use super::row::{FeedRow, Location, RowSink};
 use super::stats::{FileStats, FilterCounts, LoadStats};
 use super::text::{decode, FormatError};
-use super::timestamp::Timestamp;
 use super::{
     builtin_entries, feodo_json, markdown, plain, stix, threatfox_csv, threatfox_json, Ioc, IocSet,
 };
@@ -244,8 +243,8 @@ impl Collector<'_> {
                     malware: Some(Cow::Borrowed(&ioc.malware)),
                     threat_type: Some(Cow::Borrowed(&ioc.threat_type)),
                     confidence: ioc.confidence,
-                    first_seen: ioc.first_seen.as_deref().and_then(Timestamp::parse),
-                    last_seen: ioc.last_seen.as_deref().and_then(Timestamp::parse),
+                    first_seen: ioc.first_seen,
+                    last_seen: ioc.last_seen,
                     reference: ioc.reference.as_deref().map(Cow::Borrowed),
                 },
             );
@@ -325,8 +324,8 @@ impl Collector<'_> {
             malware: text(&row.malware),
             threat_type: text(&row.threat_type),
             confidence: row.confidence,
-            first_seen: row.first_seen.map(|t| t.to_string()),
-            last_seen: row.last_seen.map(|t| t.to_string()),
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
             source: self.source_name.to_string(),
             reference: row
                 .reference

@@ -64,9 +64,10 @@ pub struct Ioc {
     pub threat_type: String,
     /// Confidence 0..=100, when the feed gives one.
     pub confidence: Option<u8>,
-    /// First/last seen in UTC as `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS`.
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
+    /// First/last seen, parsed once at load (UTC; shown as `YYYY-MM-DD` or
+    /// `YYYY-MM-DD HH:MM:SS`, as precise as the feed gave it).
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
     /// Where it came from: feed name (`ThreatFox`, or the file name for other formats);
     /// merged IOCs list every feed, comma-separated.
     pub source: String,
@@ -254,7 +255,7 @@ fn builtin_entries() -> impl Iterator<Item = (Endpoint, Ioc)> {
             malware: "Remcos".into(),
             threat_type: "botnet_cc".into(),
             confidence: Some(75),
-            first_seen: Some("2026-05-09".into()),
+            first_seen: Timestamp::parse("2026-05-09"),
             last_seen: None,
             source: "ThreatFox".into(),
             reference: None,

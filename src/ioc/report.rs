@@ -37,8 +37,8 @@ pub fn write_report(out: &mut dyn Write, loaded: &Loaded, json: bool) -> io::Res
                 i.malware.clone(),
                 i.threat_type.clone(),
                 i.confidence.map(|c| c.to_string()).unwrap_or_default(),
-                i.first_seen.clone().unwrap_or_default(),
-                i.last_seen.clone().unwrap_or_default(),
+                i.first_seen.map(|t| t.to_string()).unwrap_or_default(),
+                i.last_seen.map(|t| t.to_string()).unwrap_or_default(),
                 i.source.clone(),
             ]
         })

@@ -9,9 +9,10 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use crate::decode::Tunnel;
-use crate::output::timefmt::{feed_time_millis, push_u64};
+use crate::output::timefmt::push_u64;
 use crate::record::{FlowRecord, HealthRecord, Record, SensorContext, Signature};
 use crate::time::to_millis;
+use crate::units::Timestamp;
 
 pub const VENDOR: &str = "c2tap";
 pub const PRODUCT: &str = "c2tap";
@@ -436,11 +437,11 @@ fn flow_extension(
     ext.num("cn2", flow.totals.packets_to_server);
     ext.text("cn3Label", "packetsToClient");
     ext.num("cn3", flow.totals.packets_to_client);
-    if let Some(ms) = ioc.first_seen.as_deref().and_then(feed_time_millis) {
+    if let Some(ms) = ioc.first_seen.and_then(Timestamp::epoch_millis) {
         ext.text("deviceCustomDate1Label", "iocFirstSeen");
         ext.num("deviceCustomDate1", ms);
     }
-    if let Some(ms) = ioc.last_seen.as_deref().and_then(feed_time_millis) {
+    if let Some(ms) = ioc.last_seen.and_then(Timestamp::epoch_millis) {
         ext.text("deviceCustomDate2Label", "iocLastSeen");
         ext.num("deviceCustomDate2", ms);
     }

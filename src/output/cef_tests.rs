@@ -87,8 +87,9 @@ fn ipv6_icmp_summary_tunnel_and_optional_keys() {
         i.malware.clear();
         i.threat_type.clear();
         i.confidence = None;
-        i.first_seen = Some("not a date".into());
-        i.last_seen = Some("2026-05-10 01:02:03".into());
+        // A feed date that did not parse never reaches the model (`Timestamp::parse` → None).
+        i.first_seen = crate::units::Timestamp::parse("not a date");
+        i.last_seen = crate::units::Timestamp::parse("2026-05-10 01:02:03");
         i.reference = Some("https://threatfox.abuse.ch/ioc/1/".into());
     }) else {
         unreachable!()

@@ -29,7 +29,7 @@ pub fn ioc() -> Ioc {
         malware: "Remcos".into(),
         threat_type: "botnet_cc".into(),
         confidence: Some(75),
-        first_seen: Some("2026-05-09".into()),
+        first_seen: crate::units::Timestamp::parse("2026-05-09"),
         last_seen: None,
         source: "ThreatFox".into(),
         reference: None,

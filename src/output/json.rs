@@ -95,14 +95,13 @@ fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContex
         inner.num("confidence", u64::from(confidence));
     }
     inner.str("feed", &ioc.source);
-    for (key, value) in [
-        ("first_seen", &ioc.first_seen),
-        ("last_seen", &ioc.last_seen),
-        ("reference", &ioc.reference),
-    ] {
+    for (key, value) in [("first_seen", ioc.first_seen), ("last_seen", ioc.last_seen)] {
         if let Some(value) = value {
-            inner.str(key, value);
+            inner.str(key, value.text().as_str());
         }
+    }
+    if let Some(value) = &ioc.reference {
+        inner.str("reference", value);
     }
     inner.close();
 }

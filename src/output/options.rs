@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use thiserror::Error;
 
 use crate::output::line::Format;
 use crate::output::spool::SpoolError;
 use crate::output::syslog::{Facility, Framing};
+use crate::problem::{quote_key, Problem};
 
 #[derive(Debug, Error)]
 pub enum OutputError {
@@ -154,6 +155,7 @@ pub struct OutputOptions {
     /// whole chain takes without cutting: RFC 5424 receivers should accept it, the Log
     /// Analytics agent historically cut at it, and it stays far below the ~4 KiB practical UDP
     /// limit and rsyslog's 8 KiB default. Longer records are shortened field by field.
+    #[serde(deserialize_with = "crate::units::size_usize")]
     pub max_record_bytes: usize,
     /// In-memory queue per output, in records (default 10,000); beyond it records go to the spool.
     pub queue_records: usize,
@@ -161,21 +163,23 @@ pub struct OutputOptions {
     /// that do not fit the memory queue while the receiver is away are dropped (counted).
     pub spool_dir: Option<PathBuf>,
     /// Spool bound per output, in bytes (default 256 MiB).
+    #[serde(deserialize_with = "crate::units::size")]
     pub spool_max_bytes: u64,
     /// Alert-storm aggregation window on packet time, e.g. `"60s"` (default); `"0s"` disables.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::units::duration")]
     pub aggregate_window: Duration,
     /// A connection whose receiver confirms nothing for this long while messages are
     /// outstanding is given up: the output is marked down (metric, `/readyz`, log), its
     /// unconfirmed messages go back to the spool, and it reconnects (default `"30s"`).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::units::duration")]
     pub stall_timeout: Duration,
     /// TCP/TLS: bytes of sent messages kept for a resend after a connection loss (default
     /// 8 MiB). Unconfirmed messages are always kept; beyond this bound the sender waits for
     /// the receiver's kernel to acknowledge before sending more.
+    #[serde(deserialize_with = "crate::units::size")]
     pub resend_window_bytes: u64,
     /// Longest wait between reconnect attempts (default `"5s"`; backoff doubles from 100 ms).
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::units::duration")]
     pub reconnect_max: Duration,
     /// PEM file of the CA(s) that sign the TLS receiver's certificate (required for tls://).
     pub tls_ca: Option<PathBuf>,
@@ -248,6 +252,41 @@ impl OutputOptions {
         }
     }
 
+    /// From the config file's `[outputs.options]` table, every bad option reported under its
+    /// own key path (`outputs.options.queue_records: ...`), for `check-config`.
+    pub fn from_config(table: &toml::Table) -> Result<OutputOptions, Vec<Problem>> {
+        let e = match OutputOptions::from_table(table.clone()) {
+            Ok(options) => return Ok(options),
+            Err(e) => e.to_string(),
+        };
+        // Each key alone, so every bad option is listed under its own key.
+        let mut problems = Vec::new();
+        for (key, value) in table {
+            let mut one = toml::Table::new();
+            one.insert(key.clone(), value.clone());
+            if let Err(e) = OutputOptions::from_table(one) {
+                // The option parser's text names the key on a line of its own; the key path
+                // says it already.
+                let e = e.to_string();
+                let lines: Vec<&str> = e
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with("in `"))
+                    .collect();
+                let message = lines.join(" ");
+                let message = message.strip_prefix("output options: ").unwrap_or(&message);
+                problems.push(Problem::new(
+                    format!("outputs.options.{}", quote_key(key)),
+                    message,
+                ));
+            }
+        }
+        if problems.is_empty() {
+            problems.push(Problem::new("outputs.options", e));
+        }
+        Err(problems)
+    }
+
     /// From the config file's `[outputs.options]` table.
     pub fn from_table(table: toml::Table) -> Result<OutputOptions, OutputError> {
         let opts: OutputOptions = toml::Value::Table(table)
@@ -255,39 +294,6 @@ impl OutputOptions {
             .map_err(|e: toml::de::Error| OutputError::Options(e.to_string()))?;
         opts.validate()?;
         Ok(opts)
-    }
-}
-
-/// `"250ms"`, `"60s"`, `"5m"`, `"1h"`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (num, unit) = text.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let ms = match unit.trim() {
-        "ms" => n,
-        "" | "s" => n.checked_mul(1000)?,
-        "m" => n.checked_mul(60_000)?,
-        "h" => n.checked_mul(3_600_000)?,
-        _ => return None,
-    };
-    Some(Duration::from_millis(ms))
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Secs(u64),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Secs(s) => Ok(Duration::from_secs(s)),
-        Raw::Text(t) => parse_duration(&t).ok_or_else(|| {
-            serde::de::Error::custom(format!("bad duration {t:?} (e.g. \"60s\", \"500ms\")"))
-        }),
     }
 }
 
@@ -402,12 +408,31 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
-        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_duration("5d"), None);
-        assert_eq!(parse_duration("ms"), None);
+    fn durations_and_sizes_take_the_settings_grammar() {
+        let opts = |text: &str| toml::from_str::<toml::Table>(text).map(OutputOptions::from_table);
+        let o = opts("aggregate_window = \"250ms\"\nstall_timeout = \"1d\"\nreconnect_max = 7")
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.aggregate_window, Duration::from_millis(250));
+        assert_eq!(o.stall_timeout, Duration::from_secs(86_400));
+        assert_eq!(o.reconnect_max, Duration::from_secs(7));
+        let o = opts("reconnect_max = \"7\"\naggregate_window = \"0s\"")
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.reconnect_max, Duration::from_secs(7));
+        assert_eq!(o.aggregate_window, Duration::ZERO);
+        assert!(opts("reconnect_max = \"ms\"").unwrap().is_err());
+        let o = opts(
+            "max_record_bytes = \"4KiB\"\nspool_max_bytes = \"1GiB\"\nresend_window_bytes = \"16MiB\"",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.max_record_bytes, 4096);
+        assert_eq!(o.spool_max_bytes, 1 << 30);
+        assert_eq!(o.resend_window_bytes, 16 << 20);
+        let o = opts("max_record_bytes = 4096\nspool_max_bytes = 1073741824")
+            .unwrap()
+            .unwrap();
+        assert_eq!((o.max_record_bytes, o.spool_max_bytes), (4096, 1 << 30));
     }
 }

@@ -1,6 +1,6 @@
 //! Time text for the output stage: the syslog header stamps (RFC 3164 `Mmm dd hh:mm:ss`,
-//! RFC 5424 `YYYY-MM-DDThh:mm:ss.mmmZ`) and the IOC first/last-seen dates that CEF carries as
-//! epoch milliseconds. All UTC, all computed from the record's own (packet) time so a replay
+//! RFC 5424 `YYYY-MM-DDThh:mm:ss.mmmZ`); the IOC first/last-seen dates arrive already parsed
+//! ([`crate::units::Timestamp`]). All UTC, all computed from the record's own (packet) time so a replay
 //! renders the same bytes on every run; nothing here allocates.
 
 use crate::time::{Nanos, NANOS_PER_MILLI, NANOS_PER_SEC};
@@ -100,102 +100,21 @@ pub fn push_u64(buf: &mut Vec<u8>, n: u64) {
     push_padded(buf, n, 1);
 }
 
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31), proleptic Gregorian, in 400-year eras
-/// that start on March 1st so the leap day falls at the end of each era-year.
+/// Days since 1970-01-01 → (year, month 1-12, day 1-31), by the crate's one calendar
+/// ([`crate::units::civil_from_days`]). Packet times (u64 nanoseconds) end in 2554, well inside
+/// its range; the fallback is never taken.
 fn date_of_day(days: u64) -> (u64, u8, u8) {
-    const DAYS_PER_ERA: u64 = 146_097;
-    // Shift the epoch to 0000-03-01, which starts an era.
-    let shifted = days + 719_468;
-    let era = shifted / DAYS_PER_ERA;
-    let day_of_era = shifted % DAYS_PER_ERA;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u8;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month as u8, day)
-}
-
-/// (year, month, day) → days since 1970-01-01; `None` before the epoch or for an invalid date.
-fn day_of_date(year: u64, month: u64, day: u64) -> Option<u64> {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_len = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let len = *month_len.get(usize::try_from(month.checked_sub(1)?).ok()?)?;
-    if day == 0 || day > len || !(1970..=9999).contains(&year) {
-        return None;
+    let civil = i64::try_from(days)
+        .ok()
+        .and_then(crate::units::civil_from_days);
+    match civil {
+        Some((y, m, d)) => (
+            u64::try_from(y).unwrap_or(1970),
+            u8::try_from(m).unwrap_or(1),
+            u8::try_from(d).unwrap_or(1),
+        ),
+        None => (1970, 1, 1),
     }
-    let y = if month <= 2 { year - 1 } else { year };
-    let m = if month <= 2 { month + 9 } else { month - 3 };
-    let era = y / 400;
-    let year_of_era = y % 400;
-    let day_of_year = (153 * m + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    (era * 146_097 + day_of_era).checked_sub(719_468)
-}
-
-/// A feed date as normalized by the IOC loader — `YYYY-MM-DD`, optionally followed by
-/// `[T ]hh:mm:ss`, fractional seconds and `Z`/` UTC` — as epoch milliseconds. Anything else is
-/// `None`: CEF then omits the key rather than sending a wrong date.
-pub fn feed_time_millis(text: &str) -> Option<u64> {
-    let bytes = text.trim().as_bytes();
-    let num = |from: usize, len: usize| -> Option<u64> {
-        let digits = bytes.get(from..from.checked_add(len)?)?;
-        digits.iter().try_fold(0u64, |acc, &b| {
-            b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
-        })
-    };
-    if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
-        return None;
-    }
-    let days = day_of_date(num(0, 4)?, num(5, 2)?, num(8, 2)?)?;
-    let mut secs = days * SECS_PER_DAY;
-    let rest = bytes.get(10..).unwrap_or_default();
-    if !rest.is_empty() {
-        if !matches!(rest.first(), Some(b'T' | b' ')) || bytes.get(13) != Some(&b':') {
-            return None;
-        }
-        let (h, m) = (num(11, 2)?, num(14, 2)?);
-        let s = if bytes.get(16) == Some(&b':') {
-            num(17, 2)?
-        } else {
-            0
-        };
-        if h > 23 || m > 59 || s > 60 {
-            return None;
-        }
-        let zone = bytes.get(if bytes.get(16) == Some(&b':') { 19 } else { 16 }..)?;
-        let zone = match zone
-            .iter()
-            .position(|b| !(b.is_ascii_digit() || *b == b'.'))
-        {
-            Some(p) => zone.get(p..).unwrap_or_default(),
-            None => &[],
-        };
-        if !matches!(zone, b"" | b"Z" | b"z" | b" UTC" | b"+00:00") {
-            return None;
-        }
-        secs += h * 3600 + m * 60 + s.min(59);
-    }
-    secs.checked_mul(1000)
 }
 
 #[cfg(test)]
@@ -234,49 +153,9 @@ mod tests {
     fn dates_round_trip_over_four_centuries() {
         for day in (0..146_097 * 2).step_by(7) {
             let (y, m, d) = date_of_day(day);
-            assert_eq!(
-                day_of_date(y, u64::from(m), u64::from(d)),
-                Some(day),
-                "day {day}"
-            );
+            let back = crate::units::days_from_civil(y as i64, m.into(), d.into());
+            assert_eq!(back, Some(day as i64), "day {day}");
         }
-    }
-
-    #[test]
-    fn feed_times_parse_or_refuse() {
-        assert_eq!(feed_time_millis("2026-05-09"), Some(1_778_284_800_000));
-        assert_eq!(
-            feed_time_millis("2026-05-09 14:03:27"),
-            Some(1_778_335_407_000)
-        );
-        assert_eq!(
-            feed_time_millis("2026-05-09T14:03:27Z"),
-            Some(1_778_335_407_000)
-        );
-        assert_eq!(
-            feed_time_millis("2026-05-09 14:03:27 UTC"),
-            Some(1_778_335_407_000)
-        );
-        assert_eq!(
-            feed_time_millis("2026-05-09T14:03:27.5Z"),
-            Some(1_778_335_407_000)
-        );
-        assert_eq!(
-            feed_time_millis("2026-05-09 14:03"),
-            Some(1_778_335_380_000)
-        );
-        for bad in [
-            "",
-            "2026",
-            "2026-13-01",
-            "2026-02-30",
-            "1969-12-31",
-            "2026-05-09 25:00",
-            "x",
-        ] {
-            assert_eq!(feed_time_millis(bad), None, "{bad}");
-        }
-        assert_eq!(feed_time_millis("2026-05-09 14:03:27+02:00"), None);
     }
 
     #[test]
