@@ -17,7 +17,7 @@ use c2tap::exclude;
 use c2tap::flow::limits;
 use c2tap::ioc::{self, FeedSource, Filters};
 use c2tap::metrics;
-use c2tap::output::line::Format;
+use c2tap::output::format::line::Format;
 use c2tap::output::{OutputOptions, OutputSpec};
 use c2tap::pipeline::WorkerConfig;
 use c2tap::time::NANOS_PER_MILLI;
@@ -227,9 +227,9 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
 }
 
 fn replay(args: ReplayArgs) -> Result<()> {
-    let (exclusions, mut output_options) = match &args.config {
+    let ((exclusions, severity), mut output_options) = match &args.config {
         Some(path) => (replay_exclusions(path)?, replay_output_options(path)?),
-        None => (exclude::ExclusionSet::default(), OutputOptions::default()),
+        None => (Default::default(), OutputOptions::default()),
     };
     let syslog = args
         .syslog
@@ -284,6 +284,7 @@ fn replay(args: ReplayArgs) -> Result<()> {
         hostname,
         progress: io::stderr().is_terminal(),
         exclusions,
+        severity,
         syslog,
         output_options,
     };
@@ -340,16 +341,17 @@ fn replay_output_options(path: &std::path::Path) -> Result<OutputOptions> {
     })
 }
 
-/// `replay --config`: installs the severity table and returns the rules, with their warnings
-/// on stderr (a rule that can never match is worth knowing before reading the counts).
-fn replay_exclusions(path: &std::path::Path) -> Result<exclude::ExclusionSet> {
+/// `replay --config`: the rules and the severity table, with the rules' warnings on stderr (a
+/// rule that can never match is worth knowing before reading the counts).
+fn replay_exclusions(
+    path: &std::path::Path,
+) -> Result<(exclude::ExclusionSet, exclude::severity::SeverityTable)> {
     let (rules, table) = config::load_exclusions(path)?;
-    exclude::severity::install(table);
     let mut err = io::stderr().lock();
     for w in rules.lint(epoch_secs()) {
         writeln!(err, "c2tap replay: warning: {}: {w}", path.display())?;
     }
-    Ok(rules)
+    Ok((rules, table))
 }
 
 fn epoch_secs() -> u64 {

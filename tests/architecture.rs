@@ -20,6 +20,8 @@ const LAYERS: &[&[&str]] = &[
     &["record"],
     &["detect"],
     &["exclude"],
+    // Count, suppress, aggregate: between detection (and its exclusion rules) and the outputs.
+    &["transform"],
     &["output"],
     // The per-worker loop that drives decode → flow → detect → output.
     &["pipeline"],
@@ -39,11 +41,8 @@ const KNOWN_DEBT: &[(&str, &str)] = &[
     ("flow", "ioc"),
     // config validates output URLs with `app::run::check_output_url`.
     ("config", "app"),
-    // exclude uses config::Problem / IocSettings, counts into metrics and uses
-    // output::cef::has_ports and output's RecordSink.
+    // exclude uses config::Problem / IocSettings.
     ("exclude", "config"),
-    ("exclude", "metrics"),
-    ("exclude", "output"),
 ];
 
 fn layer(module: &str) -> Option<usize> {

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use c2tap::app::replay::replay_records;
 use c2tap::ioc::{self, FeedSource, Filters};
-use c2tap::output::cef_parse::parse_cef;
+use c2tap::output::format::cef_parse::parse_cef;
 use c2tap::pipeline::WorkerConfig;
 use c2tap::record::{FlowRecord, Record, Signature};
 

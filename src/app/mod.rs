@@ -9,5 +9,5 @@ pub mod summary;
 
 /// The host name records carry (CEF `dvchost`, syslog HOSTNAME) unless configured.
 pub fn hostname() -> String {
-    crate::output::syslog::local_hostname()
+    crate::output::format::syslog::local_hostname()
 }

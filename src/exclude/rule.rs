@@ -10,8 +10,7 @@ use serde::Deserialize;
 use super::addr::AddrList;
 use super::clock::{Expiry, Offset, Window};
 use crate::config::Problem;
-use crate::output::cef::has_ports;
-use crate::record::FlowRecord;
+use crate::record::{has_ports, FlowRecord};
 
 /// Longest rule name: it is a metric label and part of every suppressed record.
 pub const MAX_NAME_LEN: usize = 40;

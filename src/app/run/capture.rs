@@ -20,8 +20,8 @@ use crate::capture::live::{
 };
 use crate::capture::prefilter;
 use crate::metrics::WorkerCounters;
-use crate::output::RecordSink;
 use crate::pipeline::Worker;
+use crate::record::RecordSink;
 
 use super::feeds::PrefilterState;
 

@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::output::aggregate::Aggregator;
-use crate::output::line::Format;
-use crate::output::spool::{Mark, Spool, SpoolError};
-use crate::output::syslog::Envelope;
+use crate::exclude::severity::{SeverityTable, SharedSeverity};
+use crate::output::deliver::spool::{Mark, Spool, SpoolError};
+use crate::output::format::line::Format;
+use crate::output::format::syslog::Envelope;
 use crate::record::{Record, SensorContext};
+use crate::transform::aggregate::Aggregator;
 
 pub const IDLE_TICK: Duration = Duration::from_millis(200);
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -260,6 +261,7 @@ pub fn run_intake(
     shared: Arc<Shared>,
     render: Render,
     ctx: SensorContext,
+    severity: SharedSeverity,
     window: u64,
 ) {
     let mut aggregator = Aggregator::new(window);
@@ -267,7 +269,7 @@ pub fn run_intake(
     // Live packet time is the wall clock, so a quiet link still closes windows; a replay's is
     // the file's, and its held-back records leave at the end of the input.
     let live = !ctx.replay;
-    let mut accept = |rec: Record| accept(&shared, &render, &ctx, rec);
+    let mut accept = |rec: Record| accept(&shared, &render, &ctx, &severity.load(), rec);
     loop {
         match rx.recv_timeout(IDLE_TICK) {
             Ok(rec) => aggregator.offer(rec, &mut accept),
@@ -289,16 +291,22 @@ pub fn run_intake(
 }
 
 /// Formats one record and queues it: a short lock, no I/O, never a wait.
-fn accept(shared: &Shared, render: &Render, ctx: &SensorContext, rec: Record) {
+fn accept(
+    shared: &Shared,
+    render: &Render,
+    ctx: &SensorContext,
+    severity: &SeverityTable,
+    rec: Record,
+) {
     let mut buf = shared.lock().free.pop().unwrap_or_default();
     buf.clear();
     match render {
         Render::Syslog(envelope) => {
-            if !envelope.write(&mut buf, &rec, ctx) {
+            if !envelope.write(&mut buf, &rec, ctx, severity) {
                 shared.counters.oversize.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Render::Lines(format) => format.write(&mut buf, &rec, ctx),
+        Render::Lines(format) => format.write(&mut buf, &rec, ctx, severity),
     }
     let mut state = shared.lock();
     if state.mem.len() < state.mem_cap {

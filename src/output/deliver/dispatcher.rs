@@ -11,13 +11,16 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Sender, TrySendError};
 
+use crate::exclude::severity::{self, SeverityTable, SharedSeverity};
+use crate::output::deliver::sender::{run_sender, SenderConfig};
+use crate::output::deliver::spool::Spool;
+use crate::output::deliver::transport::Connector;
+use crate::output::deliver::worker::{
+    run_intake, run_spooler, Counters, DropReason, Render, Shared,
+};
+use crate::output::format::syslog::Envelope;
 use crate::output::options::{OutputError, OutputOptions, OutputSpec};
-use crate::output::sender::{run_sender, SenderConfig};
-use crate::output::spool::Spool;
-use crate::output::syslog::Envelope;
-use crate::output::transport::Connector;
-use crate::output::worker::{run_intake, run_spooler, Counters, DropReason, Render, Shared};
-use crate::output::RecordSink;
+use crate::record::RecordSink;
 use crate::record::{Record, SensorContext};
 
 /// Counters of one output at one moment.
@@ -111,10 +114,23 @@ impl Dispatcher {
     /// Starts every output: opens its spool (recovering what a previous run left), loads TLS
     /// material, and spawns its threads. Connecting happens in the background; a receiver that
     /// is down at start is not an error (its records are spooled).
+    /// Records are rated by the default severity table.
     pub fn start(
         specs: Vec<OutputSpec>,
         opts: OutputOptions,
+        ctx: SensorContext,
+    ) -> Result<Dispatcher, OutputError> {
+        let severity = severity::shared(SeverityTable::default());
+        Dispatcher::start_with_severity(specs, opts, ctx, severity)
+    }
+
+    /// [`Dispatcher::start`], rating records by the table in `severity` as it is when each
+    /// record is formatted (a reload stores a new one).
+    pub fn start_with_severity(
+        specs: Vec<OutputSpec>,
+        opts: OutputOptions,
         mut ctx: SensorContext,
+        severity: SharedSeverity,
     ) -> Result<Dispatcher, OutputError> {
         opts.validate()?;
         if let Some(host) = &opts.hostname {
@@ -132,7 +148,7 @@ impl Dispatcher {
             outputs: Vec::new(),
         };
         for (spec, name) in specs.into_iter().zip(names) {
-            match start_output(&spec, name, &opts, &ctx) {
+            match start_output(&spec, name, &opts, &ctx, &severity) {
                 Ok(output) => dispatcher.outputs.push(output),
                 Err(e) => {
                     dispatcher.shutdown(Duration::ZERO);
@@ -208,6 +224,7 @@ fn start_output(
     name: String,
     opts: &OutputOptions,
     ctx: &SensorContext,
+    severity: &SharedSeverity,
 ) -> Result<Output, OutputError> {
     let connector = Connector::new(spec, opts)?;
     let spool = match &opts.spool_dir {
@@ -230,10 +247,10 @@ fn start_output(
     let (tx, rx) = bounded(opts.queue_records.min(HANDOFF_MAX));
     let window = u64::try_from(opts.aggregate_window.as_nanos()).unwrap_or(u64::MAX);
     let intake = {
-        let (shared, ctx) = (Arc::clone(&shared), ctx.clone());
+        let (shared, ctx, severity) = (Arc::clone(&shared), ctx.clone(), Arc::clone(severity));
         std::thread::Builder::new()
             .name(format!("out-in-{}", short(&name)))
-            .spawn(move || run_intake(rx, shared, render, ctx, window))
+            .spawn(move || run_intake(rx, shared, render, ctx, severity, window))
             .map_err(OutputError::Thread)?
     };
     let mut threads = vec![intake];
@@ -331,7 +348,7 @@ mod tests {
     use std::net::TcpListener;
 
     use super::*;
-    use crate::output::examples::{ctx, flow_record};
+    use crate::output::format::examples::{ctx, flow_record};
 
     fn opts(spool: Option<&std::path::Path>) -> OutputOptions {
         OutputOptions {
