@@ -79,3 +79,77 @@ fn exclusions(rules: &ExclusionSet, counters: Option<&dyn RuleCounters>) -> Excl
         counts: SuppressionCounts::new(rules, counters),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::io::{self, Write};
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::exclude::severity::{Step, DEFAULT};
+    use crate::output::format::cef_parse::parse_cef;
+    use crate::output::format::examples::{ctx, flow_record};
+    use crate::output::format::{Format, LineWriter};
+    use crate::record::RecordSink;
+
+    /// Every 1001 record gets `severity`, whatever its confidence.
+    fn flat(severity: u8) -> SeverityTable {
+        SeverityTable {
+            exact: vec![Step {
+                min_confidence: 0,
+                severity,
+            }]
+            .into(),
+            ..DEFAULT
+        }
+    }
+
+    /// A CEF line sink that the test can read while the chain still holds it.
+    #[derive(Clone, Default)]
+    struct Lines(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    type TestChain = Chain<LineWriter<Lines>>;
+
+    fn chain(tables: &ChainTables, lines: &Lines) -> TestChain {
+        let writer =
+            LineWriter::with_severity(lines.clone(), Format::Cef, ctx(), tables.severity.clone());
+        tables.chain(writer, None)
+    }
+
+    /// The Severity of the example alert sent through `chain` now.
+    fn rated(chain: &mut TestChain, lines: &Lines) -> String {
+        lines.0.borrow_mut().clear();
+        chain.emit(flow_record());
+        chain.inner_mut().inner_mut().flush().unwrap();
+        let text = String::from_utf8(lines.0.borrow().clone()).unwrap();
+        parse_cef(text.trim_end()).unwrap().severity
+    }
+
+    #[test]
+    fn two_chains_in_one_process_keep_their_own_tables() {
+        let none = ExclusionSet::default();
+        let (a, b) = (
+            ChainTables::new(&none, flat(2), None),
+            ChainTables::new(&none, DEFAULT, None),
+        );
+        let (la, lb) = (Lines::default(), Lines::default());
+        let (mut ca, mut cb) = (chain(&a, &la), chain(&b, &lb));
+        let mut both = || (rated(&mut ca, &la), rated(&mut cb, &lb));
+        assert_eq!(both(), ("2".into(), "8".into()));
+        // A reload of one chain swaps the table its running writers use, and only theirs.
+        a.replace(&none, flat(10), None);
+        assert_eq!(both(), ("10".into(), "8".into()));
+        b.replace(&none, flat(0), None);
+        assert_eq!(both(), ("10".into(), "0".into()));
+    }
+}
