@@ -25,8 +25,6 @@ pub use dir::check_private_dir;
 use dir::private_file;
 pub use frame::Mark;
 use frame::{encode_frame, FRAME_HEADER};
-#[cfg(test)]
-use frame::{scan_frame, Scan, MAGIC};
 
 /// Largest message the spool takes; bounds the allocation when reading a (possibly damaged)
 /// frame back. Far above any syslog size limit.
