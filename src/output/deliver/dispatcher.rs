@@ -14,10 +14,9 @@ use crossbeam_channel::{bounded, Sender, TrySendError};
 use crate::exclude::severity::{self, SeverityTable, SharedSeverity};
 use crate::output::deliver::sender::{run_sender, SenderConfig};
 use crate::output::deliver::spool::Spool;
+use crate::output::deliver::spooler::run_spooler;
 use crate::output::deliver::transport::Connector;
-use crate::output::deliver::worker::{
-    run_intake, run_spooler, Counters, DropReason, Render, Shared,
-};
+use crate::output::deliver::worker::{run_intake, Counters, DropReason, Render, Shared};
 use crate::output::format::syslog::Envelope;
 use crate::output::options::{OutputError, OutputOptions, OutputSpec};
 use crate::record::RecordSink;

@@ -4,6 +4,7 @@
 pub mod dispatcher;
 mod sender;
 pub mod spool;
+mod spooler;
 pub mod transport;
 mod worker;
 
