@@ -11,11 +11,13 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use c2tap::output::cef::write_cef;
-use c2tap::output::examples::{ctx, flow_record};
-use c2tap::output::json::write_json;
-use c2tap::output::syslog::{Envelope, Facility};
-use c2tap::output::{Dispatcher, OutputOptions, RecordSink};
+use c2tap::exclude::severity::DEFAULT;
+use c2tap::output::format::cef::write_cef;
+use c2tap::output::format::examples::{ctx, flow_record};
+use c2tap::output::format::json::write_json;
+use c2tap::output::format::syslog::{Envelope, Facility};
+use c2tap::output::{Dispatcher, OutputOptions};
+use c2tap::record::RecordSink;
 use criterion::{criterion_group, Criterion};
 
 fn formatting(c: &mut Criterion) {
@@ -26,19 +28,19 @@ fn formatting(c: &mut Criterion) {
     c.bench_function("write_cef", |b| {
         b.iter(|| {
             buf.clear();
-            write_cef(&mut buf, black_box(&rec), &ctx);
+            write_cef(&mut buf, black_box(&rec), &ctx, &DEFAULT);
         })
     });
     c.bench_function("syslog_envelope_cef", |b| {
         b.iter(|| {
             buf.clear();
-            envelope.write(&mut buf, black_box(&rec), &ctx);
+            envelope.write(&mut buf, black_box(&rec), &ctx, &DEFAULT);
         })
     });
     c.bench_function("write_json", |b| {
         b.iter(|| {
             buf.clear();
-            write_json(&mut buf, black_box(&rec), &ctx);
+            write_json(&mut buf, black_box(&rec), &ctx, &DEFAULT);
         })
     });
 }
@@ -120,7 +122,7 @@ fn delivered_per_second(n: u64) -> f64 {
 /// Emits `n` records as fast as one thread can while the receiver is away and every spool
 /// fsync takes `slow` extra. Returns (emit records/s, slowest emit, records spooled/s, report).
 fn intake_under_slow_disk(n: u64, slow: Duration) -> (f64, Duration, f64, String) {
-    c2tap::output::spool::simulate_slow_sync(slow);
+    c2tap::output::deliver::spool::simulate_slow_sync(slow);
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -178,7 +180,7 @@ fn intake_under_slow_disk(n: u64, slow: Duration) -> (f64, Duration, f64, String
             .collect::<Vec<_>>()
     );
     dispatcher.shutdown(Duration::ZERO);
-    c2tap::output::spool::simulate_slow_sync(Duration::ZERO);
+    c2tap::output::deliver::spool::simulate_slow_sync(Duration::ZERO);
     (emit_rate, slowest, spooled_rate, summary)
 }
 

@@ -3,7 +3,8 @@
 //! The data path reads left to right, one module per stage:
 //!
 //! ```text
-//! capture (live | file) → decode → flow → detect (ioc) → output (cef/json → syslog/file/stdout)
+//! capture (live | file) → decode → flow → detect (ioc) → transform (count, suppress, aggregate)
+//!     → output (format: cef/json → deliver: syslog/file/stdout)
 //!                 config, ioc loading, metrics sit beside the path; pipeline wires them
 //! ```
 //!
@@ -30,4 +31,5 @@ pub mod privilege;
 pub mod problem;
 pub mod record;
 pub mod time;
+pub mod transform;
 pub mod units;

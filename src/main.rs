@@ -3,24 +3,18 @@
 // unit tests unwrap, expect and print).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{value_parser, Args, Parser, Subcommand};
 
 use c2tap::app;
-use c2tap::config;
 use c2tap::detect::storm;
-use c2tap::exclude;
 use c2tap::flow::limits;
-use c2tap::ioc::{self, FeedSource, Filters};
-use c2tap::metrics;
-use c2tap::output::line::Format;
-use c2tap::output::{OutputOptions, OutputSpec};
-use c2tap::pipeline::WorkerConfig;
-use c2tap::time::NANOS_PER_MILLI;
+use c2tap::ioc::{self, Filters};
+use c2tap::output::format::Format;
 
 #[derive(Parser)]
 #[command(
@@ -201,226 +195,57 @@ fn confidence_range() -> std::ops::RangeInclusive<i64> {
     i64::from(*r.start())..=i64::from(*r.end())
 }
 
-fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
-    let sources: Vec<FeedSource> = args.iocs.iter().map(|s| FeedSource::parse(s)).collect();
-    let filters = Filters {
-        min_confidence: args.min_confidence,
-        max_age_days: args.max_age_days,
-        malware: args.malware.clone(),
-        allow_broad: args.allow_broad,
-        feed_malware: None,
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let loaded = ioc::load(&sources, &filters, now)?;
-    for warning in loaded
-        .stats
-        .files
-        .iter()
-        .filter_map(ioc::FileStats::broad_warning)
-    {
-        let _ = writeln!(io::stderr(), "c2tap: {warning}");
+impl FeedArgs {
+    fn filters(&self) -> Filters {
+        Filters {
+            min_confidence: self.min_confidence,
+            max_age_days: self.max_age_days,
+            malware: self.malware.clone(),
+            allow_broad: self.allow_broad,
+            feed_malware: None,
+        }
     }
-    Ok(loaded)
+
+    fn load(&self) -> Result<ioc::Loaded> {
+        app::iocs::load(&self.iocs, &self.filters())
+    }
 }
 
 fn replay(args: ReplayArgs) -> Result<()> {
-    let (exclusions, mut output_options) = match &args.config {
-        Some(path) => (replay_exclusions(path)?, replay_output_options(path)?),
-        None => (exclude::ExclusionSet::default(), OutputOptions::default()),
+    let worker = app::replay_cmd::WorkerFlags {
+        alerts_only: args.alerts_only,
+        holddown_ms: args.holddown_ms,
+        max_flows: args.max_flows,
+        storm_flows: args.storm_flows,
+        storm_window_ms: args.storm_window_ms,
     };
-    let syslog = args
-        .syslog
-        .iter()
-        .map(|url| {
-            url.parse::<OutputSpec>()
-                .with_context(|| format!("--syslog {url}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    output_options.tls_ca = args.syslog_ca.or(output_options.tls_ca);
-    output_options.tls_cert = args.syslog_cert.or(output_options.tls_cert);
-    output_options.tls_key = args.syslog_key.or(output_options.tls_key);
-    output_options.tls_server_name = args.syslog_server_name.or(output_options.tls_server_name);
-    if output_options.tls_ca.is_none() {
-        if let Some(url) = args.syslog.iter().find(|u| u.starts_with("tls://")) {
-            bail!(
-                "--syslog {url}: needs the receiver's CA: --syslog-ca FILE (or tls_ca in the \
-                 --config file's [outputs.options])"
-            );
-        }
-    }
-    // One host name for the printed and the sent records.
-    let hostname = args
-        .hostname
-        .or(output_options.hostname.take())
-        .unwrap_or_else(app::hostname);
-    let load_started = std::time::Instant::now();
-    let loaded = load_iocs(&args.feeds)?;
-    let metrics = match args.metrics {
-        Some(addr) => Some(replay_metrics(addr, &loaded, load_started.elapsed())?),
-        None => None,
-    };
-    let mut worker = WorkerConfig {
-        track_all: !args.alerts_only,
-        holddown: args.holddown_ms.saturating_mul(NANOS_PER_MILLI),
-        ..WorkerConfig::default()
-    };
-    if let Some(n) = args.max_flows {
-        worker.flow.max_flows = usize::try_from(n)?;
-    }
-    if let Some(n) = args.storm_flows {
-        worker.storm.flows = u32::try_from(n)?;
-    }
-    if let Some(ms) = args.storm_window_ms {
-        worker.storm.window = ms.saturating_mul(NANOS_PER_MILLI);
-    }
-    let settings = app::replay::ReplaySettings {
-        pcaps: args.pcaps,
-        iocs: loaded.set,
+    app::replay_cmd::replay_command(app::replay_cmd::ReplayCommand {
+        filters: args.feeds.filters(),
+        feeds: args.feeds.iocs,
         format: args.format,
-        worker,
-        hostname,
-        progress: io::stderr().is_terminal(),
-        exclusions,
-        syslog,
-        output_options,
-    };
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let stderr = io::stderr();
-    let mut err = stderr.lock();
-    let registry = metrics.as_ref().map(|(m, _)| m);
-    let outcome = app::replay::replay_with_metrics(settings, registry, &mut out, &mut err)?;
-    if let Some((_, server)) = metrics {
-        if args.metrics_linger > 0 {
-            let url = format!("http://{}/metrics", server.local_addr());
-            writeln!(
-                err,
-                "c2tap replay: metrics stay up for {} s at {url}",
-                args.metrics_linger
-            )?;
-            std::thread::sleep(std::time::Duration::from_secs(args.metrics_linger));
-        }
-        server.shutdown();
-    }
-    if outcome.unsupported_link > 0 {
-        bail!(
-            "{} packet(s) on a link type c2tap does not decode; see the warning above",
-            outcome.unsupported_link
-        );
-    }
-    if outcome.undelivered > 0 {
-        bail!(
-            "{} record(s) not delivered to the --syslog output(s); see the warnings above",
-            outcome.undelivered
-        );
-    }
-    Ok(())
-}
-
-/// `replay --config`: the `[outputs.options]` table, so `--syslog` sends as the sensor would
-/// (TLS files, framing, facility). Its `spool_dir` is left out: the spool belongs to the live
-/// sensor, and a replay must neither send what the sensor left there nor add to it.
-fn replay_output_options(path: &std::path::Path) -> Result<OutputOptions> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .with_context(|| format!("{}", path.display()))?;
-    let options = match table.get("outputs").and_then(|o| o.get("options")) {
-        Some(toml::Value::Table(t)) => OutputOptions::from_table(t.clone())
-            .with_context(|| format!("{}: [outputs.options]", path.display()))?,
-        Some(_) => bail!("{}: outputs.options must be a table", path.display()),
-        None => OutputOptions::default(),
-    };
-    Ok(OutputOptions {
-        spool_dir: None,
-        ..options
+        syslog: args.syslog,
+        syslog_ca: args.syslog_ca,
+        syslog_cert: args.syslog_cert,
+        syslog_key: args.syslog_key,
+        syslog_server_name: args.syslog_server_name,
+        worker: worker.config()?,
+        hostname: args.hostname,
+        config: args.config,
+        metrics: args.metrics,
+        metrics_linger: std::time::Duration::from_secs(args.metrics_linger),
+        pcaps: args.pcaps,
     })
 }
 
-/// `replay --config`: installs the severity table and returns the rules, with their warnings
-/// on stderr (a rule that can never match is worth knowing before reading the counts).
-fn replay_exclusions(path: &std::path::Path) -> Result<exclude::ExclusionSet> {
-    let (rules, table) = config::load_exclusions(path)?;
-    exclude::severity::install(table);
-    let mut err = io::stderr().lock();
-    for w in rules.lint(epoch_secs()) {
-        writeln!(err, "c2tap replay: warning: {}: {w}", path.display())?;
-    }
-    Ok(rules)
-}
-
-fn epoch_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// `replay --metrics`: the registry, with the IOC load recorded, and its endpoint.
-fn replay_metrics(
-    addr: std::net::SocketAddr,
-    loaded: &ioc::Loaded,
-    load_time: std::time::Duration,
-) -> Result<(metrics::Metrics, metrics::MetricsServer)> {
-    let m = metrics::Metrics::new(metrics::DEFAULT_IOC_LABEL_LIMIT);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    m.iocs_loaded(loaded, load_time.as_secs_f64(), now);
-    let server =
-        metrics::serve(m.clone(), addr).with_context(|| format!("metrics endpoint on {addr}"))?;
-    let _ = writeln!(
-        io::stderr(),
-        "c2tap replay: metrics on http://{}/metrics",
-        server.local_addr()
-    );
-    Ok((m, server))
-}
-
 fn iocs(args: IocArgs) -> Result<()> {
-    let loaded = load_iocs(&args.feeds)?;
-    let mut out = io::stdout().lock();
-    ioc::write_report(&mut out, &loaded, args.format == "json")?;
-    out.flush()?;
-    Ok(())
+    let loaded = args.feeds.load()?;
+    app::iocs::report(&loaded, args.format == "json", &mut io::stdout().lock())
 }
 
 fn kql(args: KqlArgs) -> Result<()> {
-    let loaded = load_iocs(&args.feeds)?;
-    let mut out = io::stdout().lock();
-    let Some(path) = &args.watchlist else {
-        if loaded.set.len() > ioc::WATCHLIST_ABOVE {
-            eprintln!(
-                "warning: {} IOCs make long queries (an analytics rule takes 10,000 characters); \
-                 `c2tap kql --watchlist FILE` writes a Sentinel watchlist and hunts that read it",
-                loaded.set.len()
-            );
-        }
-        ioc::write_kql(&mut out, &loaded.set)?;
-        out.flush()?;
-        return Ok(());
-    };
-    let alias = &args.watchlist_alias;
-    if alias.is_empty()
-        || !alias
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        anyhow::bail!("--watchlist-alias {alias:?}: use letters, digits, '_' and '-'");
-    }
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("cannot write the watchlist {}", path.display()))?;
-    let mut csv = io::BufWriter::new(file);
-    ioc::write_watchlist_csv(&mut csv, &loaded.set)
-        .and_then(|()| csv.flush())
-        .with_context(|| format!("cannot write the watchlist {}", path.display()))?;
-    ioc::write_kql_watchlist(&mut out, &loaded.set, alias)?;
-    out.flush()?;
-    Ok(())
+    let loaded = args.feeds.load()?;
+    let (watchlist, alias) = (args.watchlist.as_deref(), &args.watchlist_alias);
+    app::iocs::kql(&loaded, watchlist, alias, &mut io::stdout().lock())
 }
 
 fn run(args: RunArgs) -> Result<()> {
@@ -440,28 +265,8 @@ fn run(args: RunArgs) -> Result<()> {
     app::run::run(settings, flags)
 }
 
-/// The verdict is the exit status, so the report is written in one go at the end: a reader
-/// that leaves early (`| head -1`) cannot turn "not valid" into success.
 fn check_config(args: CheckConfigArgs) -> Result<()> {
-    let mut report = Vec::new();
-    let valid = app::check_config::check_config(&args.config, &mut report)?;
-    if valid {
-        // Valid, so this load succeeds; its rules are judged against today's date.
-        if let Ok(settings) = config::load(&args.config) {
-            for w in settings.exclusions.lint(epoch_secs()) {
-                writeln!(report, "{}: warning: {w}", args.config.display())?;
-            }
-        }
-    }
-    let mut out = io::stdout().lock();
-    match out.write_all(&report).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e.into()),
-        _ => {}
-    }
-    match valid {
-        true => Ok(()),
-        false => bail!("{} is not valid", args.config.display()),
-    }
+    app::check_config::command(&args.config, &mut io::stdout().lock())
 }
 
 /// The error and its causes on one line, skipping causes whose text the message above them

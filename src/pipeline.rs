@@ -18,7 +18,7 @@ use crate::flow::{
     AlertState, ClientBasis, Dir, EndReason, Flow, FlowConfig, FlowHash, FlowKey, FlowTable,
 };
 use crate::ioc::IocSet;
-use crate::output::RecordSink;
+use crate::record::RecordSink;
 use crate::record::{Record, Signature};
 use crate::time::{Nanos, NANOS_PER_MILLI, NANOS_PER_SEC};
 

@@ -158,6 +158,12 @@ pub struct HealthRecord {
     pub capture_problem: Option<String>,
 }
 
+/// Protocols whose flows have ports (TCP, UDP, SCTP); the others omit `spt`/`dpt`, and an
+/// exclusion rule with ports never matches them.
+pub fn has_ports(proto: u8) -> bool {
+    matches!(proto, 6 | 17 | 132)
+}
+
 /// Everything an output can receive.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
@@ -172,4 +178,37 @@ pub struct SensorContext {
     pub hostname: String,
     /// True for `c2tap replay`: records carry a marker so test events are told apart.
     pub replay: bool,
+}
+
+/// Where detection puts records: the worker emits into a chain of these (transform stages,
+/// then the outputs). The packet path calls this; an implementation must never block the
+/// capture for long (live sinks hand records to a queue).
+pub trait RecordSink {
+    fn emit(&mut self, record: Record);
+}
+
+/// Collects records in memory: replay tests and the deterministic replay path use it.
+impl RecordSink for Vec<Record> {
+    fn emit(&mut self, record: Record) {
+        self.push(record);
+    }
+}
+
+/// Both sinks get every record (replay printing on stdout and sending to syslog at once).
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: RecordSink, B: RecordSink> RecordSink for Tee<A, B> {
+    fn emit(&mut self, record: Record) {
+        self.0.emit(record.clone());
+        self.1.emit(record);
+    }
+}
+
+/// An optional sink: `None` discards, so wiring can keep one sink type either way.
+impl<S: RecordSink> RecordSink for Option<S> {
+    fn emit(&mut self, record: Record) {
+        if let Some(sink) = self {
+            sink.emit(record);
+        }
+    }
 }

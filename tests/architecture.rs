@@ -21,6 +21,8 @@ const LAYERS: &[&[&str]] = &[
     &["record"],
     &["detect"],
     &["exclude"],
+    // Count, suppress, aggregate: between detection (and its exclusion rules) and the outputs.
+    &["transform"],
     &["output"],
     // The per-worker loop that drives decode → flow → detect → output.
     &["pipeline"],
@@ -38,9 +40,6 @@ const KNOWN_DEBT: &[(&str, &str)] = &[
     ("capture", "ioc"),
     // Flow state holds the matched `Arc<Ioc>`.
     ("flow", "ioc"),
-    // exclude counts into metrics and uses output::cef::has_ports and output's RecordSink.
-    ("exclude", "metrics"),
-    ("exclude", "output"),
 ];
 
 fn layer(module: &str) -> Option<usize> {

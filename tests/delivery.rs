@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use c2tap::ioc::Ioc;
-use c2tap::output::cef_parse::{cef_part, parse_cef};
-use c2tap::output::examples::{self, ctx};
-use c2tap::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats, RecordSink};
+use c2tap::output::format::cef_parse::{cef_part, parse_cef};
+use c2tap::output::format::examples::{self, ctx};
+use c2tap::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats};
+use c2tap::record::RecordSink;
 use c2tap::record::{Record, Totals};
 
 use rsyslog::{Listen, Rsyslog};

@@ -6,9 +6,10 @@
 
 use std::path::Path;
 
+use c2tap::exclude::severity::SeverityTable;
 use c2tap::ioc::{self, FeedSource, Filters, Ioc};
-use c2tap::output::cef::write_cef;
-use c2tap::output::examples::{ctx, flow};
+use c2tap::output::format::cef::write_cef;
+use c2tap::output::format::examples::{ctx, flow};
 use c2tap::record::Record;
 use c2tap::units::Timestamp;
 
@@ -18,7 +19,12 @@ const LAST_MS: &str = "deviceCustomDate2=1778392800000";
 
 fn cef_of(ioc: Ioc) -> String {
     let mut buf = Vec::new();
-    write_cef(&mut buf, &Record::Flow(flow(ioc)), &ctx());
+    write_cef(
+        &mut buf,
+        &Record::Flow(flow(ioc)),
+        &ctx(),
+        &SeverityTable::default(),
+    );
     String::from_utf8(buf).unwrap()
 }
 
@@ -40,7 +46,7 @@ fn every_date_grammar_lands_identically_in_cef() {
         ("2026-05-09t14:03:27z", "2026-05-10 06:00"),   // lower case, no seconds
     ];
     let reference = {
-        let mut i = c2tap::output::examples::ioc();
+        let mut i = c2tap::output::format::examples::ioc();
         i.first_seen = Timestamp::parse(forms[0].0);
         i.last_seen = Timestamp::parse(forms[0].1);
         cef_of(i)
@@ -48,13 +54,13 @@ fn every_date_grammar_lands_identically_in_cef() {
     assert_eq!(date_keys(&reference)[1], FIRST_MS, "{reference}");
     assert_eq!(date_keys(&reference)[3], LAST_MS, "{reference}");
     for (first, last) in forms {
-        let mut i = c2tap::output::examples::ioc();
+        let mut i = c2tap::output::format::examples::ioc();
         i.first_seen = Timestamp::parse(first);
         i.last_seen = Timestamp::parse(last);
         assert_eq!(cef_of(i), reference, "{first} / {last}");
     }
     // A bare date is that day's midnight, UTC.
-    let mut i = c2tap::output::examples::ioc();
+    let mut i = c2tap::output::format::examples::ioc();
     i.first_seen = Timestamp::parse("2026-05-09");
     assert_eq!(
         date_keys(&cef_of(i)),
@@ -67,7 +73,7 @@ fn every_date_grammar_lands_identically_in_cef() {
     for bad in ["2026-02-30", "09.05.2026", "2026-05-09 25:00:00", "None"] {
         assert_eq!(Timestamp::parse(bad), None, "{bad}");
     }
-    let mut i = c2tap::output::examples::ioc();
+    let mut i = c2tap::output::format::examples::ioc();
     i.first_seen = Timestamp::parse("1969-12-31 23:59:59");
     assert!(i.first_seen.is_some());
     assert_eq!(date_keys(&cef_of(i)), Vec::<&str>::new());

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use c2tap::app::replay::replay_records;
 use c2tap::detect::storm::StormConfig;
 use c2tap::flow::FlowConfig;
-use c2tap::output::cef_parse::{parse_cef, CefEvent};
+use c2tap::output::format::cef_parse::{parse_cef, CefEvent};
 use c2tap::pipeline::{WorkerConfig, PENDING_MAX};
 use c2tap::record::{Action, Record, Signature};
 use c2tap_pcapgen::bench::{BENIGN_SOURCE, C2_SOURCE};

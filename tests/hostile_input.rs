@@ -18,8 +18,9 @@ mod require;
 
 use c2tap::config::{ConfigError, RawConfig};
 use c2tap::ioc::{self, FeedSource, Filters, LoadError, MAX_FEED_BYTES, MAX_LINE_BYTES};
-use c2tap::output::examples::{ctx, flow_record};
-use c2tap::output::{Dispatcher, OutputOptions, RecordSink};
+use c2tap::output::format::examples::{ctx, flow_record};
+use c2tap::output::{Dispatcher, OutputOptions};
+use c2tap::record::RecordSink;
 
 const C2TAP: &str = env!("CARGO_BIN_EXE_c2tap");
 const IOC: [u8; 4] = [198, 51, 100, 7];

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use c2tap::app::replay::replay_records;
 use c2tap::ioc::{self, FeedSource, Filters};
-use c2tap::output::cef_parse::parse_cef;
+use c2tap::output::format::cef_parse::parse_cef;
 use c2tap::pipeline::WorkerConfig;
 use c2tap::record::{FlowRecord, Record, Signature};
 
@@ -656,4 +656,32 @@ fn alerts_only_reports_every_layer_the_same_way() {
         assert!(!tracked.is_empty(), "{file}");
         assert_eq!(lines(alerts_only), tracked, "{file}");
     }
+}
+
+/// `[severity]` from `replay --config` rates the printed CEF and JSON; without it the record
+/// format's default table applies (the demo's 75-confidence exact match is 8).
+#[test]
+fn a_severity_setting_changes_the_cef_severity() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("severity.toml");
+    std::fs::write(&config, "[severity]\nexact = [[0, 2]]\nsummary = 0\n").expect("write config");
+    let config = config.to_str().expect("utf-8 path");
+    let severities = |args: &[&str]| {
+        let (code, out, err) = c2tap(args);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .map(|l| parse_cef(l).expect("valid CEF").severity)
+            .collect::<Vec<_>>()
+    };
+    let demo = "pcaps/demo-remcos.pcap";
+    assert_eq!(severities(&["replay", demo]), ["8", "3"]);
+    assert_eq!(
+        severities(&["replay", "--config", config, demo]),
+        ["2", "0"]
+    );
+    let (code, out, err) = c2tap(&["replay", "--format", "json", "--config", config, demo]);
+    assert_eq!(code, 0, "{err}");
+    let first: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("a record")).expect("JSON line");
+    assert_eq!(first["severity"], 2);
 }

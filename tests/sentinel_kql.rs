@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use c2tap::output::cef::write_cef;
-use c2tap::output::cef_parse::parse_cef;
-use c2tap::output::examples;
+use c2tap::exclude::severity::DEFAULT;
+use c2tap::output::format::cef::write_cef;
+use c2tap::output::format::cef_parse::parse_cef;
+use c2tap::output::format::examples;
 use c2tap::record::{Action, Record, SensorContext};
 use serde_json::Value;
 
@@ -636,7 +637,7 @@ fn emitted_columns(records: &[Record]) -> BTreeSet<String> {
     };
     for rec in records {
         let mut buf = Vec::new();
-        write_cef(&mut buf, rec, &ctx);
+        write_cef(&mut buf, rec, &ctx, &DEFAULT);
         let line = String::from_utf8(buf).expect("UTF-8");
         let event = parse_cef(&line).expect("c2tap parses its own CEF");
         for (key, _) in &event.extension {

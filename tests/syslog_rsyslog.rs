@@ -12,11 +12,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use c2tap::exclude::severity::DEFAULT;
 use c2tap::ioc::Ioc;
-use c2tap::output::cef_parse::{cef_part, parse_cef, CefEvent};
-use c2tap::output::examples::{self, ctx};
-use c2tap::output::syslog::{Envelope, Facility, Framing};
-use c2tap::output::{Dispatcher, OutputOptions, OutputSpec, RecordSink};
+use c2tap::output::format::cef_parse::{cef_part, parse_cef, CefEvent};
+use c2tap::output::format::examples::{self, ctx};
+use c2tap::output::format::syslog::{Envelope, Facility, Framing};
+use c2tap::output::{Dispatcher, OutputOptions, OutputSpec};
+use c2tap::record::RecordSink;
 use c2tap::record::{Record, Totals};
 
 use rsyslog::{Listen, Rsyslog};
@@ -66,7 +68,7 @@ fn expected(rec: &Record, opts: &OutputOptions) -> String {
         "sensor01",
         opts.max_record_bytes,
     )
-    .write(&mut buf, rec, &ctx());
+    .write(&mut buf, rec, &ctx(), &DEFAULT);
     String::from_utf8(buf).unwrap()
 }
 

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use arbitrary::Arbitrary;
 use c2tap::decode::Tunnel;
 use c2tap::ioc::Ioc;
-use c2tap::output::cef::{name_suffix, write_cef, write_cef_within, HEALTH_NAME};
-use c2tap::output::cef_parse::{parse_cef, CefEvent};
+use c2tap::exclude::severity::DEFAULT;
+use c2tap::output::format::cef::{name_suffix, write_cef, write_cef_within, HEALTH_NAME};
+use c2tap::output::format::cef_parse::{parse_cef, CefEvent};
 use c2tap::record::{
     Action, Endpoint, FlowRecord, HealthRecord, Record, SensorContext, Signature, Totals,
 };
@@ -129,7 +130,7 @@ fn as_value(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\r' | '\n' => c,
-            c if c2tap::output::cef::is_unsafe_char(c) => '\u{FFFD}',
+            c if c2tap::output::format::cef::is_unsafe_char(c) => '\u{FFFD}',
             c => c,
         })
         .collect()
@@ -140,7 +141,7 @@ fn as_header(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\r' | '\n' => ' ',
-            c if c2tap::output::cef::is_unsafe_char(c) => '\u{FFFD}',
+            c if c2tap::output::format::cef::is_unsafe_char(c) => '\u{FFFD}',
             c => c,
         })
         .collect()
@@ -203,7 +204,7 @@ fuzz_target!(|input: Input| {
         replay: input.replay,
     };
     let mut line = Vec::new();
-    write_cef(&mut line, &rec, &ctx);
+    write_cef(&mut line, &rec, &ctx, &DEFAULT);
     let event = parse(&line);
     for (key, expected) in texts(&rec, &ctx) {
         match key {
@@ -230,7 +231,7 @@ fuzz_target!(|input: Input| {
 
     let budget = usize::from(input.budget);
     line.clear();
-    let fits = write_cef_within(&mut line, &rec, &ctx, budget);
+    let fits = write_cef_within(&mut line, &rec, &ctx, &DEFAULT, budget);
     if fits {
         assert!(line.len() <= budget, "{} > {budget}", line.len());
     }

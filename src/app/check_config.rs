@@ -15,10 +15,7 @@ pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
         config: Some(path.to_path_buf()),
         ..RunFlags::default()
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = super::epoch_secs();
     match startup::check(&flags, None, Feeds::Load, now) {
         Ok(checked) => {
             let s = &checked.settings;
@@ -65,5 +62,36 @@ pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
             writeln!(out, "{} problem(s)", problems.len())?;
             Ok(false)
         }
+    }
+}
+
+/// [`check_config`], then, for a valid file, each exclusion rule's warning judged against
+/// today's date.
+pub fn check_config_with_warnings(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
+    let valid = check_config(path, out)?;
+    if valid {
+        // Valid, so this load succeeds.
+        if let Ok(settings) = crate::config::load(path) {
+            for w in settings.exclusions.lint(super::epoch_secs()) {
+                writeln!(out, "{}: warning: {w}", path.display())?;
+            }
+        }
+    }
+    Ok(valid)
+}
+
+/// `c2tap check-config`: the report on `out`, and an error when the file is not valid. The
+/// verdict is the exit status, so the report is written in one go at the end: a reader that
+/// leaves early (`| head -1`) cannot turn "not valid" into success.
+pub fn command(path: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut report = Vec::new();
+    let valid = check_config_with_warnings(path, &mut report)?;
+    match out.write_all(&report).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    match valid {
+        true => Ok(()),
+        false => anyhow::bail!("{} is not valid", path.display()),
     }
 }

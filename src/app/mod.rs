@@ -2,12 +2,23 @@
 //! command line and calls into here.
 
 pub mod check_config;
+pub mod iocs;
 pub mod replay;
+pub mod replay_cmd;
 pub mod run;
 pub mod startup;
 pub mod summary;
 
 /// The host name records carry (CEF `dvchost`, syslog HOSTNAME) unless configured.
 pub fn hostname() -> String {
-    crate::output::syslog::local_hostname()
+    crate::output::format::syslog::local_hostname()
+}
+
+/// Seconds since the Unix epoch on the wall clock (0 if the clock is before it): "today" for
+/// IOC ages and exclusion-rule expiry.
+pub fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

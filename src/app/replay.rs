@@ -12,13 +12,16 @@ use anyhow::{Context, Result};
 use crate::capture::file::{CaptureFile, FileError};
 use crate::decode::{DecodeError, LinkType};
 use crate::detect::IocHandle;
-use crate::exclude::{ExclusionSet, SuppressionCounts, Suppressor};
+use crate::exclude::severity::SeverityTable;
+use crate::exclude::ExclusionSet;
 use crate::ioc::IocSet;
-use crate::metrics::{CountingSink, Metrics};
-use crate::output::line::{Format, LineWriter};
-use crate::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats, Tee};
+use crate::metrics::Metrics;
+use crate::output::format::{Format, LineWriter};
+use crate::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats};
 use crate::pipeline::{Worker, WorkerConfig, WorkerStats};
-use crate::record::{Record, SensorContext};
+use crate::record::{Record, SensorContext, Tee};
+use crate::transform::chain::ChainTables;
+use crate::transform::{MatchCounter, RuleCounters};
 
 use super::summary::Summary;
 
@@ -33,6 +36,8 @@ pub struct ReplaySettings {
     pub progress: bool,
     /// `[[exclude]]` rules from `--config` (empty: nothing suppressed).
     pub exclusions: ExclusionSet,
+    /// `[severity]` from `--config` (default: the record format's table).
+    pub severity: SeverityTable,
     /// `--syslog` outputs that get the records too (empty: stdout only).
     pub syslog: Vec<OutputSpec>,
     pub output_options: OutputOptions,
@@ -108,27 +113,31 @@ pub fn replay_with_metrics(
         hostname: settings.hostname.clone(),
         replay: true,
     };
+    let rule_counters = metrics.map(|m| m as &dyn RuleCounters);
+    let tables = ChainTables::new(
+        &settings.exclusions,
+        settings.severity.clone(),
+        rule_counters,
+    );
     let dispatcher = if settings.syslog.is_empty() {
         None
     } else {
         let specs = settings.syslog.clone();
-        Some(Dispatcher::start(
+        Some(Dispatcher::start_with_severity(
             specs,
             settings.output_options.clone(),
             ctx.clone(),
+            tables.severity.clone(),
         )?)
     };
     let lines = Tee(
-        LineWriter::new(out, settings.format, ctx),
+        LineWriter::with_severity(out, settings.format, ctx, tables.severity.clone()),
         dispatcher.as_ref().map(Dispatcher::sink),
     );
-    let suppressed = SuppressionCounts::new(&settings.exclusions, metrics);
-    let lines = Suppressor::new(lines, settings.exclusions.clone(), Arc::clone(&suppressed));
+    let suppressed = tables.suppression_counts();
     let counters = metrics.map(|m| m.worker(METRICS_INTERFACE, 0));
-    let sink = match &counters {
-        Some(c) => CountingSink::new(lines, Arc::clone(c)),
-        None => CountingSink::uncounted(lines),
-    };
+    let matches = counters.clone().map(|c| c as Arc<dyn MatchCounter>);
+    let sink = tables.chain(lines, matches);
     if let Some(m) = metrics {
         m.set_capture_running(true);
     }

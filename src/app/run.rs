@@ -27,12 +27,12 @@ use sd_notify::NotifyState;
 
 use crate::capture::live::{check_capture_permission, LiveOptions};
 use crate::config::{ConfigError, Settings};
-use crate::exclude::{severity, Exclusions, SharedExclusions, SuppressionCounts, Suppressor};
-use crate::metrics::{CountingSink, Metrics, WorkerCounters};
+use crate::metrics::{Metrics, WorkerCounters};
 use crate::output::{DispatchSink, Dispatcher};
 use crate::pipeline::{Claims, Worker};
 use crate::privilege::{lock_down, Outcome};
 use crate::record::SensorContext;
+use crate::transform::chain::{Chain, ChainTables};
 
 use capture::{Control, InterfacePlan, Link, WorkerSlot};
 use feeds::Feeds;
@@ -113,8 +113,8 @@ fn notify(states: &[NotifyState<'_>]) {
     let _ = sd_notify::notify(states);
 }
 
-/// Match counting sees every detection; exclusions apply after it, before the outputs.
-type Sink = CountingSink<Suppressor<DispatchSink>>;
+/// Every worker's chain ends in the outputs' hand-off channels.
+type Sink = Chain<DispatchSink>;
 
 struct Interface {
     handle: std::thread::JoinHandle<Vec<WorkerSlot<Sink>>>,
@@ -140,15 +140,11 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
         hostname: super::hostname(),
         replay: false,
     };
-    let outputs = start_outputs(s, ctx, &metrics)?;
-    severity::install(s.severity.clone());
+    let tables = ChainTables::new(&s.exclusions, s.severity.clone(), Some(&metrics));
+    let outputs = start_outputs(s, ctx, &tables, &metrics)?;
     for w in s.exclusions.lint(feeds::epoch_secs()) {
         tracing::warn!("{w}");
     }
-    let exclusions: SharedExclusions = Arc::new(arc_swap::ArcSwap::from_pointee(Exclusions {
-        set: s.exclusions.clone(),
-        counts: SuppressionCounts::new(&s.exclusions, Some(&metrics)),
-    }));
     let output_samples = Arc::new(Mutex::new(Vec::new()));
     let samples = Arc::clone(&output_samples);
     metrics.outputs(Box::new(move || {
@@ -171,8 +167,7 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
         let mut heartbeats = Vec::with_capacity(s.capture.workers);
         for w in 0..s.capture.workers {
             let counters = metrics.worker(name, w);
-            let excluding = Suppressor::shared(outputs.sink(), Arc::clone(&exclusions));
-            let sink = CountingSink::new(excluding, Arc::clone(&counters));
+            let sink = tables.chain(outputs.sink(), Some(counters.clone()));
             let mut worker = Worker::new(w, s.worker, Arc::clone(&feeds.handle), sink);
             if s.capture.workers > 1 {
                 worker = worker.with_claims(Arc::clone(&claims));
@@ -221,7 +216,7 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
         settings: s.clone(),
         flags,
         prefilter_max,
-        exclusions: &exclusions,
+        tables: &tables,
         links: &links,
         feeds: &mut feeds,
         outputs: &outputs,
@@ -261,7 +256,7 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
         }
     }
     drop(health_sink);
-    for t in exclusions.load().counts.tallies() {
+    for t in tables.suppression_counts().tallies() {
         tracing::info!(rule = %t.rule, alerts = t.alerts, summaries = t.summaries, "exclusion rule");
     }
     let report = outputs.shutdown(SHUTDOWN_DEADLINE);
@@ -281,9 +276,15 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
 /// How long shutdown waits for receivers before spooling what is left.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(20);
 
-fn start_outputs(s: &Settings, ctx: SensorContext, metrics: &Metrics) -> Result<Dispatcher> {
+fn start_outputs(
+    s: &Settings,
+    ctx: SensorContext,
+    tables: &ChainTables,
+    metrics: &Metrics,
+) -> Result<Dispatcher> {
     let (specs, opts) = (s.outputs.specs.clone(), s.outputs.options.clone());
-    let d = Dispatcher::start(specs, opts, ctx).context("starting the outputs")?;
+    let d = Dispatcher::start_with_severity(specs, opts, ctx, tables.severity.clone())
+        .context("starting the outputs")?;
     metrics.set_outputs_ok(d.readiness().is_ok());
     Ok(d)
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::config::{ConfigError, Problem, RawConfig, Settings};
 use crate::ioc::{FeedSource, LoadStats};
-use crate::output::transport::Connector;
+use crate::output::deliver::transport::Connector;
 use crate::output::{OutputOptions, OutputSpec};
 use crate::privilege::{self, Access, Account};
 

@@ -345,7 +345,7 @@ fn mix(bits: u128) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::examples;
+    use crate::output::format::examples;
     use std::net::Ipv4Addr;
 
     fn alert(n: u32, t: Nanos, action: Action) -> FlowRecord {

@@ -1,7 +1,7 @@
 //! Exclusions: the operator's false-positive controls, between detection and the outputs.
 //!
 //! ```text
-//! detect → CountingSink → Suppressor (exclude rules) → outputs
+//! detect → CountingSink → Suppressor (exclude rules) → outputs   (see crate::transform)
 //! ```
 //!
 //! Known benign matches (backup jobs, remote management, update services, monitoring agents)
@@ -19,13 +19,11 @@ mod feeds;
 mod rule;
 mod set;
 pub mod severity;
-mod sink;
 
 pub use addr::AddrList;
 pub use feeds::{load_feeds, IocSettings};
 pub use rule::{valid_name, Disposal, RawRule, Rule, MAX_NAME_LEN, MAX_REASON_LEN};
 pub use set::{ExclusionSet, MAX_RULES};
-pub use sink::{Exclusions, RuleTally, SharedExclusions, SuppressionCounts, Suppressor};
 
 #[cfg(test)]
 mod tests;

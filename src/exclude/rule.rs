@@ -9,9 +9,8 @@ use serde::Deserialize;
 
 use super::addr::AddrList;
 use super::clock::{Expiry, Offset, Window};
-use crate::output::cef::has_ports;
 use crate::problem::Problem;
-use crate::record::FlowRecord;
+use crate::record::{has_ports, FlowRecord};
 
 /// Longest rule name: it is a metric label and part of every suppressed record.
 pub const MAX_NAME_LEN: usize = 40;

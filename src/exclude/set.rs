@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use super::rule::{compile, Disposal, RawRule, Rule};
-use crate::output::cef::has_ports;
 use crate::problem::Problem;
-use crate::record::FlowRecord;
+use crate::record::{has_ports, FlowRecord};
 
 /// Most rules in one config: each record is checked against every rule in turn.
 pub const MAX_RULES: usize = 256;

@@ -1,9 +1,8 @@
 //! The severity table: IOC confidence and match kind → CEF Severity (Sentinel `LogSeverity`),
-//! the lever that decides which hits page an analyst. Installed at start from `[severity]`,
-//! replaced whole on a config reload, and read by the CEF and JSON writers through [`current`]
-//! (a lock-free load: records are rare, but they are written on the outputs' threads while the
-//! control thread may be swapping the table); without a `[severity]` section (and in every
-//! library test) it is [`DEFAULT`], the record format's table:
+//! the lever that decides which hits page an analyst. Built at start from `[severity]`, held by
+//! the sink chain in a [`SharedSeverity`] handle that a config reload swaps whole, and passed
+//! to the CEF and JSON writers with each record; without a `[severity]` section it is
+//! [`DEFAULT`], the record format's table:
 //!
 //! | record | confidence (missing counts as 50) | severity |
 //! |---|---|---|
@@ -15,10 +14,9 @@
 //! | any record an exclusion rule reports (act=suppressed) | – | 1 |
 
 use std::borrow::Cow;
-use std::ops::Deref;
 use std::sync::Arc;
 
-use arc_swap::{ArcSwapOption, Guard};
+use arc_swap::ArcSwap;
 
 use serde::Deserialize;
 
@@ -91,26 +89,15 @@ impl SeverityTable {
     }
 }
 
-static INSTALLED: ArcSwapOption<SeverityTable> = ArcSwapOption::const_empty();
+/// The table a sink chain formats with: built at start from `[severity]`, replaced whole on a
+/// config reload through this handle (a lock-free load per record on the outputs' threads
+/// while the control thread may swap it). Each chain owns its own: there is no process-wide
+/// table, so two chains in one process never see each other's.
+pub type SharedSeverity = Arc<ArcSwap<SeverityTable>>;
 
-/// Makes `table` the one [`current`] returns from now on (start, and each config reload).
-pub fn install(table: SeverityTable) {
-    INSTALLED.store(Some(Arc::new(table)));
-}
-
-/// The table in force: [`DEFAULT`] until one is installed.
-pub struct Current(Guard<Option<Arc<SeverityTable>>>);
-
-impl Deref for Current {
-    type Target = SeverityTable;
-
-    fn deref(&self) -> &SeverityTable {
-        self.0.as_deref().unwrap_or(&DEFAULT)
-    }
-}
-
-pub fn current() -> Current {
-    Current(INSTALLED.load())
+/// A handle holding `table`.
+pub fn shared(table: SeverityTable) -> SharedSeverity {
+    Arc::new(ArcSwap::from_pointee(table))
 }
 
 /// `[severity]` as written: steps are `[min_confidence, severity]` pairs.

@@ -1,13 +1,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::severity::{self, SeverityTable, DEFAULT};
+use super::severity::{SeverityTable, DEFAULT};
 use super::*;
 use crate::config::{Problem, RawConfig};
-use crate::output::examples::{flow, health_record, ioc};
-use crate::output::RecordSink;
+use crate::output::format::examples::{flow, health_record, ioc};
+use crate::record::RecordSink;
 use crate::record::{Action, FlowRecord, Record, Signature};
 use crate::time::NANOS_PER_SEC;
+use crate::transform::{SuppressionCounts, Suppressor};
 
 /// The example record starts at 2026-05-09 14:03:27.123 UTC.
 fn record() -> FlowRecord {
@@ -412,9 +413,6 @@ fn the_default_severity_table_is_the_record_formats() {
         assert_eq!(sev(&r), want, "{signature:?} {confidence:?}");
     }
     assert_eq!(DEFAULT.of(&health_record()), 1);
-    // Nothing in the library installs a table, so CEF writes the default.
-    assert_eq!(*severity::current(), DEFAULT);
-    assert_eq!(crate::output::cef::severity(&Record::Flow(record())), 8);
 }
 
 fn severity_of(text: &str) -> Result<SeverityTable, Vec<String>> {

@@ -1,7 +1,7 @@
-//! Match counting: [`CountingSink`] sits between a worker and its real sink and counts every
-//! alert record by signature and malware family (and by IOC value while the IOC set is small).
-//! Records are rare next to packets, so this bookkeeping (a map update and one uncontended lock
-//! per record) stays off the per-packet path.
+//! Match tallies: [`crate::transform::CountingSink`] hands every flow record to its worker's
+//! [`WorkerCounters`], which counts alerts by signature and malware family (and by IOC value
+//! while the IOC set is small). Records are rare next to packets, so this bookkeeping (a map
+//! update and one uncontended lock per record) stays off the per-packet path.
 //!
 //! Cardinality is bounded whatever the feed says: the signature is a closed set, malware names
 //! stop at [`MAX_MALWARE_LABELS`] per worker (later ones count as `other`), and per-IOC series
@@ -11,10 +11,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError};
 
-use crate::output::RecordSink;
-use crate::record::{Record, Signature};
+use crate::ioc::Ioc;
+use crate::record::Signature;
+use crate::transform::{MatchCounter, RuleCounters};
 
 use super::worker::WorkerCounters;
+use super::Metrics;
 
 /// Most distinct malware label values one worker keeps.
 pub const MAX_MALWARE_LABELS: usize = 256;
@@ -106,60 +108,25 @@ fn bump(map: &mut HashMap<String, u64>, label: &str, n: u64, cap: usize, overflo
     *c = c.saturating_add(n);
 }
 
-/// A [`RecordSink`] that counts alert records for the metrics, then passes every record on.
-pub struct CountingSink<S> {
-    inner: S,
-    counters: Option<Arc<WorkerCounters>>,
-}
-
-impl<S> CountingSink<S> {
-    pub fn new(inner: S, counters: Arc<WorkerCounters>) -> CountingSink<S> {
-        CountingSink {
-            inner,
-            counters: Some(counters),
-        }
-    }
-
-    /// Passes records on without counting: one sink type whether metrics are on or off.
-    pub fn uncounted(inner: S) -> CountingSink<S> {
-        CountingSink {
-            inner,
-            counters: None,
-        }
-    }
-
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    pub fn inner_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
-    pub fn counters(&self) -> Option<&Arc<WorkerCounters>> {
-        self.counters.as_ref()
+/// The worker's tally counts what [`crate::transform::CountingSink`] hands it: alert signatures only, by family,
+/// and by IOC value while the gate is open.
+impl MatchCounter for WorkerCounters {
+    fn count(&self, signature: Signature, ioc: &Ioc, n: u64) {
+        let Some(sig) = MATCH_SIGNATURES.iter().position(|s| *s == signature) else {
+            return;
+        };
+        let value = self.gate.is_open().then_some(ioc.value.as_str());
+        self.tally
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count(sig, &ioc.malware, value, n, self.gate.limit());
     }
 }
 
-impl<S: RecordSink> RecordSink for CountingSink<S> {
-    fn emit(&mut self, record: Record) {
-        if let (Record::Flow(f), Some(counters)) = (&record, &self.counters) {
-            if let Some(sig) = MATCH_SIGNATURES.iter().position(|s| *s == f.signature) {
-                let gate = &counters.gate;
-                let ioc = gate.is_open().then_some(f.ioc.value.as_str());
-                let n = u64::from(f.count.max(1));
-                counters
-                    .tally
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .count(sig, &f.ioc.malware, ioc, n, gate.limit());
-            }
-        }
-        self.inner.emit(record);
+/// Every worker's suppressor adds into the registry's `c2tap_suppressed_total{rule}` series.
+impl RuleCounters for Metrics {
+    fn rule_counter(&self, rule: &str) -> Arc<AtomicU64> {
+        self.suppression_counter(rule)
     }
 }
 

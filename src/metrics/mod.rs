@@ -1,6 +1,6 @@
 //! Metrics: beside the data path, never on it. Workers count into plain integers
 //! ([`crate::pipeline::WorkerStats`]) and publish a copy into their [`WorkerCounters`] once per
-//! batch; alert records are tallied by [`CountingSink`]; IOC loads and the outputs report here
+//! batch; alert records are tallied by [`crate::transform::CountingSink`]; IOC loads and the outputs report here
 //! too. A scrape ([`Metrics::render`], or the HTTP endpoint in [`server`]) sums it all into the
 //! `prometheus` registry's text format. Metric names live in [`names`], the one catalogue.
 
@@ -18,7 +18,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 
 use crate::ioc::{LoadStats, Loaded, RejectReason};
 
-pub use matches::{CountingSink, MAX_MALWARE_LABELS, OTHER_MALWARE, UNKNOWN_MALWARE};
+pub use matches::{MAX_MALWARE_LABELS, OTHER_MALWARE, UNKNOWN_MALWARE};
 pub use server::{serve, MetricsServer};
 pub use worker::{KernelStats, WorkerCounters};
 

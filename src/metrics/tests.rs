@@ -4,10 +4,11 @@ use super::names::{self, Kind};
 use super::server::respond;
 use super::*;
 use crate::ioc::{FeedFormat, FeedSource, FileStats, Filters, IocSet};
-use crate::output::examples::{flow, ioc};
-use crate::output::RecordSink;
+use crate::output::format::examples::{flow, ioc};
 use crate::pipeline::WorkerStats;
+use crate::record::RecordSink;
 use crate::record::{Record, Signature};
+use crate::transform::CountingSink;
 
 /// The sample lines of a render (no comments), for exact comparison.
 fn samples(m: &Metrics) -> Vec<String> {
@@ -117,7 +118,7 @@ fn counting_sink_counts_alerts_by_signature_malware_and_ioc() {
     let m = Metrics::new(DEFAULT_IOC_LABEL_LIMIT);
     m.iocs_loaded(&builtin_loaded(), 0.25, 1_778_335_407);
     let counters = m.worker("eth0", 0);
-    let mut sink = CountingSink::new(Vec::<Record>::new(), Arc::clone(&counters));
+    let mut sink = CountingSink::new(Vec::<Record>::new(), counters.clone());
     let mut other_port = flow(ioc());
     other_port.signature = Signature::IocAddressMatch;
     let mut summary = flow(ioc());

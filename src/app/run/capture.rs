@@ -9,21 +9,23 @@
 //! not return on its timeout while the ring is empty), so timers, reloads and shutdown never
 //! wait for traffic.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pcap::BreakLoop;
 
-use crate::capture::live::{
-    link_condition, Dispatched, FilterPlacement, LinkCondition, LiveCapture, LiveError, LiveOptions,
-};
+use crate::capture::live::{Dispatched, FilterPlacement, LiveCapture, LiveError, LiveOptions};
 use crate::capture::prefilter;
 use crate::metrics::WorkerCounters;
-use crate::output::RecordSink;
 use crate::pipeline::Worker;
+use crate::record::RecordSink;
 
 use super::feeds::PrefilterState;
+
+mod link;
+
+pub use link::{describe, Link, LinkState};
 
 /// How often a worker publishes counters and reads pcap statistics.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
@@ -42,113 +44,6 @@ pub struct Control {
     wakers: Mutex<Vec<BreakLoop>>,
     /// Waits between retries; notified on stop.
     sleeper: (Mutex<()>, std::sync::Condvar),
-}
-
-/// One configured interface as its supervisor last saw it. Written only when its state
-/// changes (open, failure, thread start and end), never per packet.
-pub struct Link {
-    pub name: String,
-    workers: usize,
-    /// Each worker's [`WorkerSlot::heartbeat`].
-    heartbeats: Vec<Arc<AtomicU64>>,
-    /// Capture threads of this interface inside their read loop.
-    reading: AtomicUsize,
-    /// Why it is not capturing; `None` once a handle group is open.
-    problem: Mutex<Option<String>>,
-}
-
-/// What a [`Link`] says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LinkState {
-    /// Open, and every worker is reading.
-    Up,
-    /// Not capturing, with the reason in words (absent, down, gone, no permission...).
-    Down(String),
-}
-
-impl Link {
-    /// `heartbeats`: one per worker, the ones its [`WorkerSlot`]s carry.
-    pub fn new(name: &str, heartbeats: Vec<Arc<AtomicU64>>) -> Arc<Link> {
-        Arc::new(Link {
-            name: name.to_string(),
-            workers: heartbeats.len(),
-            heartbeats,
-            reading: AtomicUsize::new(0),
-            problem: Mutex::new(Some("not opened yet".into())),
-        })
-    }
-
-    /// Asks the kernel about the interface too (one ioctl): a handle on an interface that is
-    /// down or without carrier reads without error and sees nothing.
-    pub fn state(&self) -> LinkState {
-        let problem = self
-            .problem
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(why) = problem {
-            return LinkState::Down(why);
-        }
-        if self.reading.load(Ordering::SeqCst) < self.workers {
-            return LinkState::Down("starting its capture threads".into());
-        }
-        let now = now_ms();
-        if self
-            .heartbeats
-            .iter()
-            .any(|hb| now.saturating_sub(hb.load(Ordering::Relaxed)) >= HUNG_AFTER_MS)
-        {
-            return LinkState::Down(format!(
-                "stuck: a capture thread has made no progress for {} s",
-                HUNG_AFTER_MS / 1000
-            ));
-        }
-        match link_condition(&self.name) {
-            Ok(LinkCondition::Up) => LinkState::Up,
-            Ok(LinkCondition::AdminDown) => {
-                LinkState::Down("down: the interface is administratively down".into())
-            }
-            Ok(LinkCondition::NoCarrier) => LinkState::Down("down: no carrier (link lost)".into()),
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
-                LinkState::Down("absent: no such interface".into())
-            }
-            // Flags unreadable for another reason: the open handle is the better witness.
-            Err(_) => LinkState::Up,
-        }
-    }
-
-    fn set_problem(&self, why: Option<String>) {
-        *self.problem.lock().unwrap_or_else(PoisonError::into_inner) = why;
-    }
-
-    /// Records the first failure of an open group (the siblings' follow-ups add nothing).
-    fn fail(&self, why: String) {
-        self.problem
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(why);
-    }
-}
-
-/// The operator's words for a libpcap failure: absent and down interfaces are the common
-/// cases, the rest keeps libpcap's text.
-pub fn describe(e: &LiveError) -> String {
-    let text = match e {
-        LiveError::Open { reason, .. } => format!("cannot open: {reason}"),
-        LiveError::Read { reason, .. } => format!("capture failed: {reason}"),
-        other => other.to_string(),
-    };
-    let lower = text.to_ascii_lowercase();
-    let kind = if lower.contains("no such device") || lower.contains("disappeared") {
-        "absent"
-    } else if lower.contains("went down") || lower.contains("network is down") {
-        "down"
-    } else if lower.contains("permission") || lower.contains("not permitted") {
-        "no permission (CAP_NET_RAW/CAP_NET_ADMIN)"
-    } else {
-        "cannot capture"
-    };
-    format!("{kind}: {text}")
 }
 
 impl Control {
@@ -458,53 +353,5 @@ fn publish<S: RecordSink>(counters: &WorkerCounters, worker: &Worker<S>, handle:
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn link(heartbeat_ms: u64) -> Arc<Link> {
-        Link::new("lo", vec![Arc::new(AtomicU64::new(heartbeat_ms))])
-    }
-
-    #[test]
-    fn a_link_is_up_only_once_open_with_every_worker_reading_and_turning() {
-        let l = link(now_ms());
-        assert_eq!(l.state(), LinkState::Down("not opened yet".into()));
-        l.set_problem(None);
-        assert_eq!(
-            l.state(),
-            LinkState::Down("starting its capture threads".into())
-        );
-        l.reading.fetch_add(1, Ordering::SeqCst);
-        // `lo` is up in every network namespace the tests run in.
-        assert_eq!(l.state(), LinkState::Up);
-        l.fail("absent: gone".into());
-        l.fail("capture lost".into());
-        assert_eq!(l.state(), LinkState::Down("absent: gone".into()));
-    }
-
-    #[test]
-    fn a_worker_that_stopped_turning_makes_its_link_stuck() {
-        let l = link(now_ms().saturating_sub(HUNG_AFTER_MS + 1));
-        l.set_problem(None);
-        l.reading.fetch_add(1, Ordering::SeqCst);
-        assert!(matches!(l.state(), LinkState::Down(why) if why.starts_with("stuck")));
-    }
-
-    #[test]
-    fn libpcap_failures_read_as_the_operator_would_say_them() {
-        let open = |reason: &str| LiveError::Open {
-            interface: "eth1".into(),
-            reason: reason.into(),
-        };
-        assert_eq!(
-            describe(&open("libpcap error: No such device exists")),
-            "absent: cannot open: libpcap error: No such device exists"
-        );
-        let read = LiveError::Read {
-            interface: "eth1".into(),
-            reason: "The interface went down".into(),
-        };
-        assert!(describe(&read).starts_with("down: "));
-        assert!(describe(&open("socket: Operation not permitted")).starts_with("no permission"));
-    }
-}
+#[path = "capture_tests.rs"]
+mod tests;

@@ -11,10 +11,10 @@ use anyhow::{Context, Result};
 use sd_notify::NotifyState;
 
 use crate::config::Settings;
-use crate::exclude::{severity, Exclusions, SharedExclusions, SuppressionCounts};
 use crate::metrics::{Metrics, OutputSample, WorkerCounters};
-use crate::output::{DispatchSink, Dispatcher, RecordSink};
-use crate::record::{HealthRecord, Record, Signature};
+use crate::output::{DispatchSink, Dispatcher};
+use crate::record::{HealthRecord, Record, RecordSink, Signature};
+use crate::transform::chain::ChainTables;
 
 use super::capture::{Control, Link, LinkState};
 use super::feeds::{self, Feeds};
@@ -50,7 +50,8 @@ pub(super) struct ControlLoop<'a> {
     pub settings: Settings,
     pub flags: RunFlags,
     pub prefilter_max: Option<usize>,
-    pub exclusions: &'a SharedExclusions,
+    /// The exclusion rules and severity table every worker's chain and the outputs read.
+    pub tables: &'a ChainTables,
     pub links: &'a [Arc<Link>],
     pub feeds: &'a mut Feeds,
     pub outputs: &'a Dispatcher,
@@ -356,11 +357,11 @@ fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
         tracing::warn!("{w}");
     }
     c.feeds.install(feeds, "reloaded on SIGHUP");
-    c.exclusions.store(Arc::new(Exclusions {
-        set: settings.exclusions.clone(),
-        counts: SuppressionCounts::new(&settings.exclusions, Some(c.metrics)),
-    }));
-    severity::install(settings.severity.clone());
+    c.tables.replace(
+        &settings.exclusions,
+        settings.severity.clone(),
+        Some(c.metrics),
+    );
     // Keys that need a restart keep their running values.
     let mut applied = settings;
     applied.capture = c.settings.capture.clone();

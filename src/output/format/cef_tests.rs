@@ -4,15 +4,24 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
+use crate::exclude::severity::DEFAULT;
 use crate::ioc::Ioc;
-use crate::output::cef_parse::parse_cef;
-use crate::output::examples::{ctx, flow, flow_record, health_record, ioc};
+use crate::output::format::cef_parse::parse_cef;
+use crate::output::format::examples::{ctx, flow, flow_record, health_record, ioc};
 use crate::record::{Action, Endpoint};
 
 fn cef(rec: &Record) -> String {
     let mut buf = Vec::new();
-    write_cef(&mut buf, rec, &ctx());
+    write_cef(&mut buf, rec, &ctx(), &DEFAULT);
     String::from_utf8(buf).unwrap()
+}
+
+/// The Severity field of `rec` as written with the default table.
+fn severity(rec: &Record) -> u8 {
+    let mut buf = Vec::new();
+    write_cef(&mut buf, rec, &ctx(), &DEFAULT);
+    let text = String::from_utf8(buf).unwrap();
+    parse_cef(&text).unwrap().severity.parse().unwrap()
 }
 
 fn with_ioc(edit: impl FnOnce(&mut Ioc)) -> Record {
@@ -266,7 +275,7 @@ fn shortening_cuts_longest_custom_strings_first() {
     });
     let full = cef(&rec);
     let mut buf = b"<164>".to_vec();
-    assert!(write_cef_within(&mut buf, &rec, &ctx(), 1000));
+    assert!(write_cef_within(&mut buf, &rec, &ctx(), &DEFAULT, 1000));
     assert_eq!(&buf[..5], b"<164>");
     let text = std::str::from_utf8(&buf[5..]).unwrap();
     assert!(
@@ -293,13 +302,13 @@ fn shortening_falls_back_to_second_tier_and_reports_misfit() {
         i.value = "v".repeat(10);
     });
     let mut buf = Vec::new();
-    assert!(write_cef_within(&mut buf, &rec, &ctx(), 700));
+    assert!(write_cef_within(&mut buf, &rec, &ctx(), &DEFAULT, 700));
     let ev = parse_cef(std::str::from_utf8(&buf).unwrap()).unwrap();
     assert!(buf.len() <= 700);
     assert_eq!(ev.get("cs2"), Some(""));
     assert!(ev.name.ends_with(" C2 connection") && ev.name.len() < 400);
     let mut buf = Vec::new();
-    assert!(!write_cef_within(&mut buf, &rec, &ctx(), 100));
+    assert!(!write_cef_within(&mut buf, &rec, &ctx(), &DEFAULT, 100));
     assert!(parse_cef(std::str::from_utf8(&buf).unwrap()).is_ok());
 }
 
@@ -308,7 +317,7 @@ fn shortening_never_splits_escapes_or_characters() {
     for max in 560..640 {
         let rec = with_ioc(|i| i.value = "\\=\n€".repeat(40));
         let mut buf = Vec::new();
-        write_cef_within(&mut buf, &rec, &ctx(), max);
+        write_cef_within(&mut buf, &rec, &ctx(), &DEFAULT, max);
         let text = std::str::from_utf8(&buf).expect("cut on a char boundary");
         assert!(buf.len() <= max);
         let cs1 = parse_cef(text).unwrap().get("cs1").unwrap().to_string();
@@ -356,7 +365,7 @@ proptest! {
         }
         let ctx = SensorContext { hostname: host.clone(), replay: true };
         let mut buf = Vec::new();
-        write_cef(&mut buf, &Record::Flow(rec), &ctx);
+        write_cef(&mut buf, &Record::Flow(rec), &ctx, &DEFAULT);
         let text = String::from_utf8(buf).unwrap();
         // One line for every reader: no C0/C1 control (NEL included), no U+2028/2029, no
         // bidi control or BOM anywhere in header or extension.
@@ -385,7 +394,7 @@ proptest! {
         ioc.reference = Some(reference.clone());
         let rec = Record::Flow(flow(ioc));
         let mut buf = Vec::new();
-        let fits = write_cef_within(&mut buf, &rec, &ctx(), max);
+        let fits = write_cef_within(&mut buf, &rec, &ctx(), &DEFAULT, max);
         prop_assert!(!fits || buf.len() <= max);
         let ev = parse_cef(std::str::from_utf8(&buf).unwrap()).unwrap();
         prop_assert!(sent(&value).starts_with(ev.get("cs1").unwrap()));

@@ -1,4 +1,4 @@
-//! CEF reading: the inverse of [`crate::output::cef`], used by the delivery tests to prove that
+//! CEF reading: the inverse of [`crate::output::format::cef`], used by the delivery tests to prove that
 //! what came out of a real syslog daemon still reads as the fields Sentinel maps into
 //! CommonSecurityLog, and by the round-trip property test. It reads any input without panicking
 //! and allocates only in proportion to that input.

@@ -6,8 +6,9 @@ use std::io::{self, Write};
 
 use serde::Deserialize;
 
-use crate::output::{cef, json, RecordSink};
-use crate::record::{Record, SensorContext};
+use crate::exclude::severity::{self, SeverityTable, SharedSeverity};
+use crate::output::format::{cef, json};
+use crate::record::{Record, RecordSink, SensorContext};
 
 /// Record text format of a line output or file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -19,11 +20,17 @@ pub enum Format {
 }
 
 impl Format {
-    /// Appends `rec` in this format (no newline).
-    pub fn write(self, buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext) {
+    /// Appends `rec` in this format (no newline), rated by `severity`.
+    pub fn write(
+        self,
+        buf: &mut Vec<u8>,
+        rec: &Record,
+        ctx: &SensorContext,
+        severity: &SeverityTable,
+    ) {
         match self {
-            Format::Cef => cef::write_cef(buf, rec, ctx),
-            Format::Json => json::write_json(buf, rec, ctx),
+            Format::Cef => cef::write_cef(buf, rec, ctx, severity),
+            Format::Json => json::write_json(buf, rec, ctx, severity),
         }
     }
 }
@@ -47,17 +54,30 @@ pub struct LineWriter<W: Write> {
     out: io::BufWriter<W>,
     format: Format,
     ctx: SensorContext,
+    severity: SharedSeverity,
     buf: Vec<u8>,
     error: Option<io::Error>,
     lines: u64,
 }
 
 impl<W: Write> LineWriter<W> {
+    /// A writer rated by the default severity table.
     pub fn new(out: W, format: Format, ctx: SensorContext) -> LineWriter<W> {
+        LineWriter::with_severity(out, format, ctx, severity::shared(SeverityTable::default()))
+    }
+
+    /// A writer rated by the table in `severity` as it is when each record is written.
+    pub fn with_severity(
+        out: W,
+        format: Format,
+        ctx: SensorContext,
+        severity: SharedSeverity,
+    ) -> LineWriter<W> {
         LineWriter {
             out: io::BufWriter::new(out),
             format,
             ctx,
+            severity,
             buf: Vec::with_capacity(2048),
             error: None,
             lines: 0,
@@ -84,7 +104,9 @@ impl<W: Write> RecordSink for LineWriter<W> {
             return;
         }
         self.buf.clear();
-        self.format.write(&mut self.buf, &record, &self.ctx);
+        let severity = self.severity.load();
+        self.format
+            .write(&mut self.buf, &record, &self.ctx, &severity);
         self.buf.push(b'\n');
         match self.out.write_all(&self.buf) {
             Ok(()) => self.lines += 1,
@@ -96,7 +118,7 @@ impl<W: Write> RecordSink for LineWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::examples::{ctx, flow_record, health_record};
+    use crate::output::format::examples::{ctx, flow_record, health_record};
 
     #[test]
     fn writes_one_line_per_record() {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::ioc::Ioc;
-use crate::output::RecordSink;
+use crate::record::RecordSink;
 use crate::record::{FlowRecord, Record, Signature};
 use crate::time::{Nanos, NANOS_PER_SEC};
 
@@ -244,7 +244,7 @@ impl<S: RecordSink> RecordSink for Aggregating<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::examples::{flow, health_record, ioc, T0};
+    use crate::output::format::examples::{flow, health_record, ioc, T0};
     use crate::time::NANOS_PER_SEC;
 
     fn conn(at_secs: u64, client: u8) -> Record {

@@ -1,4 +1,4 @@
-//! [`Suppressor`]: the exclusion rules as a [`RecordSink`] wrapper, so `run` and `replay` apply
+//! [`Suppressor`]: the exclusion rules (`crate::exclude`) as a [`RecordSink`] wrapper, so `run` and `replay` apply
 //! them by wrapping their sink and the per-packet path does not change. It sits after match
 //! counting (`c2tap_matches_total` still counts what detection found) and before the outputs.
 //! Records are rare next to packets; a verdict is a scan over a few rules, with no allocation:
@@ -10,11 +10,15 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use super::rule::Disposal;
-use super::set::ExclusionSet;
-use crate::metrics::Metrics;
-use crate::output::RecordSink;
-use crate::record::{Action, Record, Signature};
+use crate::exclude::{Disposal, ExclusionSet};
+use crate::record::{Action, Record, RecordSink, Signature};
+
+/// Where the per-rule alert counters live: the metrics registry implements this, so its
+/// `c2tap_suppressed_total{rule}` series are the counters every worker's suppressor adds into.
+pub trait RuleCounters {
+    /// The counter of rule `rule`; the same counter for the same name.
+    fn rule_counter(&self, rule: &str) -> Arc<AtomicU64>;
+}
 
 /// Per-rule tallies, shared by every worker's suppressor. The alert counters are the ones the
 /// metrics registry exports as `c2tap_suppressed_total{rule}` when one is given.
@@ -43,7 +47,7 @@ pub struct RuleTally {
 
 impl SuppressionCounts {
     /// Counters for `set`'s rules; with `metrics`, the alert counters are the registry's.
-    pub fn new(set: &ExclusionSet, metrics: Option<&Metrics>) -> Arc<SuppressionCounts> {
+    pub fn new(set: &ExclusionSet, metrics: Option<&dyn RuleCounters>) -> Arc<SuppressionCounts> {
         let rules = set
             .rules()
             .iter()
@@ -51,7 +55,7 @@ impl SuppressionCounts {
                 name: Arc::clone(&r.name),
                 disposal: r.disposal,
                 alerts: match metrics {
-                    Some(m) => m.suppression_counter(&r.name),
+                    Some(m) => m.rule_counter(&r.name),
                     None => Arc::new(AtomicU64::new(0)),
                 },
                 summaries: AtomicU64::new(0),

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::output::cef::write_cef_within;
+use crate::exclude::severity::SeverityTable;
+use crate::output::format::cef::write_cef_within;
 use crate::output::timefmt::{push_u64, Civil};
 use crate::record::{Record, SensorContext};
 
@@ -120,7 +121,13 @@ impl Envelope {
 
     /// Appends the syslog message for `rec` (no framing). Returns false when the record could
     /// not be shortened to the size limit (it is then written with its free text emptied).
-    pub fn write(&self, buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext) -> bool {
+    pub fn write(
+        &self,
+        buf: &mut Vec<u8>,
+        rec: &Record,
+        ctx: &SensorContext,
+        severity: &SeverityTable,
+    ) -> bool {
         let start = buf.len();
         buf.push(b'<');
         push_u64(buf, u64::from(self.pri));
@@ -139,7 +146,7 @@ impl Envelope {
         }
         buf.push(b' ');
         let budget = self.max_bytes.saturating_sub(buf.len() - start);
-        write_cef_within(buf, rec, ctx, budget)
+        write_cef_within(buf, rec, ctx, severity, budget)
     }
 
     pub fn hostname(&self) -> &str {
@@ -167,12 +174,13 @@ pub fn local_hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::cef::{write_cef, VERSION};
-    use crate::output::examples::{ctx, flow_record, health_record};
+    use crate::exclude::severity::DEFAULT;
+    use crate::output::format::cef::{write_cef, VERSION};
+    use crate::output::format::examples::{ctx, flow_record, health_record};
 
     fn message(env: &Envelope, rec: &Record) -> String {
         let mut buf = Vec::new();
-        assert!(env.write(&mut buf, rec, &ctx()));
+        assert!(env.write(&mut buf, rec, &ctx(), &DEFAULT));
         String::from_utf8(buf).unwrap()
     }
 
@@ -181,7 +189,7 @@ mod tests {
         let env = Envelope::new(Facility::default(), false, "sensor01", 2048);
         let text = message(&env, &flow_record());
         let mut cef = Vec::new();
-        write_cef(&mut cef, &flow_record(), &ctx());
+        write_cef(&mut cef, &flow_record(), &ctx(), &DEFAULT);
         assert_eq!(
             text,
             format!(
@@ -215,7 +223,7 @@ mod tests {
     fn size_limit_covers_the_header() {
         let env = Envelope::new(Facility::Local4, false, "sensor01", 600);
         let mut buf = Vec::new();
-        assert!(env.write(&mut buf, &flow_record(), &ctx()));
+        assert!(env.write(&mut buf, &flow_record(), &ctx(), &DEFAULT));
         assert!(buf.len() <= 600 && buf.len() > 590, "{}", buf.len());
     }
 

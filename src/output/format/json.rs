@@ -5,27 +5,29 @@
 
 use std::net::IpAddr;
 
-use crate::output::cef::{
-    is_unsafe_char, mode, name_suffix, proto_name, severity, write_times_and_endpoints,
-    write_tunnel, Fields, HEALTH_NAME,
+use crate::exclude::severity::SeverityTable;
+use crate::output::format::cef::{
+    is_unsafe_char, mode, name_suffix, proto_name, write_times_and_endpoints, write_tunnel, Fields,
+    HEALTH_NAME,
 };
 use crate::output::timefmt::push_u64;
 use crate::record::{FlowRecord, HealthRecord, Record, SensorContext, Signature};
 use crate::time::to_millis;
 
-pub use crate::output::line::Format;
+pub use crate::output::format::line::Format;
 
-/// Appends one JSON object (no trailing newline) for `rec`.
-pub fn write_json(buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext) {
+/// Appends one JSON object (no trailing newline) for `rec`, its `severity` from the table.
+pub fn write_json(buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext, severity: &SeverityTable) {
     let mut obj = Obj::open(buf);
+    let severity = severity.of(rec);
     match rec {
-        Record::Flow(flow) => write_flow(&mut obj, flow, rec, ctx),
-        Record::Health(health) => write_health(&mut obj, health, rec, ctx),
+        Record::Flow(flow) => write_flow(&mut obj, flow, severity, ctx),
+        Record::Health(health) => write_health(&mut obj, health, severity, ctx),
     }
     obj.close();
 }
 
-fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContext) {
+fn write_flow(obj: &mut Obj, flow: &FlowRecord, severity: u8, ctx: &SensorContext) {
     obj.num("signature_id", u64::from(flow.signature.id()));
     let name = obj.key("name");
     name.push(b'"');
@@ -39,7 +41,7 @@ fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContex
     );
     escape_json(name, name_suffix(flow.signature));
     name.push(b'"');
-    obj.num("severity", u64::from(severity(rec)));
+    obj.num("severity", u64::from(severity));
     obj.str("action", flow.action.as_str());
     if let Some(reason) = &flow.suppressed {
         obj.str("reason", reason);
@@ -106,10 +108,10 @@ fn write_flow(obj: &mut Obj, flow: &FlowRecord, rec: &Record, ctx: &SensorContex
     inner.close();
 }
 
-fn write_health(obj: &mut Obj, health: &HealthRecord, rec: &Record, ctx: &SensorContext) {
+fn write_health(obj: &mut Obj, health: &HealthRecord, severity: u8, ctx: &SensorContext) {
     obj.num("signature_id", u64::from(Signature::Health.id()));
     obj.str("name", HEALTH_NAME);
-    obj.num("severity", u64::from(severity(rec)));
+    obj.num("severity", u64::from(severity));
     obj.str("action", "health");
     obj.num("rt", to_millis(health.time));
     obj.str("sensor", &ctx.hostname);
@@ -211,18 +213,19 @@ fn escape_json(buf: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::examples::{ctx, flow_record, health_record};
+    use crate::exclude::severity::DEFAULT;
+    use crate::output::format::examples::{ctx, flow_record, health_record};
 
     fn json(rec: &Record) -> serde_json::Value {
         let mut buf = Vec::new();
-        write_json(&mut buf, rec, &ctx());
+        write_json(&mut buf, rec, &ctx(), &DEFAULT);
         serde_json::from_slice(&buf).unwrap()
     }
 
     #[test]
     fn flow_record_keys_in_order() {
         let mut buf = Vec::new();
-        write_json(&mut buf, &flow_record(), &ctx());
+        write_json(&mut buf, &flow_record(), &ctx(), &DEFAULT);
         let text = String::from_utf8(buf).unwrap();
         assert_eq!(
             text,
@@ -266,7 +269,7 @@ mod tests {
             ioc.malware.clone_from(&text);
             flow.ioc = std::sync::Arc::new(ioc);
             let mut buf = Vec::new();
-            write_json(&mut buf, &Record::Flow(flow), &ctx());
+            write_json(&mut buf, &Record::Flow(flow), &ctx(), &DEFAULT);
             let line = String::from_utf8(buf).unwrap();
             proptest::prop_assert!(!line.chars().any(is_unsafe_char), "{line:?}");
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();

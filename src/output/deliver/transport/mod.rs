@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 
+use crate::output::format::syslog::Framing;
 use crate::output::options::{OutputError, OutputOptions, OutputSpec};
-use crate::output::syslog::Framing;
 
 pub use relp::Relp;
 pub use tls::TlsStream;

@@ -11,13 +11,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Sender, TrySendError};
 
+use crate::exclude::severity::{self, SeverityTable, SharedSeverity};
+use crate::output::deliver::sender::{run_sender, SenderConfig};
+use crate::output::deliver::spool::Spool;
+use crate::output::deliver::spooler::run_spooler;
+use crate::output::deliver::transport::Connector;
+use crate::output::deliver::worker::{run_intake, Counters, DropReason, Render, Shared};
+use crate::output::format::syslog::Envelope;
 use crate::output::options::{OutputError, OutputOptions, OutputSpec};
-use crate::output::sender::{run_sender, SenderConfig};
-use crate::output::spool::Spool;
-use crate::output::syslog::Envelope;
-use crate::output::transport::Connector;
-use crate::output::worker::{run_intake, run_spooler, Counters, DropReason, Render, Shared};
-use crate::output::RecordSink;
+use crate::record::RecordSink;
 use crate::record::{Record, SensorContext};
 
 /// Counters of one output at one moment.
@@ -111,10 +113,23 @@ impl Dispatcher {
     /// Starts every output: opens its spool (recovering what a previous run left), loads TLS
     /// material, and spawns its threads. Connecting happens in the background; a receiver that
     /// is down at start is not an error (its records are spooled).
+    /// Records are rated by the default severity table.
     pub fn start(
         specs: Vec<OutputSpec>,
         opts: OutputOptions,
+        ctx: SensorContext,
+    ) -> Result<Dispatcher, OutputError> {
+        let severity = severity::shared(SeverityTable::default());
+        Dispatcher::start_with_severity(specs, opts, ctx, severity)
+    }
+
+    /// [`Dispatcher::start`], rating records by the table in `severity` as it is when each
+    /// record is formatted (a reload stores a new one).
+    pub fn start_with_severity(
+        specs: Vec<OutputSpec>,
+        opts: OutputOptions,
         mut ctx: SensorContext,
+        severity: SharedSeverity,
     ) -> Result<Dispatcher, OutputError> {
         opts.validate()?;
         if let Some(host) = &opts.hostname {
@@ -132,7 +147,7 @@ impl Dispatcher {
             outputs: Vec::new(),
         };
         for (spec, name) in specs.into_iter().zip(names) {
-            match start_output(&spec, name, &opts, &ctx) {
+            match start_output(&spec, name, &opts, &ctx, &severity) {
                 Ok(output) => dispatcher.outputs.push(output),
                 Err(e) => {
                     dispatcher.shutdown(Duration::ZERO);
@@ -208,6 +223,7 @@ fn start_output(
     name: String,
     opts: &OutputOptions,
     ctx: &SensorContext,
+    severity: &SharedSeverity,
 ) -> Result<Output, OutputError> {
     let connector = Connector::new(spec, opts)?;
     let spool = match &opts.spool_dir {
@@ -230,10 +246,10 @@ fn start_output(
     let (tx, rx) = bounded(opts.queue_records.min(HANDOFF_MAX));
     let window = u64::try_from(opts.aggregate_window.as_nanos()).unwrap_or(u64::MAX);
     let intake = {
-        let (shared, ctx) = (Arc::clone(&shared), ctx.clone());
+        let (shared, ctx, severity) = (Arc::clone(&shared), ctx.clone(), Arc::clone(severity));
         std::thread::Builder::new()
             .name(format!("out-in-{}", short(&name)))
-            .spawn(move || run_intake(rx, shared, render, ctx, window))
+            .spawn(move || run_intake(rx, shared, render, ctx, severity, window))
             .map_err(OutputError::Thread)?
     };
     let mut threads = vec![intake];
@@ -326,97 +342,5 @@ fn offer(tx: &Sender<Record>, shared: &Shared, record: Record) {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{BufRead, BufReader};
-    use std::net::TcpListener;
-
-    use super::*;
-    use crate::output::examples::{ctx, flow_record};
-
-    fn opts(spool: Option<&std::path::Path>) -> OutputOptions {
-        OutputOptions {
-            spool_dir: spool.map(Into::into),
-            aggregate_window: Duration::ZERO,
-            reconnect_max: Duration::from_millis(200),
-            ..OutputOptions::default()
-        }
-    }
-
-    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    #[test]
-    fn file_output_reopens_after_rotation() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c2tap.json");
-        let spec: OutputSpec = format!("file://{}?format=json", path.display())
-            .parse()
-            .unwrap();
-        let dispatcher = Dispatcher::start(vec![spec], opts(None), ctx()).unwrap();
-        let mut sink = dispatcher.sink();
-        sink.emit(flow_record());
-        sink.emit(flow_record());
-        wait_for("two sent", || dispatcher.stats()[0].sent == 2);
-        std::fs::rename(&path, dir.path().join("c2tap.json.1")).unwrap();
-        dispatcher.reopen_files();
-        sink.emit(flow_record());
-        let report = dispatcher.shutdown(Duration::from_secs(5));
-        assert!(report.complete);
-        let lines = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().lines().count();
-        assert_eq!(lines(&dir.path().join("c2tap.json.1")), 2);
-        assert_eq!(lines(&path), 1);
-        assert!(std::fs::read_to_string(&path)
-            .unwrap()
-            .starts_with("{\"signature_id\":1001,"));
-    }
-
-    #[test]
-    fn shutdown_spools_what_it_cannot_send_and_next_run_sends_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        let spec: OutputSpec = format!("tcp://127.0.0.1:{port}").parse().unwrap();
-        let dispatcher =
-            Dispatcher::start(vec![spec.clone()], opts(Some(dir.path())), ctx()).unwrap();
-        let mut sink = dispatcher.sink();
-        for _ in 0..100 {
-            sink.emit(flow_record());
-        }
-        let report = dispatcher.shutdown(Duration::from_millis(300));
-        assert!(!report.complete);
-        assert_eq!(
-            (report.outputs[0].spool_records, report.outputs[0].dropped),
-            (100, 0)
-        );
-        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let dispatcher = Dispatcher::start(vec![spec], opts(Some(dir.path())), ctx()).unwrap();
-        let (conn, _) = listener.accept().unwrap();
-        let lines: Vec<String> = BufReader::new(conn)
-            .lines()
-            .take(100)
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(lines.len(), 100);
-        assert!(lines
-            .iter()
-            .all(|l| l.starts_with("<164>May  9 14:03:27 sensor01 CEF:0|")));
-        wait_for("spool drained", || dispatcher.stats()[0].spool_records == 0);
-        assert!(dispatcher.shutdown(Duration::from_secs(5)).complete);
-    }
-
-    #[test]
-    fn rejects_duplicate_outputs_and_bad_tls_settings() {
-        let spec: OutputSpec = "udp://127.0.0.1:5514".parse().unwrap();
-        let dup = Dispatcher::start(vec![spec.clone(), spec], opts(None), ctx());
-        assert!(matches!(dup, Err(OutputError::Duplicate(_))));
-        let tls: OutputSpec = "tls://127.0.0.1:6514".parse().unwrap();
-        let no_ca = Dispatcher::start(vec![tls], opts(None), ctx());
-        assert!(matches!(no_ca, Err(OutputError::Tls(_))));
-    }
-}
+#[path = "dispatcher_tests.rs"]
+mod tests;

@@ -17,18 +17,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::output::aggregate::Aggregator;
-use crate::output::line::Format;
-use crate::output::spool::{Mark, Spool, SpoolError};
-use crate::output::syslog::Envelope;
+use crate::exclude::severity::{SeverityTable, SharedSeverity};
+use crate::output::deliver::spool::{Mark, Spool};
+use crate::output::format::line::Format;
+use crate::output::format::syslog::Envelope;
 use crate::record::{Record, SensorContext};
+use crate::transform::aggregate::Aggregator;
 
 pub const IDLE_TICK: Duration = Duration::from_millis(200);
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
-/// Messages the spooler moves per disk write (and per fsync).
-const SPOOL_BATCH: usize = 8192;
-/// While the receiver is up, the spooler moves messages only beyond this share of the queue.
-const SPOOL_ABOVE: usize = 2;
 
 /// Why a record was lost: the `reason` label of `c2tap_output_records_dropped_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +134,7 @@ pub struct Shared {
 /// The memory queue and the flags; never held across I/O.
 pub struct State {
     pub mem: VecDeque<Msg>,
-    mem_cap: usize,
+    pub(super) mem_cap: usize,
     /// Connected and not down: the spooler may leave messages in memory.
     pub up: bool,
     pub intake_done: bool,
@@ -146,7 +143,7 @@ pub struct State {
     /// Messages the spooler took from memory and has not appended yet.
     pub moving: usize,
     /// The spool refused a message for lack of room; retry once it shrank below this.
-    spool_full_at: Option<u64>,
+    pub(super) spool_full_at: Option<u64>,
     /// Message buffers handed back by the sender for reuse.
     pub free: Vec<Vec<u8>>,
 }
@@ -260,6 +257,7 @@ pub fn run_intake(
     shared: Arc<Shared>,
     render: Render,
     ctx: SensorContext,
+    severity: SharedSeverity,
     window: u64,
 ) {
     let mut aggregator = Aggregator::new(window);
@@ -267,7 +265,7 @@ pub fn run_intake(
     // Live packet time is the wall clock, so a quiet link still closes windows; a replay's is
     // the file's, and its held-back records leave at the end of the input.
     let live = !ctx.replay;
-    let mut accept = |rec: Record| accept(&shared, &render, &ctx, rec);
+    let mut accept = |rec: Record| accept(&shared, &render, &ctx, &severity.load(), rec);
     loop {
         match rx.recv_timeout(IDLE_TICK) {
             Ok(rec) => aggregator.offer(rec, &mut accept),
@@ -289,16 +287,22 @@ pub fn run_intake(
 }
 
 /// Formats one record and queues it: a short lock, no I/O, never a wait.
-fn accept(shared: &Shared, render: &Render, ctx: &SensorContext, rec: Record) {
+fn accept(
+    shared: &Shared,
+    render: &Render,
+    ctx: &SensorContext,
+    severity: &SeverityTable,
+    rec: Record,
+) {
     let mut buf = shared.lock().free.pop().unwrap_or_default();
     buf.clear();
     match render {
         Render::Syslog(envelope) => {
-            if !envelope.write(&mut buf, &rec, ctx) {
+            if !envelope.write(&mut buf, &rec, ctx, severity) {
                 shared.counters.oversize.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Render::Lines(format) => format.write(&mut buf, &rec, ctx),
+        Render::Lines(format) => format.write(&mut buf, &rec, ctx, severity),
     }
     let mut state = shared.lock();
     if state.mem.len() < state.mem_cap {
@@ -318,98 +322,6 @@ fn accept(shared: &Shared, render: &Render, ctx: &SensorContext, rec: Record) {
     }
     drop(state);
     shared.wake.notify_all();
-}
-
-/// The spooler thread's loop (outputs with a spool); ends once intake and sender are done.
-pub fn run_spooler(shared: Arc<Shared>, name: String) {
-    let mut batch: Vec<Msg> = Vec::new();
-    let mut synced = Instant::now();
-    loop {
-        {
-            let mut state = shared.lock();
-            loop {
-                if state.sender_done {
-                    return;
-                }
-                let spool_records = shared.counters.spool_records.load(Ordering::Relaxed);
-                let room = state.spool_full_at.is_none_or(|at| spool_records < at);
-                let wanted = !state.up || state.mem.len() > state.mem_cap / SPOOL_ABOVE;
-                if room && wanted && !state.mem.is_empty() {
-                    break;
-                }
-                if synced.elapsed() >= Duration::from_secs(1) {
-                    // Persist the read positions the sender advanced, now and then.
-                    drop(state);
-                    if let Some(mut spool) = shared.lock_spool() {
-                        if let Err(e) = spool.sync() {
-                            tracing::error!(output = %name, "spool sync failed: {e}");
-                        }
-                    }
-                    synced = Instant::now();
-                    state = shared.lock();
-                    state.spool_full_at = None;
-                    continue;
-                }
-                state = match shared.wake.wait_timeout(state, IDLE_TICK) {
-                    Ok((guard, _)) => guard,
-                    Err(poisoned) => poisoned.into_inner().0,
-                };
-            }
-            let n = state.mem.len().min(SPOOL_BATCH);
-            batch.extend(state.mem.drain(..n));
-            state.moving = batch.len();
-            shared.publish_mem(&state);
-            if state.mem.is_empty() && state.mem.capacity() > 4 * SPOOL_BATCH {
-                state.mem.shrink_to(SPOOL_BATCH);
-            }
-        }
-        let Some(mut spool) = shared.lock_spool() else {
-            return;
-        };
-        let mut appended = 0u64;
-        let mut full = false;
-        let mut lost = 0u64;
-        for msg in &batch {
-            if full {
-                break;
-            }
-            match spool.append(&msg.buf, msg.mark) {
-                Ok(()) => appended += 1,
-                Err(SpoolError::Full { .. }) => full = true,
-                Err(e) => {
-                    tracing::error!(output = %name, "spool write failed: {e}");
-                    lost += 1;
-                }
-            }
-        }
-        if let Err(e) = spool.sync() {
-            tracing::error!(output = %name, "spool sync failed: {e}");
-        }
-        synced = Instant::now();
-        shared.publish_spool(&mut spool);
-        let spool_records = spool.records();
-        drop(spool);
-        shared
-            .counters
-            .spooled
-            .fetch_add(appended, Ordering::Relaxed);
-        shared.counters.lose(DropReason::SpoolError, lost);
-        let mut state = shared.lock();
-        // What did not fit goes back to the memory front, still in order; the intake drops
-        // (counted) only once memory is full too.
-        let rest = batch.split_off((appended + lost) as usize);
-        for msg in rest.into_iter().rev() {
-            state.mem.push_front(msg);
-        }
-        if full {
-            state.spool_full_at = Some(spool_records);
-        }
-        state.free.extend(batch.drain(..).map(|m| m.buf));
-        state.moving = 0;
-        shared.publish_mem(&state);
-        drop(state);
-        shared.wake.notify_all();
-    }
 }
 
 /// Logs drops as they happen, at most every ten seconds, never per record.

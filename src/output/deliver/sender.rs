@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::output::transport::{Connection, Connector, Watch};
-use crate::output::worker::{DropReason, Msg, Shared, IDLE_TICK};
+use crate::output::deliver::transport::{Connection, Connector, Watch};
+use crate::output::deliver::worker::{DropReason, Msg, Shared, IDLE_TICK};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// A connection that lasted this long resets the backoff when it is lost.

@@ -9,8 +9,9 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use crate::decode::Tunnel;
+use crate::exclude::severity::SeverityTable;
 use crate::output::timefmt::push_u64;
-use crate::record::{FlowRecord, HealthRecord, Record, SensorContext, Signature};
+use crate::record::{has_ports, FlowRecord, HealthRecord, Record, SensorContext, Signature};
 use crate::time::to_millis;
 use crate::units::Timestamp;
 
@@ -19,9 +20,10 @@ pub const PRODUCT: &str = "c2tap";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Appends the CEF text of `rec` to `buf` (no trailing newline). The caller clears the buffer
-/// between records; appending lets the syslog envelope go in front without a copy.
-pub fn write_cef(buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext) {
-    write_cef_within(buf, rec, ctx, usize::MAX);
+/// between records; appending lets the syslog envelope go in front without a copy. The
+/// Severity comes from `severity` (the `[severity]` table of the chain the record came through).
+pub fn write_cef(buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext, severity: &SeverityTable) {
+    write_cef_within(buf, rec, ctx, severity, usize::MAX);
 }
 
 /// Like [`write_cef`], but keeps the appended text within `max_len` bytes by shortening the
@@ -33,13 +35,15 @@ pub fn write_cef_within(
     buf: &mut Vec<u8>,
     rec: &Record,
     ctx: &SensorContext,
+    severity: &SeverityTable,
     max_len: usize,
 ) -> bool {
     let start = buf.len();
     let mut caps = Caps::default();
+    let severity = severity.of(rec);
     loop {
         buf.truncate(start);
-        render(buf, rec, ctx, &caps);
+        render(buf, rec, ctx, severity, &caps);
         let len = buf.len() - start;
         if len <= max_len {
             return true;
@@ -233,12 +237,6 @@ fn push_display(buf: &mut Vec<u8>, value: impl Display) {
     let _ = write!(buf, "{value}");
 }
 
-/// CEF Severity (0-10): the configured `[severity]` table, by default the record format's
-/// (see [`crate::exclude::severity`] for the table and how it is set).
-pub fn severity(rec: &Record) -> u8 {
-    crate::exclude::severity::current().of(rec)
-}
-
 /// Text after the malware name in the Name header field.
 pub fn name_suffix(signature: Signature) -> &'static str {
     match signature {
@@ -265,11 +263,6 @@ pub fn proto_name(proto: u8, buf: &mut Vec<u8>) {
     }
 }
 
-/// Protocols whose flows have ports (the others omit `spt`/`dpt`).
-pub fn has_ports(proto: u8) -> bool {
-    matches!(proto, 6 | 17 | 132)
-}
-
 /// `gre:KEY` (`gre` without a key) etc., or `None` when the flow was not tunnelled.
 pub fn write_tunnel(buf: &mut Vec<u8>, tunnel: Tunnel) -> bool {
     let (kind, id): (&[u8], u64) = match tunnel {
@@ -289,7 +282,8 @@ pub fn write_tunnel(buf: &mut Vec<u8>, tunnel: Tunnel) -> bool {
     true
 }
 
-fn render(buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext, caps: &Caps) {
+/// `severity` is the CEF Severity (0-10) from the `[severity]` table.
+fn render(buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext, severity: u8, caps: &Caps) {
     buf.extend_from_slice(b"CEF:0|");
     for part in [VENDOR, PRODUCT, VERSION] {
         escape_header(buf, part);
@@ -317,7 +311,7 @@ fn render(buf: &mut Vec<u8>, rec: &Record, ctx: &SensorContext, caps: &Caps) {
         Record::Health(_) => buf.extend_from_slice(HEALTH_NAME.as_bytes()),
     }
     buf.push(b'|');
-    push_u64(buf, u64::from(severity(rec)));
+    push_u64(buf, u64::from(severity));
     buf.push(b'|');
     let mut ext = Ext { buf, first: true };
     match rec {

@@ -10,43 +10,22 @@
 //! with another owner or a looser mode, so no other local user can plant records in it.
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::fs::{self, File};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-/// Frame: magic (2) + flags (1) + payload length (u32 LE) + CRC-32 (u32 LE) of the magic,
-/// flags, length and payload + payload.
-const MAGIC: [u8; 2] = [0xC2, 0x60];
-const FRAME_HEADER: usize = 11;
-/// Flags: the message was confirmed by a receiver before (counted as sent), and it was
-/// written to a receiver before (a resend may be a duplicate).
-const FLAG_COUNTED: u8 = 1;
-const FLAG_TRIED: u8 = 2;
+mod dir;
+mod frame;
+mod read;
+mod recover;
 
-/// What a message went through before it was spooled; kept in its frame's flags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Mark {
-    /// Confirmed by a receiver once (counted in `sent`).
-    pub counted: bool,
-    /// Written to a receiver once (sending it again may make a duplicate).
-    pub tried: bool,
-}
+pub use dir::check_private_dir;
+use dir::private_file;
+pub use frame::Mark;
+use frame::{encode_frame, FRAME_HEADER};
 
-impl Mark {
-    fn bits(self) -> u8 {
-        (u8::from(self.counted) * FLAG_COUNTED) | (u8::from(self.tried) * FLAG_TRIED)
-    }
-
-    fn from_bits(bits: u8) -> Mark {
-        Mark {
-            counted: bits & FLAG_COUNTED != 0,
-            tried: bits & FLAG_TRIED != 0,
-        }
-    }
-}
 /// Largest message the spool takes; bounds the allocation when reading a (possibly damaged)
 /// frame back. Far above any syslog size limit.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -55,9 +34,6 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// `ID_RANGE` of it are not ours (a planted name) and are left alone.
 const FIRST_ID: u64 = 1 << 62;
 const ID_RANGE: u64 = 1 << 60;
-/// Spooled records are alerts: readable by the sensor's user only (umask can narrow, not widen).
-const FILE_MODE: u32 = 0o600;
-const DIR_MODE: u32 = 0o700;
 const LEDGER: &str = "positions";
 
 /// Extra time every [`Spool::sync`] takes: the delivery benchmark's slow disk. Zero in use.
@@ -68,13 +44,6 @@ static SLOW_SYNC_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomi
 pub fn simulate_slow_sync(delay: std::time::Duration) {
     let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
     SLOW_SYNC_MICROS.store(micros, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Options for a file the spool creates, with its private mode.
-fn private_file() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    options.mode(FILE_MODE);
-    options
 }
 
 #[derive(Debug, Error)]
@@ -91,59 +60,6 @@ pub enum SpoolError {
         why: String,
         uid: u32,
     },
-}
-
-/// Creates `dir` (mode 0700) or checks that it is a directory of this user's with no access
-/// for group or others.
-pub fn check_private_dir(dir: &Path) -> Result<(), SpoolError> {
-    let uid = rustix::process::geteuid().as_raw();
-    let untrusted = |why: String| SpoolError::Untrusted {
-        path: dir.to_path_buf(),
-        why,
-        uid,
-    };
-    let meta = match fs::symlink_metadata(dir) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = dir.parent() {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o755)
-                    .create(parent)
-                    .map_err(|source| SpoolError::Io {
-                        path: parent.to_path_buf(),
-                        source,
-                    })?;
-            }
-            fs::DirBuilder::new()
-                .mode(DIR_MODE)
-                .create(dir)
-                .map_err(|source| SpoolError::Io {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-            fs::symlink_metadata(dir).map_err(|source| SpoolError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?
-        }
-        Err(source) => {
-            return Err(SpoolError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })
-        }
-    };
-    if !meta.is_dir() {
-        return Err(untrusted("not a directory (a symlink or a file)".into()));
-    }
-    if meta.uid() != uid {
-        return Err(untrusted(format!("owned by uid {}", meta.uid())));
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(untrusted(format!("mode {:04o}", meta.mode() & 0o7777)));
-    }
-    Ok(())
 }
 
 #[derive(Debug)]
@@ -298,92 +214,6 @@ impl Spool {
         let _ = fs::remove_file(self.seg_path(id));
     }
 
-    fn read_ledger(&self) -> Vec<(u64, u64)> {
-        let Ok(text) = fs::read_to_string(self.dir.join(LEDGER)) else {
-            return Vec::new();
-        };
-        text.lines()
-            .filter_map(|line| {
-                let (id, off) = line.split_once(' ')?;
-                Some((id.parse().ok()?, off.parse().ok()?))
-            })
-            .collect()
-    }
-
-    /// Scans a segment left by an earlier run from its saved read position: counts intact
-    /// frames, counts damaged ones as corrupt, and cuts a torn tail off.
-    fn recover(&mut self, id: u64, saved: u64) -> Result<Segment, SpoolError> {
-        let path = self.seg_path(id);
-        let bytes = fs::read(&path).map_err(|e| self.io_err(e))?;
-        let start = usize::try_from(saved)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let corrupt_before = self.corrupt;
-        let mut pos = start;
-        let mut records = 0;
-        let mut valid_end = start;
-        while pos < bytes.len() {
-            match scan_frame(&bytes, pos) {
-                Scan::Frame { end, .. } => {
-                    records += 1;
-                    pos = end;
-                    valid_end = end;
-                }
-                Scan::Resync(next) => {
-                    self.corrupt += 1;
-                    pos = next;
-                }
-                Scan::Torn => {
-                    self.corrupt += 1;
-                    break;
-                }
-            }
-        }
-        if valid_end < bytes.len() {
-            tracing::warn!(path = %path.display(), skipped_bytes = bytes.len() - valid_end,
-                "spool segment ends in a damaged record (torn write); cut off");
-        }
-        if self.corrupt > corrupt_before {
-            // Keep only the intact frames, so every frame in the file is counted once: written
-            // aside, synced and renamed over the damaged file.
-            let mut kept = Vec::with_capacity(valid_end - start);
-            let mut pos = start;
-            while pos < valid_end {
-                match scan_frame(&bytes, pos) {
-                    Scan::Frame { end, .. } => {
-                        kept.extend_from_slice(bytes.get(pos..end).unwrap_or_default());
-                        pos = end;
-                    }
-                    Scan::Resync(next) => pos = next,
-                    Scan::Torn => break,
-                }
-            }
-            let tmp = self.dir.join("rewrite.tmp");
-            private_file()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&tmp)
-                .and_then(|mut f| f.write_all(&kept).and_then(|()| f.sync_all()))
-                .and_then(|()| fs::rename(&tmp, &path))
-                .map_err(|e| self.io_err(e))?;
-            tracing::warn!(path = %path.display(), damaged = self.corrupt - corrupt_before,
-                "spool segment had damaged records; they are skipped and counted as dropped (corrupt)");
-            return Ok(Segment {
-                id,
-                len: kept.len() as u64,
-                read_offset: 0,
-                records,
-            });
-        }
-        Ok(Segment {
-            id,
-            len: valid_end as u64,
-            read_offset: start as u64,
-            records,
-        })
-    }
-
     /// Appends one message at the back. `Full` when the byte bound would be passed.
     pub fn append(&mut self, msg: &[u8], mark: Mark) -> Result<(), SpoolError> {
         let frame_len = self.check_fits(msg)?;
@@ -516,102 +346,6 @@ impl Spool {
         Ok(dropped)
     }
 
-    /// The oldest message and its [`Mark`], without taking it out
-    /// (see [`Spool::pop_front`]). Damaged frames on the way are skipped and counted.
-    pub fn front(&mut self) -> Result<Option<(&[u8], Mark)>, SpoolError> {
-        loop {
-            if let Some((from, to, _, mark)) = self.peeked {
-                let bytes = self.reader.as_ref().map(|r| r.bytes.as_slice());
-                return Ok(bytes.and_then(|b| b.get(from..to)).map(|m| (m, mark)));
-            }
-            let Some(seg) = self.segments.front() else {
-                return Ok(None);
-            };
-            let (id, offset, len, records) = (seg.id, seg.read_offset, seg.len, seg.records);
-            if records == 0 || offset >= len {
-                // Frames counted but not found (lost to damage) are counted as corrupt.
-                self.corrupt += records;
-                self.records -= records;
-                self.drop_front_segment(id);
-                continue;
-            }
-            let stale = !matches!(&self.reader, Some(r) if r.id == id && r.start <= offset
-                && r.start + r.bytes.len() as u64 >= len);
-            if stale {
-                let mut file = File::open(self.seg_path(id)).map_err(|e| self.io_err(e))?;
-                let mut bytes = Vec::new();
-                io::Seek::seek(&mut file, io::SeekFrom::Start(offset))
-                    .and_then(|_| file.take(len - offset).read_to_end(&mut bytes))
-                    .map_err(|e| self.io_err(e))?;
-                self.reader = Some(ReadBuf {
-                    id,
-                    start: offset,
-                    bytes,
-                });
-            }
-            let Some(reader) = self.reader.as_ref() else {
-                return Ok(None);
-            };
-            let at = (offset - reader.start) as usize;
-            match scan_frame(&reader.bytes, at) {
-                Scan::Frame { payload, end, mark } => {
-                    let next = reader.start + end as u64;
-                    self.peeked = Some((payload, end, next, mark));
-                }
-                Scan::Resync(next) => {
-                    self.skip_corrupt(reader.start + next as u64);
-                }
-                Scan::Torn => {
-                    let end = reader.start + reader.bytes.len() as u64;
-                    self.skip_corrupt(end);
-                }
-            }
-        }
-    }
-
-    /// Counts one damaged frame and moves the front segment's read position past it.
-    fn skip_corrupt(&mut self, to: u64) {
-        self.ledger_dirty = true;
-        self.corrupt += 1;
-        self.records = self.records.saturating_sub(1);
-        if let Some(seg) = self.segments.front_mut() {
-            seg.read_offset = to;
-            seg.records = seg.records.saturating_sub(1);
-        }
-    }
-
-    /// Takes out the message last returned by [`Spool::front`].
-    pub fn pop_front(&mut self) {
-        let Some((_, _, next, _)) = self.peeked.take() else {
-            return;
-        };
-        let Some(seg) = self.segments.front_mut() else {
-            return;
-        };
-        seg.read_offset = next;
-        seg.records = seg.records.saturating_sub(1);
-        self.records = self.records.saturating_sub(1);
-        self.ledger_dirty = true;
-        if seg.records == 0 && next >= seg.len {
-            let id = seg.id;
-            self.drop_front_segment(id);
-        }
-    }
-
-    fn drop_front_segment(&mut self, id: u64) {
-        if let Some(seg) = self.segments.pop_front() {
-            self.total_bytes = self.total_bytes.saturating_sub(seg.len);
-        }
-        if matches!(&self.writer, Some((wid, _)) if *wid == id) {
-            self.writer = None;
-        }
-        if matches!(&self.reader, Some(r) if r.id == id) {
-            self.reader = None;
-        }
-        self.peeked = None;
-        self.remove_segment_file(id);
-    }
-
     /// Makes everything durable: the open segment's data, then the read positions in the
     /// ledger (written aside, synced, renamed over the old one, directory synced), so a crash
     /// at any moment leaves either the old or the new positions, never a torn file.
@@ -641,74 +375,6 @@ impl Spool {
             .and_then(|()| File::open(&self.dir).and_then(|d| d.sync_all()));
         result.map_err(|e| self.io_err(e))
     }
-}
-
-fn encode_frame(out: &mut Vec<u8>, msg: &[u8], mark: Mark) {
-    out.clear();
-    out.extend_from_slice(&MAGIC);
-    out.push(mark.bits());
-    out.extend_from_slice(&(msg.len() as u32).to_le_bytes());
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(out);
-    crc.update(msg);
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(msg);
-}
-
-/// What is at one offset of a segment.
-#[derive(Debug, PartialEq, Eq)]
-enum Scan {
-    /// An intact frame: its payload range, where it ends, its flags.
-    Frame {
-        payload: usize,
-        end: usize,
-        mark: Mark,
-    },
-    /// A damaged frame; the next intact one starts here.
-    Resync(usize),
-    /// A damaged frame and no intact one after it.
-    Torn,
-}
-
-/// Checks the frame at `at`; when it is damaged, finds the next offset where an intact frame
-/// starts (magic, sane length and a matching checksum).
-fn scan_frame(bytes: &[u8], at: usize) -> Scan {
-    if let Some(found) = frame_at(bytes, at) {
-        return found;
-    }
-    let mut from = at + 1;
-    while let Some(i) = bytes
-        .get(from..)
-        .and_then(|rest| rest.windows(2).position(|w| w == MAGIC))
-    {
-        if frame_at(bytes, from + i).is_some() {
-            return Scan::Resync(from + i);
-        }
-        from += i + 1;
-    }
-    Scan::Torn
-}
-
-fn frame_at(bytes: &[u8], at: usize) -> Option<Scan> {
-    let header: [u8; FRAME_HEADER] = bytes.get(at..at + FRAME_HEADER)?.try_into().ok()?;
-    let [m0, m1, flags, l0, l1, l2, l3, c0, c1, c2, c3] = header;
-    if [m0, m1] != MAGIC || flags & !(FLAG_COUNTED | FLAG_TRIED) != 0 {
-        return None;
-    }
-    let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
-    if len > MAX_MESSAGE {
-        return None;
-    }
-    let payload = at + FRAME_HEADER;
-    let msg = bytes.get(payload..payload + len)?;
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(header.get(..7)?);
-    crc.update(msg);
-    (crc.finalize() == u32::from_le_bytes([c0, c1, c2, c3])).then_some(Scan::Frame {
-        payload,
-        end: payload + len,
-        mark: Mark::from_bits(flags),
-    })
 }
 
 #[cfg(test)]
