@@ -14,7 +14,7 @@ mod claims;
 mod emitter;
 mod fragments;
 mod lookahead;
-mod stats;
+pub mod stats;
 mod timers;
 mod worker;
 

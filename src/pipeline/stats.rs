@@ -38,3 +38,90 @@ pub struct WorkerStats {
     /// beyond [`super::WIRE_LEN_MAX`]): their captured length was counted instead.
     pub wire_len_implausible: u64,
 }
+
+/// How many counters [`WorkerStats::published`] lists.
+pub const PUBLISHED: usize = 20 + DecodeError::ALL.len();
+
+impl WorkerStats {
+    /// The counters metrics publish, flat and in a fixed order, so the metrics side stores,
+    /// loads and sums them without naming a field: a new counter is added here only.
+    /// Packet-time anomalies (`time_steps_back`, `time_jumps`) are reported in the replay
+    /// summary, not as metrics, and are not listed.
+    pub fn published(&self) -> [u64; PUBLISHED] {
+        let scalars = [
+            self.packets,
+            self.bytes,
+            self.wire_len_implausible,
+            self.fragments_unattributed,
+            self.flows_created,
+            self.flows_evicted,
+            self.flows_timed_out,
+            self.flows_active,
+            self.summaries,
+            self.shadowed,
+            self.retro_matches,
+            self.flows_evicted_matched,
+            self.alerts_early,
+            self.storms.records,
+            self.storms.untracked,
+        ];
+        let all = scalars
+            .iter()
+            .chain(&self.decode_errors)
+            .chain(&self.matches)
+            .chain(&self.storms.folded);
+        let mut out = [0; PUBLISHED];
+        for (o, v) in out.iter_mut().zip(all) {
+            *o = *v;
+        }
+        out
+    }
+
+    /// The counters of [`WorkerStats::published`] back, in its order (the others are zero).
+    pub fn from_published(values: &[u64; PUBLISHED]) -> WorkerStats {
+        let mut it = values.iter().copied();
+        let mut next = || it.next().unwrap_or(0);
+        let mut s = WorkerStats {
+            packets: next(),
+            bytes: next(),
+            wire_len_implausible: next(),
+            fragments_unattributed: next(),
+            flows_created: next(),
+            flows_evicted: next(),
+            flows_timed_out: next(),
+            flows_active: next(),
+            summaries: next(),
+            shadowed: next(),
+            retro_matches: next(),
+            flows_evicted_matched: next(),
+            alerts_early: next(),
+            ..WorkerStats::default()
+        };
+        s.storms.records = next();
+        s.storms.untracked = next();
+        for v in s
+            .decode_errors
+            .iter_mut()
+            .chain(&mut s.matches)
+            .chain(&mut s.storms.folded)
+        {
+            *v = next();
+        }
+        s
+    }
+
+    /// Adds `other`'s published counters into these (saturating): the scrape's per-interface
+    /// and global sums.
+    pub fn add(&mut self, other: &WorkerStats) {
+        let mut sum = self.published();
+        for (a, v) in sum.iter_mut().zip(other.published()) {
+            *a = a.saturating_add(v);
+        }
+        let (steps_back, jumps) = (self.time_steps_back, self.time_jumps);
+        *self = WorkerStats {
+            time_steps_back: steps_back,
+            time_jumps: jumps,
+            ..WorkerStats::from_published(&sum)
+        };
+    }
+}
