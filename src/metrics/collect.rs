@@ -13,9 +13,9 @@ use crate::decode::DecodeError;
 use crate::ioc::RejectReason;
 use crate::pipeline::WorkerStats;
 
-use super::matches::{MATCH_SIGNATURES, UNKNOWN_MALWARE};
 use super::names::{self, Kind, Spec};
-use super::worker::{add_stats, KernelStats};
+use super::tally::{MATCH_SIGNATURES, UNKNOWN_MALWARE};
+use super::worker::KernelStats;
 use super::Shared;
 
 /// Filter reasons in [`super::FeedState::filtered`] order.
@@ -164,9 +164,9 @@ impl Scrape {
         let mut total = WorkerStats::default();
         for w in self.shared.workers().iter() {
             let s = w.snapshot();
-            add_stats(&mut total, &s);
+            total.add(&s);
             let entry = by_iface.entry(Arc::from(w.interface())).or_default();
-            add_stats(&mut entry.0, &s);
+            entry.0.add(&s);
             if let Some(k) = w.kernel_snapshot() {
                 entry.1.get_or_insert_with(KernelStats::default).add(&k);
             }

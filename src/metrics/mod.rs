@@ -1,6 +1,7 @@
 //! Metrics: beside the data path, never on it. Workers count into plain integers
-//! ([`crate::pipeline::WorkerStats`]) and publish a copy into their [`WorkerCounters`] once per
-//! batch; alert records are tallied by [`crate::transform::CountingSink`]; IOC loads and the outputs report here
+//! ([`crate::pipeline::WorkerStats`], which lists the counters to publish) and publish a copy
+//! into their [`WorkerCounters`] once per batch; alert records are tallied by
+//! [`crate::transform::CountingSink`] through [`WorkerCounters::count_match`]; IOC loads and the outputs report here
 //! too. A scrape ([`Metrics::render`], or the HTTP endpoint in [`server`]) sums it all into the
 //! `prometheus` registry's text format. Metric names live in [`names`], the one catalogue.
 
@@ -8,6 +9,7 @@ mod collect;
 mod matches;
 pub mod names;
 pub mod server;
+mod tally;
 mod worker;
 
 use std::fmt;
@@ -18,8 +20,8 @@ use prometheus::{Encoder, Registry, TextEncoder};
 
 use crate::ioc::{LoadStats, Loaded, RejectReason};
 
-pub use matches::{MAX_MALWARE_LABELS, OTHER_MALWARE, UNKNOWN_MALWARE};
 pub use server::{serve, MetricsServer};
+pub use tally::{MAX_MALWARE_LABELS, OTHER_MALWARE, UNKNOWN_MALWARE};
 pub use worker::{KernelStats, WorkerCounters};
 
 /// Per-IOC match labels are kept while the IOC set has at most this many IOCs.
@@ -60,7 +62,7 @@ pub struct Metrics {
 /// State the scrape reads.
 pub(crate) struct Shared {
     workers: RwLock<Vec<Arc<WorkerCounters>>>,
-    gate: Arc<matches::IocLabelGate>,
+    gate: Arc<tally::IocLabelGate>,
     feed: Mutex<FeedState>,
     outputs: RwLock<Option<OutputSource>>,
     capture_running: AtomicBool,
@@ -173,7 +175,7 @@ impl Metrics {
     pub fn new(per_ioc_label_limit: usize) -> Metrics {
         let shared = Arc::new(Shared {
             workers: RwLock::new(Vec::new()),
-            gate: Arc::new(matches::IocLabelGate::new(per_ioc_label_limit)),
+            gate: Arc::new(tally::IocLabelGate::new(per_ioc_label_limit)),
             feed: Mutex::new(FeedState::default()),
             outputs: RwLock::new(None),
             capture_running: AtomicBool::new(false),

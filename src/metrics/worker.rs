@@ -5,11 +5,12 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::decode::DecodeError;
-use crate::detect::storm::StormStats;
+use crate::ioc::Ioc;
+use crate::pipeline::stats::PUBLISHED;
 use crate::pipeline::WorkerStats;
+use crate::record::Signature;
 
-use super::matches::{IocLabelGate, MatchTally};
+use super::tally::{IocLabelGate, MatchTally, MATCH_SIGNATURES};
 
 /// One worker's published counters. Shared by the worker (writer) and the scrape (reader).
 #[derive(Debug)]
@@ -19,9 +20,9 @@ pub struct WorkerCounters {
     stats: PublishedStats,
     kernel: [AtomicU64; 3],
     kernel_seen: AtomicBool,
-    /// Matches by malware family and IOC, written by [`super::CountingSink`] once per record.
-    pub(super) tally: Mutex<MatchTally>,
-    pub(super) gate: Arc<IocLabelGate>,
+    /// Matches by malware family and IOC, counted by [`WorkerCounters::count_match`].
+    tally: Mutex<MatchTally>,
+    gate: Arc<IocLabelGate>,
 }
 
 /// Kernel (pcap) statistics as last reported.
@@ -87,6 +88,19 @@ impl WorkerCounters {
         })
     }
 
+    /// Count an alert record (by signature, malware family and, while the IOC set is small,
+    /// IOC value); other records are not matches. Once per record, never per packet.
+    pub fn count_match(&self, signature: Signature, ioc: &Ioc, n: u64) {
+        let Some(sig) = MATCH_SIGNATURES.iter().position(|s| *s == signature) else {
+            return;
+        };
+        let value = self.gate.is_open().then_some(ioc.value.as_str());
+        self.tally
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count(sig, &ioc.malware, value, n, self.gate.limit());
+    }
+
     pub(super) fn tally(&self) -> MatchTally {
         self.tally
             .lock()
@@ -95,120 +109,27 @@ impl WorkerCounters {
     }
 }
 
-/// [`WorkerStats`] field by field as atomics.
-#[derive(Debug, Default)]
-struct PublishedStats {
-    packets: AtomicU64,
-    bytes: AtomicU64,
-    wire_len_implausible: AtomicU64,
-    decode_errors: [AtomicU64; DecodeError::ALL.len()],
-    fragments_unattributed: AtomicU64,
-    flows_created: AtomicU64,
-    flows_evicted: AtomicU64,
-    flows_timed_out: AtomicU64,
-    flows_active: AtomicU64,
-    matches: [AtomicU64; 2],
-    summaries: AtomicU64,
-    shadowed: AtomicU64,
-    retro_matches: AtomicU64,
-    flows_evicted_matched: AtomicU64,
-    alerts_early: AtomicU64,
-    storm_folded: [AtomicU64; 3],
-    storm_records: AtomicU64,
-    storm_untracked: AtomicU64,
+/// [`WorkerStats::published`] as atomics: metrics stores and loads the worker's counters
+/// without naming them.
+#[derive(Debug)]
+struct PublishedStats([AtomicU64; PUBLISHED]);
+
+impl Default for PublishedStats {
+    fn default() -> Self {
+        PublishedStats(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
 }
 
 impl PublishedStats {
     fn store(&self, s: &WorkerStats) {
-        self.packets.store(s.packets, Relaxed);
-        self.bytes.store(s.bytes, Relaxed);
-        self.wire_len_implausible
-            .store(s.wire_len_implausible, Relaxed);
-        for (a, v) in self.decode_errors.iter().zip(s.decode_errors) {
+        for (a, v) in self.0.iter().zip(s.published()) {
             a.store(v, Relaxed);
         }
-        self.fragments_unattributed
-            .store(s.fragments_unattributed, Relaxed);
-        self.flows_created.store(s.flows_created, Relaxed);
-        self.flows_evicted.store(s.flows_evicted, Relaxed);
-        self.flows_timed_out.store(s.flows_timed_out, Relaxed);
-        self.flows_active.store(s.flows_active, Relaxed);
-        for (a, v) in self.matches.iter().zip(s.matches) {
-            a.store(v, Relaxed);
-        }
-        self.summaries.store(s.summaries, Relaxed);
-        self.shadowed.store(s.shadowed, Relaxed);
-        self.retro_matches.store(s.retro_matches, Relaxed);
-        self.flows_evicted_matched
-            .store(s.flows_evicted_matched, Relaxed);
-        self.alerts_early.store(s.alerts_early, Relaxed);
-        for (a, v) in self.storm_folded.iter().zip(s.storms.folded) {
-            a.store(v, Relaxed);
-        }
-        self.storm_records.store(s.storms.records, Relaxed);
-        self.storm_untracked.store(s.storms.untracked, Relaxed);
     }
 
     fn load(&self) -> WorkerStats {
-        WorkerStats {
-            packets: self.packets.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
-            wire_len_implausible: self.wire_len_implausible.load(Relaxed),
-            decode_errors: self.decode_errors.each_ref().map(|a| a.load(Relaxed)),
-            fragments_unattributed: self.fragments_unattributed.load(Relaxed),
-            flows_created: self.flows_created.load(Relaxed),
-            flows_evicted: self.flows_evicted.load(Relaxed),
-            flows_timed_out: self.flows_timed_out.load(Relaxed),
-            flows_active: self.flows_active.load(Relaxed),
-            matches: self.matches.each_ref().map(|a| a.load(Relaxed)),
-            summaries: self.summaries.load(Relaxed),
-            shadowed: self.shadowed.load(Relaxed),
-            retro_matches: self.retro_matches.load(Relaxed),
-            flows_evicted_matched: self.flows_evicted_matched.load(Relaxed),
-            alerts_early: self.alerts_early.load(Relaxed),
-            storms: StormStats {
-                folded: self.storm_folded.each_ref().map(|a| a.load(Relaxed)),
-                records: self.storm_records.load(Relaxed),
-                untracked: self.storm_untracked.load(Relaxed),
-            },
-            // Packet-time anomalies are reported in the replay summary, not as metrics.
-            ..WorkerStats::default()
-        }
+        WorkerStats::from_published(&self.0.each_ref().map(|a| a.load(Relaxed)))
     }
-}
-
-/// Adds `s` into `acc` (the scrape's per-interface and global sums).
-pub(super) fn add_stats(acc: &mut WorkerStats, s: &WorkerStats) {
-    acc.packets = acc.packets.saturating_add(s.packets);
-    acc.bytes = acc.bytes.saturating_add(s.bytes);
-    acc.wire_len_implausible = acc
-        .wire_len_implausible
-        .saturating_add(s.wire_len_implausible);
-    for (a, v) in acc.decode_errors.iter_mut().zip(s.decode_errors) {
-        *a = a.saturating_add(v);
-    }
-    acc.fragments_unattributed = acc
-        .fragments_unattributed
-        .saturating_add(s.fragments_unattributed);
-    acc.flows_created = acc.flows_created.saturating_add(s.flows_created);
-    acc.flows_evicted = acc.flows_evicted.saturating_add(s.flows_evicted);
-    acc.flows_timed_out = acc.flows_timed_out.saturating_add(s.flows_timed_out);
-    acc.flows_active = acc.flows_active.saturating_add(s.flows_active);
-    for (a, v) in acc.matches.iter_mut().zip(s.matches) {
-        *a = a.saturating_add(v);
-    }
-    acc.summaries = acc.summaries.saturating_add(s.summaries);
-    acc.shadowed = acc.shadowed.saturating_add(s.shadowed);
-    acc.retro_matches = acc.retro_matches.saturating_add(s.retro_matches);
-    acc.flows_evicted_matched = acc
-        .flows_evicted_matched
-        .saturating_add(s.flows_evicted_matched);
-    acc.alerts_early = acc.alerts_early.saturating_add(s.alerts_early);
-    for (a, v) in acc.storms.folded.iter_mut().zip(s.storms.folded) {
-        *a = a.saturating_add(v);
-    }
-    acc.storms.records = acc.storms.records.saturating_add(s.storms.records);
-    acc.storms.untracked = acc.storms.untracked.saturating_add(s.storms.untracked);
 }
 
 impl KernelStats {
@@ -222,6 +143,7 @@ impl KernelStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::storm::StormStats;
 
     #[test]
     fn publish_then_snapshot_round_trips_every_field() {
@@ -274,7 +196,7 @@ mod tests {
             })
         );
         let mut sum = s;
-        add_stats(&mut sum, &s);
+        sum.add(&s);
         assert_eq!(
             (sum.packets, sum.matches, sum.decode_errors[8]),
             (2, [16, 18], 216)

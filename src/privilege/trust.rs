@@ -26,6 +26,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::PrivilegeError;
 
+mod access;
+
+pub use access::{may_access, Access};
+
 /// Most symbolic links followed while resolving one path (the kernel's own limit).
 const MAX_LINKS: usize = 40;
 
@@ -297,68 +301,6 @@ impl Drop for ServiceUser {
     }
 }
 
-/// What the service user needs from a path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    /// Open for appending, creating it if missing.
-    Append,
-}
-
-/// Whether `uid`/`gid` — an account with no supplementary group and no capability over file
-/// permissions, which is what `c2tap run` becomes after dropping privileges — may use `path`
-/// as `access` says. Judged from the mode bits of the path and every directory on the way,
-/// so root can check it on the service user's behalf. `Err` says what stops it.
-pub fn may_access(path: &Path, uid: u32, gid: u32, access: Access) -> Result<(), String> {
-    let allowed = |meta: &fs::Metadata, bits: u32| {
-        let mode = meta.permissions().mode();
-        let class = match (meta.uid() == uid, meta.gid() == gid) {
-            (true, _) => mode >> 6,
-            (false, true) => mode >> 3,
-            (false, false) => mode,
-        };
-        class & bits == bits
-    };
-    let (target, bits) = match (fs::canonicalize(path), access) {
-        (Ok(real), Access::Read) => (real, 0o4),
-        (Ok(real), Access::Append) => (real, 0o2),
-        (Err(e), Access::Read) => return Err(e.to_string()),
-        (Err(_), Access::Append) => {
-            let parent = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            let dir = fs::canonicalize(parent)
-                .map_err(|e| format!("directory {}: {e}", parent.display()))?;
-            let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-            (dir.join(name), 0o2)
-        }
-    };
-    let mut dir = PathBuf::from("/");
-    let parent = target.parent().map(Path::to_path_buf).unwrap_or_default();
-    for name in components(&parent) {
-        let meta = fs::metadata(&dir).map_err(|e| e.to_string())?;
-        if !allowed(&meta, 0o1) {
-            return Err(format!("cannot enter {}", dir.display()));
-        }
-        dir.push(name);
-    }
-    let meta = fs::metadata(&dir).map_err(|e| e.to_string())?;
-    if !allowed(&meta, 0o1) {
-        return Err(format!("cannot enter {}", dir.display()));
-    }
-    match fs::metadata(&target) {
-        Ok(meta) if allowed(&meta, bits) => Ok(()),
-        Ok(_) => Err(format!(
-            "no {} permission on {}",
-            if bits == 0o4 { "read" } else { "write" },
-            target.display()
-        )),
-        Err(_) if allowed(&meta, 0o3) => Ok(()),
-        Err(_) => Err(format!("cannot create files in {}", dir.display())),
-    }
-}
-
 fn dedup(mut v: Vec<u32>) -> Vec<u32> {
     v.sort_unstable();
     v.dedup();
@@ -417,157 +359,5 @@ pub(super) fn user_label(passwd: &str, uid: u32) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::symlink;
-
-    fn strict_as(uid: u32) -> Trust {
-        Trust {
-            privileged: true,
-            owners: dedup(vec![0, uid]),
-            uid,
-        }
-    }
-
-    fn lenient_as(uid: u32) -> Trust {
-        Trust {
-            privileged: false,
-            owners: vec![uid],
-            uid,
-        }
-    }
-
-    fn write(path: &Path, mode: u32) {
-        fs::write(path, "x").unwrap();
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-    }
-
-    fn me() -> u32 {
-        rustix::process::geteuid().as_raw()
-    }
-
-    #[test]
-    fn strict_refuses_modes_others_may_write_and_lenient_only_world() {
-        let dir = tempfile::tempdir().unwrap();
-        let strict = strict_as(me());
-        let lenient = lenient_as(me());
-        for (mode, strict_ok, lenient_ok) in [
-            (0o600, true, true),
-            (0o644, true, true),
-            (0o664, false, true),
-            (0o620, false, true),
-            (0o646, false, false),
-            (0o666, false, false),
-        ] {
-            let path = dir.path().join(format!("f{mode:o}"));
-            write(&path, mode);
-            assert_eq!(strict.check(&path).is_ok(), strict_ok, "strict {mode:o}");
-            assert_eq!(lenient.check(&path).is_ok(), lenient_ok, "lenient {mode:o}");
-        }
-    }
-
-    #[test]
-    fn non_regular_files_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = strict_as(me()).check(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("is a directory"), "{err}");
-        assert!(lenient_as(me()).check(dir.path()).is_err());
-    }
-
-    #[test]
-    fn a_world_writable_directory_needs_the_sticky_bit_and_a_trusted_owner() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("feed.txt");
-        write(&path, 0o644);
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-        let err = strict_as(me()).check(&path).unwrap_err().to_string();
-        assert!(err.contains("lets other users replace"), "{err}");
-        assert!(err.contains("move the file"), "{err}");
-        assert!(lenient_as(me()).check(&path).is_err());
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
-        assert!(strict_as(me()).check(&path).is_ok());
-        assert!(lenient_as(me()).check(&path).is_ok());
-        // The same file judged by another reader: its owner is not trusted there.
-        let err = strict_as(4242).check(&path);
-        if me() != 0 {
-            assert!(err.is_err());
-        }
-        let err = lenient_as(me().wrapping_add(1)).check(&path);
-        assert_eq!(err.is_err(), me() != 0);
-    }
-
-    #[test]
-    fn missing_files_are_left_to_the_reader() {
-        assert!(strict_as(0)
-            .check(Path::new("/nonexistent/c2tap.toml"))
-            .is_ok());
-    }
-
-    #[test]
-    fn links_are_followed_and_their_targets_judged() {
-        let dir = tempfile::tempdir().unwrap();
-        let shared = dir.path().join("shared");
-        fs::create_dir(&shared).unwrap();
-        let target = shared.join("feed.txt");
-        write(&target, 0o644);
-        let link = dir.path().join("link.txt");
-        symlink(&target, &link).unwrap();
-        assert!(strict_as(me()).check(&link).is_ok());
-        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
-        let err = strict_as(me()).check(&link).unwrap_err().to_string();
-        assert!(err.contains(&shared.display().to_string()), "{err}");
-        // A relative link through `..`.
-        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
-        let rel = shared.join("rel.txt");
-        symlink("../shared/feed.txt", &rel).unwrap();
-        assert!(strict_as(me()).check(&rel).is_ok());
-    }
-
-    #[test]
-    fn access_is_judged_from_mode_bits_for_the_service_user() {
-        let dir = tempfile::tempdir().unwrap();
-        let owner = fs::metadata(dir.path()).unwrap();
-        let (uid, gid) = (owner.uid(), owner.gid());
-        let other = (uid.wrapping_add(4242), gid.wrapping_add(4242));
-        let path = dir.path().join("ca.pem");
-        write(&path, 0o600);
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(may_access(&path, uid, gid, Access::Read).is_ok());
-        let err = may_access(&path, other.0, other.1, Access::Read).unwrap_err();
-        assert!(err.contains("no read permission"), "{err}");
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(may_access(&path, other.0, gid, Access::Read).is_ok());
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
-        let err = may_access(&path, other.0, gid, Access::Read).unwrap_err();
-        assert!(err.contains("cannot enter"), "{err}");
-        let out = dir.path().join("alerts.log");
-        assert!(may_access(&out, uid, gid, Access::Append).is_ok());
-        let err = may_access(&out, other.0, other.1, Access::Append).unwrap_err();
-        assert!(err.contains("cannot"), "{err}");
-        assert!(may_access(&dir.path().join("no/such/x"), uid, gid, Access::Append).is_err());
-    }
-
-    #[test]
-    fn outputs_refuse_links_and_directories_others_may_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let strict = strict_as(me());
-        let out = dir.path().join("alerts.log");
-        assert_eq!(strict.check_output(&out).map_err(|e| e.to_string()), Ok(()));
-        let link = dir.path().join("link.log");
-        symlink("/etc/passwd", &link).unwrap();
-        let err = strict.check_output(&link).unwrap_err().to_string();
-        assert!(err.contains("symbolic link"), "{err}");
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
-        let err = strict.check_output(&out).unwrap_err().to_string();
-        assert!(err.contains("lets other users replace it"), "{err}");
-        // An ordinary user may write into a sticky shared directory.
-        assert!(lenient_as(me()).check_output(&out).is_ok());
-    }
-
-    #[test]
-    fn labels_users_by_name() {
-        let passwd = "root:x:0:0::/:/bin/sh\nc2tap:x:998:997::/:/bin/false\n";
-        assert_eq!(user_label(passwd, 998), "c2tap (uid 998)");
-        assert_eq!(user_label(passwd, 7), "uid 7");
-    }
-}
+#[path = "trust_tests.rs"]
+mod tests;
