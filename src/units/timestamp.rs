@@ -10,6 +10,7 @@
 use std::fmt;
 
 use jiff::civil::Date;
+use jiff::tz::Offset;
 use jiff::SignedDuration;
 
 const SECS_PER_DAY: i64 = 86_400;
@@ -31,11 +32,15 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
     )
 }
 
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31); `None` outside years -9999..=9999.
+/// Days since 1970-01-01 → (year, month 1-12, day 1-31); `None` outside jiff's range (years
+/// -9999..=9999). jiff's own epoch-day conversion, cheap enough for every syslog header.
 pub fn civil_from_days(days: i64) -> Option<(i16, i8, i8)> {
-    let date = EPOCH
-        .checked_add(SignedDuration::from_secs(days.checked_mul(SECS_PER_DAY)?))
-        .ok()?;
+    let secs = days.checked_mul(SECS_PER_DAY)?;
+    let date = match jiff::Timestamp::from_second(secs) {
+        Ok(instant) => Offset::UTC.to_datetime(instant).date(),
+        // The last day or two of jiff's date range lie beyond its instants.
+        Err(_) => EPOCH.checked_add(SignedDuration::from_secs(secs)).ok()?,
+    };
     Some((date.year(), date.month(), date.day()))
 }
 
