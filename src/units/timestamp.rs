@@ -10,6 +10,7 @@
 use std::fmt;
 
 use jiff::civil::Date;
+use jiff::tz::Offset;
 use jiff::SignedDuration;
 
 const SECS_PER_DAY: i64 = 86_400;
@@ -31,11 +32,15 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
     )
 }
 
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31); `None` outside years -9999..=9999.
+/// Days since 1970-01-01 → (year, month 1-12, day 1-31); `None` outside jiff's range (years
+/// -9999..=9999). jiff's own epoch-day conversion, cheap enough for every syslog header.
 pub fn civil_from_days(days: i64) -> Option<(i16, i8, i8)> {
-    let date = EPOCH
-        .checked_add(SignedDuration::from_secs(days.checked_mul(SECS_PER_DAY)?))
-        .ok()?;
+    let secs = days.checked_mul(SECS_PER_DAY)?;
+    let date = match jiff::Timestamp::from_second(secs) {
+        Ok(instant) => Offset::UTC.to_datetime(instant).date(),
+        // The last day or two of jiff's date range lie beyond its instants.
+        Err(_) => EPOCH.checked_add(SignedDuration::from_secs(secs)).ok()?,
+    };
     Some((date.year(), date.month(), date.day()))
 }
 
@@ -114,15 +119,54 @@ impl TimestampText {
 }
 
 impl Timestamp {
-    /// The [`fmt::Display`] text, without allocating.
+    /// The [`fmt::Display`] text, without allocating or going through `fmt` (formatters call
+    /// this per record).
     pub fn text(self) -> TimestampText {
-        let mut buf = [0u8; 24];
-        let mut rest = &mut buf[..];
-        let written = std::io::Write::write_fmt(&mut rest, format_args!("{self}"));
-        let len = 24 - rest.len();
-        TimestampText {
-            buf,
-            len: if written.is_ok() { len } else { 0 },
+        let mut out = TimestampText {
+            buf: [0; 24],
+            len: 0,
+        };
+        let days = self.epoch_secs.div_euclid(SECS_PER_DAY);
+        let secs = self.epoch_secs.rem_euclid(SECS_PER_DAY);
+        let Some((y, m, d)) = civil_from_days(days) else {
+            return out;
+        };
+        // As `{y:04}` writes it: the sign counts in the width.
+        if y < 0 {
+            out.push(b'-');
+            out.digits(u64::from(y.unsigned_abs()), 3);
+        } else {
+            out.digits(u64::from(y.unsigned_abs()), 4);
+        }
+        out.push(b'-');
+        out.digits(m as u64, 2);
+        out.push(b'-');
+        out.digits(d as u64, 2);
+        if self.has_time {
+            let secs = secs as u64;
+            out.push(b' ');
+            out.digits(secs / 3600, 2);
+            out.push(b':');
+            out.digits(secs / 60 % 60, 2);
+            out.push(b':');
+            out.digits(secs % 60, 2);
+        }
+        out
+    }
+}
+
+impl TimestampText {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// `n` zero-padded to `width` digits (`n` never has more than `width` here).
+    fn digits(&mut self, n: u64, width: u32) {
+        for place in (0..width).rev() {
+            self.push(b'0' + (n / 10u64.pow(place) % 10) as u8);
         }
     }
 }
@@ -236,6 +280,20 @@ mod tests {
             "2026/05/09",
         ] {
             assert_eq!(norm(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn text_is_display() {
+        for text in [
+            "2026-05-09",
+            "2026-05-09 14:03:27",
+            "1969-12-31 23:59:59",
+            "0000-01-01T00:30:00+01:00",
+            "9999-12-31 23:59:59",
+        ] {
+            let t = Timestamp::parse(text).unwrap();
+            assert_eq!(t.text().as_str(), t.to_string(), "{text}");
         }
     }
 
