@@ -15,6 +15,14 @@ use crate::record::{has_ports, FlowRecord, HealthRecord, Record, SensorContext, 
 use crate::time::to_millis;
 use crate::units::Timestamp;
 
+mod budget;
+mod escape;
+
+use budget::{Caps, Cut};
+#[cfg(test)]
+use escape::escaped_len;
+pub use escape::{escape_header, escape_value, is_unsafe_char};
+
 pub const VENDOR: &str = "c2tap";
 pub const PRODUCT: &str = "c2tap";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -53,183 +61,6 @@ pub fn write_cef_within(
         };
         caps.shorten(field, rec, ctx, len - max_len);
     }
-}
-
-/// Free-text fields that may be shortened, in the order they give way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cut {
-    Cs1,
-    Cs2,
-    Cs3,
-    Cs4,
-    Cs5,
-    NameMalware,
-    Interface,
-    Host,
-}
-
-const CUTS: [Cut; 8] = [
-    Cut::Cs1,
-    Cut::Cs2,
-    Cut::Cs3,
-    Cut::Cs4,
-    Cut::Cs5,
-    Cut::NameMalware,
-    Cut::Interface,
-    Cut::Host,
-];
-/// `CUTS[..FIRST_TIER]` are the custom strings, shortened before anything else.
-const FIRST_TIER: usize = 5;
-
-impl Cut {
-    fn text<'a>(self, rec: &'a Record, ctx: &'a SensorContext) -> &'a str {
-        let flow = match rec {
-            Record::Flow(flow) => flow,
-            Record::Health(_) => return if self == Cut::Host { &ctx.hostname } else { "" },
-        };
-        match self {
-            Cut::Cs1 => &flow.ioc.value,
-            Cut::Cs2 | Cut::NameMalware => &flow.ioc.malware,
-            Cut::Cs3 => &flow.ioc.threat_type,
-            Cut::Cs4 => &flow.ioc.source,
-            Cut::Cs5 => flow.ioc.reference.as_deref().unwrap_or(""),
-            Cut::Interface => &flow.interface,
-            Cut::Host => &ctx.hostname,
-        }
-    }
-
-    fn in_header(self) -> bool {
-        self == Cut::NameMalware
-    }
-}
-
-/// Byte caps (on the unescaped text) per shortenable field; `usize::MAX` = whole value.
-#[derive(Clone, Copy, Debug)]
-struct Caps([usize; CUTS.len()]);
-
-impl Default for Caps {
-    fn default() -> Self {
-        Caps([usize::MAX; CUTS.len()])
-    }
-}
-
-impl Caps {
-    fn get(&self, cut: Cut) -> usize {
-        self.0.get(cut as usize).copied().unwrap_or(usize::MAX)
-    }
-
-    fn capped<'a>(&self, cut: Cut, text: &'a str) -> &'a str {
-        prefix(text, self.get(cut))
-    }
-
-    /// The longest non-empty field of the first tier that has one, else of the second.
-    fn longest(&self, rec: &Record, ctx: &SensorContext) -> Option<Cut> {
-        let size = |cut: Cut| escaped_len(self.capped(cut, cut.text(rec, ctx)), cut.in_header());
-        let pick = |cuts: &[Cut]| {
-            cuts.iter()
-                .copied()
-                .filter(|&c| size(c) > 0)
-                .max_by_key(|&c| (size(c), usize::MAX - c as usize))
-        };
-        pick(CUTS.get(..FIRST_TIER)?).or_else(|| pick(CUTS.get(FIRST_TIER..)?))
-    }
-
-    /// Lowers `cut`'s cap so its escaped text shrinks by at least `excess` bytes (or to empty).
-    fn shorten(&mut self, cut: Cut, rec: &Record, ctx: &SensorContext, excess: usize) {
-        let text = self.capped(cut, cut.text(rec, ctx));
-        let header = cut.in_header();
-        let target = escaped_len(text, header).saturating_sub(excess);
-        let mut kept = 0;
-        let mut end = 0;
-        for (i, c) in text.char_indices() {
-            kept += escaped_char_len(c, header);
-            if kept > target {
-                break;
-            }
-            end = i + c.len_utf8();
-        }
-        if let Some(slot) = self.0.get_mut(cut as usize) {
-            *slot = end;
-        }
-    }
-}
-
-/// The first `max` bytes of `text`, backed off to a character boundary.
-fn prefix(text: &str, max: usize) -> &str {
-    if max >= text.len() {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or_default()
-}
-
-fn escaped_char_len(c: char, header: bool) -> usize {
-    match c {
-        '\\' => 2,
-        '|' if header => 2,
-        '=' if !header => 2,
-        '\r' | '\n' => {
-            if header {
-                1
-            } else {
-                2
-            }
-        }
-        c if is_unsafe_char(c) => '\u{FFFD}'.len_utf8(),
-        c => c.len_utf8(),
-    }
-}
-
-/// Characters that must never reach a receiver raw: they end a line for some reader (C0, NEL
-/// and the other C1 controls, U+2028/U+2029), or make the text read differently from what it
-/// is (bidi embeddings, overrides and isolates, marks, BOM/ZWNBSP). They come from feed
-/// metadata and packets, so an attacker chooses them.
-pub fn is_unsafe_char(c: char) -> bool {
-    matches!(c,
-        '\0'..='\u{1F}' | '\u{7F}'..='\u{9F}'
-        | '\u{2028}' | '\u{2029}'
-        | '\u{200E}' | '\u{200F}' | '\u{061C}'
-        | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-        | '\u{FEFF}')
-}
-
-fn escaped_len(text: &str, header: bool) -> usize {
-    text.chars().map(|c| escaped_char_len(c, header)).sum()
-}
-
-/// Header field escaping: `\` and `|` get a backslash, CR/LF become a space, other unsafe
-/// characters ([`is_unsafe_char`]) U+FFFD.
-pub fn escape_header(buf: &mut Vec<u8>, text: &str) {
-    escape(buf, text, true);
-}
-
-/// Extension value escaping: `\`, `=`, CR (`\r`) and LF (`\n`); other unsafe characters
-/// ([`is_unsafe_char`]) become U+FFFD.
-pub fn escape_value(buf: &mut Vec<u8>, text: &str) {
-    escape(buf, text, false);
-}
-
-fn escape(buf: &mut Vec<u8>, text: &str, header: bool) {
-    let mut plain_from = 0;
-    for (i, c) in text.char_indices() {
-        let replacement: &[u8] = match c {
-            '\\' => b"\\\\",
-            '|' if header => b"\\|",
-            '=' if !header => b"\\=",
-            '\r' | '\n' if header => b" ",
-            '\r' => b"\\r",
-            '\n' => b"\\n",
-            c if is_unsafe_char(c) => "\u{FFFD}".as_bytes(),
-            _ => continue,
-        };
-        buf.extend_from_slice(text.as_bytes().get(plain_from..i).unwrap_or_default());
-        buf.extend_from_slice(replacement);
-        plain_from = i + c.len_utf8();
-    }
-    buf.extend_from_slice(text.as_bytes().get(plain_from..).unwrap_or_default());
 }
 
 /// `Display` into the buffer; writing into a `Vec` cannot fail.
