@@ -151,6 +151,9 @@ pub struct RawIocs {
     pub allow_broad: BTreeMap<String, bool>,
     /// Malware family of a feed's rows that name none (keyed as written in `feeds`).
     pub feed_malware: BTreeMap<String, String>,
+    /// `[[iocs.source]]`: fetched feeds (`crate::feeds` validates them).
+    pub source: Vec<crate::feeds::RawSource>,
+    pub state_dir: Option<String>,
 }
 
 impl Default for RawIocs {
@@ -162,6 +165,8 @@ impl Default for RawIocs {
             feed_min_confidence: BTreeMap::new(),
             allow_broad: BTreeMap::new(),
             feed_malware: BTreeMap::new(),
+            source: Vec::new(),
+            state_dir: None,
         }
     }
 }
@@ -576,6 +581,8 @@ pub struct IocSettings {
     pub allow_broad: Vec<bool>,
     /// Per feed, in `feeds` order: the family `[iocs.feed_malware]` gives its unnamed rows.
     pub feed_malware: Vec<Option<String>>,
+    /// `[[iocs.source]]` and `iocs.state_dir`.
+    pub fetch: crate::feeds::FetchSettings,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -791,6 +798,15 @@ impl RawConfig {
             feed_min_confidence: self.feed_min_confidence(&mut c),
             allow_broad: self.allow_broad(&mut c),
             feed_malware: self.feed_malware(&mut c),
+            fetch: crate::feeds::validate(
+                &self.iocs.source,
+                self.iocs.state_dir.as_deref(),
+                &crate::feeds::Units {
+                    duration: parse_duration,
+                    size: |t| parse_size(&SizeText::Text(t.to_string())),
+                },
+                &mut |key, message| c.fail(&key, message),
+            ),
         };
         for (i, feed) in self.iocs.feeds.iter().enumerate() {
             if feed.trim().is_empty() {
