@@ -156,7 +156,8 @@ pub struct Units {
 }
 
 const KINDS: [&str; 3] = ["threatfox-api", "https", "taxii21"];
-const MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// Short enough for tests and a local mirror; public feeds document their own polite rates.
+const MIN_INTERVAL: Duration = Duration::from_secs(5);
 const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Converts `[[iocs.source]]` (and `iocs.state_dir`), calling `fail(key, message)` for every
@@ -467,7 +468,7 @@ mod tests {
                 name: "tf".into(),
                 kind: "threatfox-api".into(),
                 auth_key_file: Some("/nonexistent/key".into()),
-                interval: Some("5s".into()),
+                interval: Some("2s".into()),
                 ..RawSource::default()
             },
             RawSource {
@@ -492,7 +493,7 @@ mod tests {
             "iocs.source[0].name: must be",
             "iocs.source[0].kind: `ftp` is not one of",
             "iocs.source[1].auth_key_file: cannot read `/nonexistent/key`",
-            "iocs.source[1].interval: must be at least 60s",
+            "iocs.source[1].interval: must be at least 5s",
             "iocs.source[2].name: `tf` is used by an earlier source",
             "iocs.source[2].url: `http://example.com/feed` is not an https:// URL",
             "iocs.source[2].max_shrink",
