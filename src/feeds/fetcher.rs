@@ -52,6 +52,8 @@ pub struct Report {
     pub name: String,
     pub http_status: Option<u16>,
     pub bytes: u64,
+    /// HTTP requests this attempt made (TAXII: discovery, collections, one per page).
+    pub requests: u32,
     /// `Ok(true)`: a new set; `Ok(false)`: unchanged (304, nothing new); `Err`: kept the old.
     pub outcome: Result<bool, (Reason, String)>,
 }
@@ -125,6 +127,7 @@ impl Fetcher {
                         name,
                         http_status: None,
                         bytes: 0,
+                        requests: 0,
                         outcome: Err((Reason::Cache, e.to_string())),
                     });
                     continue;
@@ -143,6 +146,7 @@ impl Fetcher {
                         name,
                         http_status: None,
                         bytes: 0,
+                        requests: 0,
                         outcome: Ok(true),
                     });
                 }
@@ -153,6 +157,7 @@ impl Fetcher {
                         name,
                         http_status: None,
                         bytes: 0,
+                        requests: 0,
                         outcome: Err((Reason::Cache, why)),
                     });
                 }
@@ -193,6 +198,7 @@ impl Fetcher {
             name: slot.source.name.clone(),
             http_status: counters.status,
             bytes: counters.bytes,
+            requests: counters.requests,
             outcome: result,
         })
     }

@@ -126,7 +126,9 @@ impl Client {
         let etag = header("etag");
         let last_modified = header("last-modified");
         let content_type = header("content-type").unwrap_or_default();
-        let date_added_last = header("x-taxii-date-added-last");
+        // A page of one object may carry only the First header (medallion does): the same.
+        let date_added_last =
+            header("x-taxii-date-added-last").or_else(|| header("x-taxii-date-added-first"));
         let status = response.status().as_u16();
         let body = response
             .body_mut()
