@@ -3,11 +3,15 @@
 //! WebPKI roots, and the proxy from `HTTPS_PROXY`/`ALL_PROXY` minus `NO_PROXY`. Statuses are
 //! values, not errors: the caller decides what a 304 or a 401 means for its source.
 
+use std::path::Path;
 use std::time::Duration;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use super::source::Reason;
+
+/// Debian's CA bundle (package ca-certificates), the default trust without `ca_file`.
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// What the server said.
 #[derive(Debug)]
@@ -66,30 +70,26 @@ impl Client {
     pub fn new(
         timeout: Duration,
         max_bytes: u64,
-        ca_file: Option<&std::path::Path>,
+        ca_file: Option<&Path>,
     ) -> Result<Client, HttpError> {
-        let roots = match ca_file {
-            None => RootCerts::WebPki,
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| HttpError {
-                    reason: Reason::Config,
-                    detail: format!("ca_file {}: {e}", path.display()),
-                })?;
-                let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                    .filter_map(|item| match item {
-                        Ok(PemItem::Certificate(c)) => Some(c),
-                        _ => None,
-                    })
-                    .collect();
-                if certs.is_empty() {
-                    return Err(HttpError {
-                        reason: Reason::Config,
-                        detail: format!("ca_file {}: no PEM certificate in it", path.display()),
-                    });
-                }
-                RootCerts::new_with_certs(&certs)
-            }
+        // The system bundle by default: it holds the CA of a TLS-inspecting proxy the operator
+        // installed, which bundled roots would not.
+        let path = ca_file.unwrap_or(Path::new(SYSTEM_CA_BUNDLE));
+        let config_error = |detail: String| HttpError {
+            reason: Reason::Config,
+            detail: format!("ca_file {}: {detail}", path.display()),
         };
+        let pem = std::fs::read(path).map_err(|e| config_error(e.to_string()))?;
+        let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(config_error("no PEM certificate in it".into()));
+        }
+        let roots = RootCerts::new_with_certs(&certs);
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
