@@ -318,7 +318,13 @@ fn load_body(
         min_confidence: source.min_confidence.or(filters.min_confidence),
         ..filters.clone()
     };
-    let result = ioc::load(&[FeedSource::File(path.clone())], &filters, now);
+    let result = ioc::load(&[FeedSource::File(path.clone())], &filters, now).map(|mut loaded| {
+        // Logs and reports name the source, not the staging path.
+        for f in &mut loaded.stats.files {
+            f.file.clone_from(&source.name);
+        }
+        loaded
+    });
     let _ = std::fs::remove_file(&path);
     result.map_err(|e| {
         let reason = match &e {

@@ -106,8 +106,7 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("c2tap-fetch".into())
         .spawn(move || loop {
-            let now = epoch_secs();
-            let (due, next) = fetcher.due(now);
+            let (due, _) = fetcher.due(epoch_secs());
             for i in due {
                 if let Some(report) = fetcher.fetch(i, epoch_secs()) {
                     if let Some(status) = fetcher.status().get(i) {
@@ -117,7 +116,10 @@ pub fn spawn(
                     shared.publish(&fetcher, report.outcome == Ok(true));
                 }
             }
-            let wait = next.map_or(60, |t| t.saturating_sub(epoch_secs()).clamp(1, 60));
+            // The next due time once this round's fetches rescheduled their sources.
+            let now = epoch_secs();
+            let (_, next) = fetcher.due(now);
+            let wait = next.map_or(60, |t| t.saturating_sub(now).clamp(1, 60));
             match commands.recv_timeout(Duration::from_secs(wait)) {
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}

@@ -164,6 +164,10 @@ pub(super) async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
             _ = wake.tick() => {
                 c.control.wake_all();
                 sample_outputs(&c);
+                // A fetched feed published a new set: swapped in like a changed feed file.
+                if pending.is_none() && c.feeds.fetched_changed() {
+                    pending = start_feed_reload(&c);
+                }
                 let capture = Capture::of(c.links);
                 if published.as_ref() != Some(&capture) {
                     publish_capture(&c, &capture, published.is_none(), &mut ready_sent);

@@ -246,11 +246,15 @@ impl Feeds {
         })
     }
 
-    /// True when a feed file's modification time changed since the last load, or a fetched
-    /// source published a new set.
+    /// True when a feed file's modification time changed since the last load.
     pub fn changed(&self) -> bool {
         stamps(&self.settings) != self.stamps
-            || fetched().is_some_and(|f| f.generation() != self.generation)
+    }
+
+    /// True when a fetched source published a new set since the last load (checked on every
+    /// control-loop wake-up: a mutex and a compare).
+    pub fn fetched_changed(&self) -> bool {
+        fetched().is_some_and(|f| f.generation() != self.generation)
     }
 
     /// What a reload thread needs to rebuild the set as configured now.
@@ -260,6 +264,10 @@ impl Feeds {
 
     /// Swaps a built set in. Quick: everything slow happened in [`build`].
     pub fn install(&mut self, built: Built, why: &str) {
+        let why = match built.generation != self.generation && !self.changed() {
+            true => "reloaded: a fetched feed changed",
+            false => why,
+        };
         log_loaded(&built.loaded, why);
         self.size = built.size();
         // The filter is published before the set so a worker that sees the new generation
