@@ -14,6 +14,7 @@ use super::Metrics;
 pub const LAST_SUCCESS: &str = "c2tap_feed_last_success_timestamp_seconds";
 pub const FAILURES: &str = "c2tap_feed_fetch_failures_total";
 pub const IOCS: &str = "c2tap_feed_iocs";
+pub const INTERVAL: &str = "c2tap_feed_interval_seconds";
 
 /// The families, created when the run wiring names its sources.
 #[derive(Default)]
@@ -26,6 +27,7 @@ struct Families {
     last_success: IntGaugeVec,
     failures: IntCounterVec,
     iocs: IntGaugeVec,
+    interval: IntGaugeVec,
 }
 
 impl Families {
@@ -51,6 +53,13 @@ impl Families {
                 Opts::new(IOCS, "IOCs of the source's set in use (0 without one)."),
                 &["source"],
             )?,
+            interval: IntGaugeVec::new(
+                Opts::new(
+                    INTERVAL,
+                    "The source's configured fetch interval: stale = no success for 2 x this.",
+                ),
+                &["source"],
+            )?,
         })
     }
 }
@@ -58,7 +67,7 @@ impl Families {
 impl Metrics {
     /// Registers the feed families with a zero series per source and reason, so a rule sees
     /// a failure counter before the first failure.
-    pub fn feed_sources(&self, names: &[String]) {
+    pub fn feed_sources(&self, sources: &[(String, u64)]) {
         let state = &self.shared.fetched;
         let mut families = state
             .families
@@ -69,18 +78,23 @@ impl Metrics {
             let _ = self.registry.register(Box::new(f.last_success.clone()));
             let _ = self.registry.register(Box::new(f.failures.clone()));
             let _ = self.registry.register(Box::new(f.iocs.clone()));
+            let _ = self.registry.register(Box::new(f.interval.clone()));
             *families = Some(f);
         }
         if let Some(f) = families.as_ref() {
-            for name in names {
+            for (name, interval) in sources {
                 for reason in Reason::ALL {
                     f.failures
                         .with_label_values(&[name.as_str(), reason.label()]);
                 }
                 f.iocs.with_label_values(&[name.as_str()]);
+                f.interval
+                    .with_label_values(&[name.as_str()])
+                    .set(i64::try_from(*interval).unwrap_or(i64::MAX));
             }
         }
-        *state.never.write().unwrap_or_else(PoisonError::into_inner) = names.to_vec();
+        *state.never.write().unwrap_or_else(PoisonError::into_inner) =
+            sources.iter().map(|(n, _)| n.clone()).collect();
     }
 
     /// One source's state after an attempt; `failed` is the attempt's reason when it failed.
@@ -137,13 +151,17 @@ mod tests {
     #[test]
     fn a_source_is_visible_before_and_after_its_first_success() {
         let m = Metrics::new(10);
-        m.feed_sources(&["tf".to_string()]);
+        m.feed_sources(&[("tf".to_string(), 3600)]);
         let text = m.render();
         assert!(
             text.contains("c2tap_feed_fetch_failures_total{reason=\"auth\",source=\"tf\"} 0"),
             "{text}"
         );
         assert!(text.contains("c2tap_feed_iocs{source=\"tf\"} 0"), "{text}");
+        assert!(
+            text.contains("c2tap_feed_interval_seconds{source=\"tf\"} 3600"),
+            "{text}"
+        );
         assert!(
             !text.contains("c2tap_feed_last_success_timestamp_seconds{"),
             "{text}"

@@ -91,7 +91,12 @@ fn start_fetching(
         source,
     })?;
     let mut fetcher = Fetcher::new(fetch_settings.clone(), settings.filters.clone(), true);
-    metrics.feed_sources(&fetcher.names());
+    let sources: Vec<(String, u64)> = fetcher
+        .status()
+        .into_iter()
+        .map(|s| (s.name, s.interval_secs))
+        .collect();
+    metrics.feed_sources(&sources);
     let shared = Arc::new(fetch::Shared::default());
     let now = fetch::epoch_secs();
     for report in fetch::start(&mut fetcher, &shared) {
