@@ -303,6 +303,22 @@ fn https_export_conditional_gzip_oversized_and_shrink() {
         .answer(|_| Reply::ok("text/plain", "1.2.3.4:80\n".repeat(20_000)));
     let report = f.fetch(0, NOW + 7200).unwrap();
     assert_eq!(failure(&report), Reason::TooLarge, "{report:?}");
+    // A small gzip body that inflates past max_bytes: the limit is on what is unpacked.
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut bomb, &vec![b'\n'; 5_000_000]).unwrap();
+    let bomb = bomb.finish().unwrap();
+    assert!(bomb.len() < 100_000);
+    t.stub
+        .answer(move |_| Reply::ok("text/plain", bomb.clone()).header("Content-Encoding", "gzip"));
+    let report = f.fetch(0, NOW + 9000).unwrap();
+    assert_eq!(failure(&report), Reason::TooLarge, "{report:?}");
+    // A redirect is not followed (connections only to configured URLs).
+    let target = t.stub.url("/elsewhere");
+    t.stub
+        .answer(move |_| Reply::status(302).header("Location", &target));
+    let report = f.fetch(0, NOW + 9100).unwrap();
+    assert_eq!(failure(&report), Reason::HttpStatus, "{report:?}");
+    assert_eq!(t.stub.take_seen().len(), 3, "no request to the Location");
     // One IOC where there were several: more than max_shrink fewer, refused.
     t.stub
         .answer(|_| Reply::ok("text/plain", "138.9.223.13:8015\n"));

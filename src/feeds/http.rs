@@ -1,6 +1,6 @@
 //! One bounded HTTPS exchange: ureq (blocking, rustls with ring, gzip) with the source's time
 //! limit for the whole exchange, its byte limit on the decompressed body, its CA file or the
-//! WebPKI roots, and the proxy from `HTTPS_PROXY`/`ALL_PROXY` minus `NO_PROXY`. Statuses are
+//! system CA bundle, and the proxy from `HTTPS_PROXY`/`ALL_PROXY` minus `NO_PROXY`. Statuses are
 //! values, not errors: the caller decides what a 304 or a 401 means for its source.
 
 use std::path::Path;
@@ -93,7 +93,9 @@ impl Client {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
-            .max_redirects(5)
+            // No redirects: connections go only to configured URLs (and the proxy), and a key
+            // never follows a Location to another host. A 3xx is an `http_status` failure.
+            .max_redirects(0)
             .user_agent(concat!("c2tap/", env!("CARGO_PKG_VERSION")))
             .proxy(ureq::Proxy::try_from_env())
             .tls_config(TlsConfig::builder().root_certs(roots).build())
