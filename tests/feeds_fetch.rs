@@ -387,6 +387,11 @@ fn the_cache_outlives_the_publisher_and_a_corrupt_copy_is_refused() {
     assert_eq!(f.status()[0].last_success, None);
 }
 
+/// The wall clock: `feeds status` ages copies against it.
+fn feeds_now() -> u64 {
+    c2tap::feeds::epoch_secs()
+}
+
 fn c2tap_bin() -> &'static str {
     env!("CARGO_BIN_EXE_c2tap")
 }
@@ -437,6 +442,24 @@ fn cli_fetch_and_status_print_per_source_and_exit_non_zero_on_failure() {
     assert!(
         text.contains("tf-export (https, every 60m): no cached copy"),
         "{text}"
+    );
+    // Once the sensor has a copy, status reports it from the cache, without writing there.
+    let mut sensor = t.fetcher(&format!("{API}{EXPORT}"));
+    assert_eq!(sensor.fetch(1, feeds_now()).unwrap().outcome, Ok(true));
+    std::fs::remove_dir_all(t.state().join(".load")).unwrap();
+    let (ok, text) = run(&["feeds", "status"]);
+    assert!(!ok, "tf-api has no copy: {text}");
+    assert!(
+        text.contains("tf-export (https, every 60m): 3 IOCs, last success"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tf-api (threatfox-api, every 60m): no cached copy"),
+        "{text}"
+    );
+    assert!(
+        !t.state().join(".load").exists(),
+        "status staged nothing in the state dir"
     );
     // check-config validates the sources.
     let bad = t.dir.path().join("bad.toml");

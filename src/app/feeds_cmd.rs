@@ -71,7 +71,11 @@ pub fn status(config: &Path, out: &mut dyn Write) -> Result<usize> {
     let (fetch, filters) = settings(config)?;
     let now = feeds::epoch_secs();
     let mut fetcher = Fetcher::new(fetch.clone(), filters, false);
+    // The cached copies are read where the sensor keeps them; loaded from a private directory.
+    let staging = private_dir()?;
+    fetcher.stage_in(&staging);
     let reports = fetcher.load_cache(now);
+    let _ = std::fs::remove_dir_all(&staging);
     writeln!(out, "state dir: {}", fetch.state_dir.display())?;
     let mut failed = 0;
     for status in fetcher.status() {
@@ -121,8 +125,7 @@ pub fn fetch(config: &Path, only: Option<&str>, out: &mut dyn Write) -> Result<u
         fetch.sources.retain(|s| s.name == name);
     }
     // Bodies are staged where the loader reads them: a private directory, never the sensor's.
-    let staging = std::env::temp_dir().join(format!("c2tap-feeds-{}", std::process::id()));
-    feeds::prepare_dir(&staging).with_context(|| format!("{}", staging.display()))?;
+    let staging = private_dir()?;
     fetch.state_dir = staging.clone();
     let mut fetcher = Fetcher::new(fetch, filters, false);
     let mut failed = 0;
@@ -146,6 +149,13 @@ pub fn fetch(config: &Path, only: Option<&str>, out: &mut dyn Write) -> Result<u
     }
     let _ = std::fs::remove_dir_all(&staging);
     Ok(failed)
+}
+
+/// A fresh 0700 directory under the temporary directory for staged bodies.
+fn private_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("c2tap-feeds-{}", std::process::id()));
+    feeds::prepare_dir(&dir).with_context(|| format!("{}", dir.display()))?;
+    Ok(dir)
 }
 
 fn print_report(

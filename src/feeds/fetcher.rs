@@ -72,6 +72,9 @@ pub struct Fetcher {
     slots: Vec<Slot>,
     /// Whether fetched sets are written to the state directory.
     write_cache: bool,
+    /// Where bodies are staged for the loader: the state directory, or (for `c2tap feeds`
+    /// run by another user) a private one, so the sensor's directory gets no foreign files.
+    staging: std::path::PathBuf,
 }
 
 impl Fetcher {
@@ -100,11 +103,17 @@ impl Fetcher {
             })
             .collect();
         Fetcher {
+            staging: settings.state_dir.clone(),
             settings,
             filters,
             slots,
             write_cache,
         }
+    }
+
+    /// Stages bodies in `dir` instead of the state directory.
+    pub fn stage_in(&mut self, dir: &std::path::Path) {
+        self.staging = dir.to_path_buf();
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -133,7 +142,13 @@ impl Fetcher {
                     continue;
                 }
             };
-            match load_body(&dir, &slot.source, &self.filters, &cached.body, now) {
+            match load_body(
+                &self.staging,
+                &slot.source,
+                &self.filters,
+                &cached.body,
+                now,
+            ) {
                 Ok(loaded) => {
                     slot.status.last_success = Some(cached.meta.success_at);
                     slot.status.from_cache = true;
@@ -168,7 +183,7 @@ impl Fetcher {
 
     /// Fetches the source at `index` now.
     pub fn fetch(&mut self, index: usize, now: u64) -> Option<Report> {
-        let dir = self.settings.state_dir.clone();
+        let dirs = (self.settings.state_dir.clone(), self.staging.clone());
         let filters = self.filters.clone();
         let write_cache = self.write_cache;
         let slot = self.slots.get_mut(index)?;
@@ -176,7 +191,7 @@ impl Fetcher {
         let prev = slot.good.as_ref().map(|(c, _)| c);
         let result = source::fetch(&slot.source, prev, now, &mut counters)
             .map_err(|e| (e.reason, e.detail))
-            .and_then(|fetched| slot.apply(fetched, &dir, &filters, now, write_cache));
+            .and_then(|fetched| slot.apply(fetched, &dirs, &filters, now, write_cache));
         slot.status.last_attempt = Some(now);
         slot.status.http_status = counters.status;
         slot.status.bytes = counters.bytes;
@@ -248,7 +263,7 @@ impl Slot {
     fn apply(
         &mut self,
         fetched: Fetched,
-        dir: &std::path::Path,
+        (dir, staging): &(std::path::PathBuf, std::path::PathBuf),
         filters: &Filters,
         now: u64,
         write_cache: bool,
@@ -267,7 +282,7 @@ impl Slot {
             }
             Fetched::Body { body, meta, full } => (body, meta, full),
         };
-        let loaded = load_body(dir, &self.source, filters, &body, now)?;
+        let loaded = load_body(staging, &self.source, filters, &body, now)?;
         let before = self.good.as_ref().map_or(0, |(_, l)| l.set.len());
         let after = loaded.set.len();
         let keep = 1000 - u64::from(self.source.max_shrink_permille.min(999));
