@@ -6,8 +6,12 @@
 
 #[path = "support/https_stub.rs"]
 mod https_stub;
+#[path = "support/netns.rs"]
+mod netns;
 #[path = "support/require.rs"]
 mod require;
+#[path = "support/sensor.rs"]
+mod sensor;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -62,6 +66,26 @@ application_instance.run(host="127.0.0.1", port=int(sys.argv[2]), ssl_context=(s
 struct Medallion {
     child: Child,
     port: u16,
+    /// The network namespace it listens in (`None`: the test's own).
+    netns: Option<String>,
+}
+
+/// Runs `f` on a thread in network namespace `netns` (sockets it makes live there).
+#[allow(unsafe_code)] // setns has no std wrapper
+fn in_netns<T: Send + 'static>(netns: Option<&str>, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = netns.map(|ns| format!("/var/run/netns/{ns}"));
+    std::thread::spawn(move || {
+        if let Some(path) = path {
+            use std::os::fd::AsRawFd;
+            let file = std::fs::File::open(&path).unwrap();
+            // SAFETY: only this short-lived thread changes network namespace.
+            let entered = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(entered, 0);
+        }
+        f()
+    })
+    .join()
+    .unwrap()
 }
 
 impl Drop for Medallion {
@@ -79,7 +103,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_medallion(dir: &Path, pki: &Pki) -> Medallion {
+fn start_medallion(dir: &Path, pki: &Pki, netns: Option<&str>) -> Medallion {
     let python = medallion_python();
     let port = free_port();
     let root = format!("https://127.0.0.1:{port}/api1/");
@@ -123,7 +147,15 @@ fn start_medallion(dir: &Path, pki: &Pki) -> Medallion {
     let launcher = dir.join("launch.py");
     std::fs::write(&launcher, LAUNCHER).unwrap();
     let log = std::fs::File::create(dir.join("medallion.log")).unwrap();
-    let child = Command::new(python)
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(python);
+            c
+        }
+        None => Command::new(python),
+    };
+    let child = cmd
         .arg(&launcher)
         .arg(&config_path)
         .arg(port.to_string())
@@ -133,9 +165,18 @@ fn start_medallion(dir: &Path, pki: &Pki) -> Medallion {
         .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
-    let server = Medallion { child, port };
+    let server = Medallion {
+        child,
+        port,
+        netns: netns.map(str::to_string),
+    };
     let until = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    let listening = |ns: Option<&str>| {
+        in_netns(ns, move || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+    };
+    while !listening(netns) {
         assert!(
             Instant::now() < until,
             "medallion did not start: {}",
@@ -182,18 +223,22 @@ fn publish(server: &Medallion, pki: &Pki, objects: Vec<serde_json::Value>) {
         .build()
         .new_agent();
     let body = serde_json::json!({ "objects": objects }).to_string();
-    let mut reply = agent
-        .post(&format!(
-            "https://127.0.0.1:{}/api1/collections/{COLLECTION}/objects/",
-            server.port
-        ))
-        .header("Accept", MEDIA)
-        .header("Content-Type", MEDIA)
-        .header("Authorization", "Basic c2Vuc29yOnMzY3JldA==") // sensor:s3cret
-        .send(body.as_bytes())
-        .unwrap();
-    let text = reply.body_mut().read_to_string().unwrap_or_default();
-    assert_eq!(reply.status().as_u16(), 202, "{text}");
+    let url = format!(
+        "https://127.0.0.1:{}/api1/collections/{COLLECTION}/objects/",
+        server.port
+    );
+    let (status, text) = in_netns(server.netns.as_deref(), move || {
+        let mut reply = agent
+            .post(&url)
+            .header("Accept", MEDIA)
+            .header("Content-Type", MEDIA)
+            .header("Authorization", "Basic c2Vuc29yOnMzY3JldA==") // sensor:s3cret
+            .send(body.as_bytes())
+            .unwrap();
+        let text = reply.body_mut().read_to_string().unwrap_or_default();
+        (reply.status().as_u16(), text)
+    });
+    assert_eq!(status, 202, "{text}");
 }
 
 fn values(f: &Fetcher) -> Vec<String> {
@@ -210,7 +255,7 @@ fn values(f: &Fetcher) -> Vec<String> {
 fn taxii21_pages_auth_and_an_added_indicator_on_the_next_poll() {
     let dir = tempfile::tempdir().unwrap();
     let pki = make_pki(&dir.path().join("pki"));
-    let server = start_medallion(dir.path(), &pki);
+    let server = start_medallion(dir.path(), &pki, None);
     publish(
         &server,
         &pki,
@@ -280,4 +325,70 @@ fn taxii21_pages_auth_and_an_added_indicator_on_the_next_poll() {
     assert_eq!(report.requests, 3, "one page of new objects: {report:?}");
     assert_eq!(values(&f).len(), 4, "{:?}", values(&f));
     assert!(values(&f).contains(&"185.220.101.7:7777".to_string()));
+}
+
+/// The sensor polls medallion (in its namespace, over TLS); an indicator published while a
+/// flow to it is open is picked up by the next poll and reported against that flow.
+#[test]
+fn a_running_sensor_reports_an_open_flow_when_its_taxii_collection_names_the_c2() {
+    let lab = sensor::lab(true);
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki(&dir.path().join("pki"));
+    let server = start_medallion(dir.path(), &pki, Some(&lab.sensor));
+    // Something to start on (without a set the built-in Remcos set would match at once).
+    publish(&server, &pki, vec![indicator(1, "203.0.113.99", 4444)]);
+    for (name, secret) in [("user", "sensor"), ("good", "s3cret")] {
+        std::fs::write(dir.path().join(name), format!("{secret}\n")).unwrap();
+    }
+    let setup = sensor::Setup {
+        feeds: format!("[]\nstate_dir = \"{}\"", dir.path().join("state").display()),
+        health: "0",
+        extra: format!(
+            "[[iocs.source]]\nname = \"opencti\"\nkind = \"taxii21\"\n\
+             url = \"https://127.0.0.1:{}/taxii2/\"\ncollection = \"{COLLECTION}\"\n\
+             username_file = \"{}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n\
+             interval = \"5s\"\ntimeout = \"10s\"\n",
+            server.port,
+            dir.path().join("user").display(),
+            dir.path().join("good").display(),
+            pki.ca.display()
+        ),
+        ..sensor::Setup::default()
+    };
+    let s = sensor::Sensor::start(&lab, &setup);
+    s.wait_ready(200, Duration::from_secs(30));
+    let until = Instant::now() + Duration::from_secs(30);
+    while s.metric("c2tap_feed_iocs{source=\"opencti\"}") != Some(1.0) {
+        assert!(Instant::now() < until, "no first poll; log:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let alerts = |s: &sensor::Sensor| {
+        s.records()
+            .into_iter()
+            .filter(|r| r["signature_id"] == 1001)
+            .collect::<Vec<_>>()
+    };
+    // A UDP flow to the C2 stays open; nothing matches it yet.
+    lab.replay(&sensor::pcap("udp.pcap"));
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(alerts(&s).is_empty(), "{:?}", alerts(&s));
+    std::thread::sleep(Duration::from_millis(1100));
+    publish(&server, &pki, vec![indicator(2, "138.9.223.13", 8015)]);
+    let until = Instant::now() + Duration::from_secs(40);
+    while alerts(&s).is_empty() {
+        assert!(
+            Instant::now() < until,
+            "no retro-matched alert; log:\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let alert = alerts(&s).remove(0);
+    assert!(alert.to_string().contains("138.9.223.13"), "{alert}");
+    assert_eq!(s.metric("c2tap_feed_iocs{source=\"opencti\"}"), Some(2.0));
+    assert!(
+        s.log().contains("reloaded: a fetched feed changed"),
+        "{}",
+        s.log()
+    );
 }
