@@ -324,6 +324,10 @@ fn https_export_conditional_gzip_oversized_and_shrink() {
         .answer(|_| Reply::ok("text/plain", "138.9.223.13:8015\n"));
     let report = f.fetch(0, NOW + 10_800).unwrap();
     assert_eq!(failure(&report), Reason::Shrink, "{report:?}");
+    // An empty body (a publisher mid-deploy): refused as empty.
+    t.stub.answer(|_| Reply::ok("text/plain", ""));
+    let report = f.fetch(0, NOW + 12_000).unwrap();
+    assert_eq!(failure(&report), Reason::Empty, "{report:?}");
     // Plain text that holds no IOC at all.
     t.stub
         .answer(|_| Reply::ok("text/plain", "maintenance window, come back later\n"));

@@ -300,6 +300,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn taxii_credentials_come_from_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let basic = TaxiiAuth::Basic {
+            username_file: file("u", "sensor\n"),
+            password_file: file("p", "s3cret\n"),
+        };
+        assert_eq!(
+            taxii_auth(&basic).unwrap(),
+            [(
+                "Authorization".to_string(),
+                "Basic c2Vuc29yOnMzY3JldA==".to_string()
+            )]
+        );
+        let header = TaxiiAuth::Header {
+            name: "X-Api-Key".into(),
+            value_file: file("k", "abc123\n"),
+        };
+        assert_eq!(
+            taxii_auth(&header).unwrap(),
+            [("X-Api-Key".to_string(), "abc123".to_string())]
+        );
+        let bad = TaxiiAuth::Header {
+            name: "X-Api-Key".into(),
+            value_file: file("two-lines", "a\nb\n"),
+        };
+        assert_eq!(taxii_auth(&bad).unwrap_err().reason, Reason::Config);
+        assert!(taxii_auth(&TaxiiAuth::None).unwrap().is_empty());
+    }
+
+    #[test]
     fn every_reason_has_a_distinct_label() {
         let labels: std::collections::HashSet<_> = Reason::ALL.iter().map(|r| r.label()).collect();
         assert_eq!(labels.len(), Reason::ALL.len());
