@@ -373,6 +373,7 @@ fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
     applied.outputs = c.settings.outputs.clone();
     applied.metrics = c.settings.metrics.clone();
     applied.user = c.settings.user.clone();
+    applied.iocs.fetch = c.settings.iocs.fetch.clone();
     tracing::info!(
         iocs = c.feeds.size,
         exclusions = applied.exclusions.rules().len(),
