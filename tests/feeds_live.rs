@@ -74,9 +74,18 @@ fn a_fetched_ioc_is_retro_matched_staleness_is_visible_and_the_cache_survives_a_
     };
     let mut s = Sensor::start(&lab, &setup);
     s.wait_ready(200, Duration::from_secs(30));
-    wait_for("the first fetch", &s, Duration::from_secs(20), || {
-        s.metric("c2tap_feed_iocs{source=\"mirror\"}") == Some(1.0)
-    });
+    // Until the fetched set is in force the built-in set (which names this C2) is matched.
+    wait_for(
+        "the fetched set in force",
+        &s,
+        Duration::from_secs(20),
+        || {
+            s.log()
+                .lines()
+                .any(|l| l.contains("IOC set") && l.contains("\"mirror\""))
+        },
+    );
+    assert_eq!(s.metric("c2tap_feed_iocs{source=\"mirror\"}"), Some(1.0));
     // Readiness stays capture-based; its detail names the source that never succeeded.
     let (status, body) = s.http("/readyz");
     assert_eq!(status, 200, "{body}");

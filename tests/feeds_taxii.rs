@@ -358,7 +358,13 @@ fn a_running_sensor_reports_an_open_flow_when_its_taxii_collection_names_the_c2(
     let s = sensor::Sensor::start(&lab, &setup);
     s.wait_ready(200, Duration::from_secs(30));
     let until = Instant::now() + Duration::from_secs(30);
-    while s.metric("c2tap_feed_iocs{source=\"opencti\"}") != Some(1.0) {
+    // Until the fetched set is in force the built-in set (which names this C2) is matched.
+    let in_force = |s: &sensor::Sensor| {
+        s.log()
+            .lines()
+            .any(|l| l.contains("IOC set") && l.contains("\"opencti\""))
+    };
+    while !in_force(&s) {
         assert!(Instant::now() < until, "no first poll; log:\n{}", s.log());
         std::thread::sleep(Duration::from_millis(200));
     }
