@@ -247,10 +247,6 @@ impl Fetcher {
     pub fn status(&self) -> Vec<SourceStatus> {
         self.slots.iter().map(|s| s.status.clone()).collect()
     }
-
-    pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.slots.iter().position(|s| s.source.name == name)
-    }
 }
 
 impl Slot {

@@ -14,7 +14,7 @@ mod source;
 mod taxii;
 mod threatfox;
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -126,9 +126,6 @@ pub fn spawn(
             }
         })
 }
-
-/// A stop handle for the fetch thread.
-pub type Stopper = Sender<Command>;
 
 /// Adds the fetched sets to `files` (the file feeds' set, `None` when there are none): one
 /// IOC per endpoint, metadata merged as one load would merge them.
