@@ -483,3 +483,38 @@ fn cli_fetch_and_status_print_per_source_and_exit_non_zero_on_failure() {
     assert!(text.contains("iocs.source[0].kind"), "{text}");
     assert!(text.contains("iocs.source[0].interval"), "{text}");
 }
+
+#[test]
+fn a_taxii_server_that_never_stops_paging_is_cut_off() {
+    let t = setup();
+    let port = t.stub.port;
+    t.stub.answer(move |seen| {
+        let body = match seen.path.as_str() {
+            "/taxii2/" => {
+                serde_json::json!({ "api_roots": [format!("https://127.0.0.1:{port}/api1/")] })
+            }
+            "/api1/collections/" => {
+                serde_json::json!({ "collections": [{ "id": "c1", "can_read": true }] })
+            }
+            _ => serde_json::json!({ "more": true, "next": "again", "objects": [] }),
+        };
+        Reply::ok("application/taxii+json;version=2.1", body.to_string())
+    });
+    let mut f = t.fetcher(
+        "[[iocs.source]]\nname = \"endless\"\nkind = \"taxii21\"\nurl = \"URL/taxii2/\"\n\
+         collection = \"c1\"\nca_file = \"CA\"\ntimeout = \"1s\"\n",
+    );
+    let started = Instant::now();
+    let report = f.fetch(0, NOW).unwrap();
+    let reason = failure(&report);
+    assert!(
+        matches!(reason, Reason::Timeout | Reason::TooLarge),
+        "{report:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(f.sets().is_empty());
+}

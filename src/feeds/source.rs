@@ -105,6 +105,8 @@ pub struct Fetch {
     pub max_bytes: u64,
     pub requests: u32,
     pub added_last: Option<String>,
+    /// A paginated poll gives up past this (each request has its own `timeout` too).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Fetch {
@@ -135,6 +137,10 @@ pub enum Fetched {
     },
 }
 
+/// A whole paginated poll may take this many request timeouts: a server that keeps saying
+/// `more` with tiny pages cannot hold the fetch thread for long.
+const POLL_TIMEOUTS: u32 = 10;
+
 /// Fetches `source` once. `prev` is the last good copy (conditional requests, merges).
 pub fn fetch(
     source: &Source,
@@ -143,6 +149,7 @@ pub fn fetch(
     fetch: &mut Fetch,
 ) -> Result<Fetched, HttpError> {
     fetch.max_bytes = source.max_bytes;
+    fetch.deadline = Some(std::time::Instant::now() + source.timeout * POLL_TIMEOUTS);
     let client = Client::new(source.timeout, source.max_bytes, source.ca_file.as_deref())?;
     // A full fetch when there is nothing to merge into, or the last full one is too old.
     let full =

@@ -90,6 +90,15 @@ pub fn poll(
         if next.is_none() {
             return Err(Reason::NotAFeed.error("`more` without `next`".into()));
         }
+        if fetch
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() > d)
+        {
+            return Err(Reason::Timeout.error(format!(
+                "the collection's pages took longer than 10 x timeout ({} pages so far)",
+                fetch.requests
+            )));
+        }
         if fetch.bytes > fetch.max_bytes {
             return Err(Reason::TooLarge.error(format!(
                 "the collection is larger than max_bytes ({})",
