@@ -465,6 +465,18 @@ fn cli_fetch_and_status_print_per_source_and_exit_non_zero_on_failure() {
         !t.state().join(".load").exists(),
         "status staged nothing in the state dir"
     );
+    assert!(text.contains("s ago ok"), "{text}");
+    // The sensor's last failed attempt shows with its reason.
+    assert_eq!(
+        failure(&sensor.fetch(0, feeds_now()).unwrap()),
+        Reason::Auth
+    );
+    let (_, text) = run(&["feeds", "status"]);
+    assert!(
+        text.contains("no cached copy (never fetched, or the sensor cannot write its state dir); last attempt ")
+            && text.contains("s ago FAILED (auth): ThreatFox answered `unknown_auth_key`"),
+        "{text}"
+    );
     // check-config validates the sources.
     let bad = t.dir.path().join("bad.toml");
     std::fs::write(

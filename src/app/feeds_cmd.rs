@@ -104,9 +104,22 @@ pub fn status(config: &Path, out: &mut dyn Write) -> Result<usize> {
                 )
             }
         };
+        let last = match feeds::read_attempt(&fetch.state_dir, &status.name) {
+            Some(a) => match a.failure {
+                Some((reason, why)) => format!(
+                    "; last attempt {} ago FAILED ({reason}): {why}",
+                    show_age(now.saturating_sub(a.at))
+                ),
+                None => format!(
+                    "; last attempt {} ago ok",
+                    show_age(now.saturating_sub(a.at))
+                ),
+            },
+            None => String::new(),
+        };
         writeln!(
             out,
-            "{} ({}, every {}): {line}",
+            "{} ({}, every {}): {line}{last}",
             status.name,
             status.kind,
             show_age(status.interval_secs)

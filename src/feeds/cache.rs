@@ -139,6 +139,40 @@ pub fn write(dir: &Path, name: &str, cached: &Cached) -> std::io::Result<()> {
     fs::File::open(dir).and_then(|d| d.sync_all())
 }
 
+/// The last attempt of a source, as the sensor saw it: `c2tap feeds status` prints it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: u64,
+    pub http_status: Option<u16>,
+    /// `None` after a success; else the reason label and what happened.
+    pub failure: Option<(String, String)>,
+}
+
+fn attempt_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.attempt"))
+}
+
+/// Records the last attempt (small, replaced whole; a lost write only loses this note).
+pub fn write_attempt(dir: &Path, name: &str, attempt: &Attempt) -> std::io::Result<()> {
+    let text = serde_json::to_vec(attempt).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(".{name}.attempt.tmp"));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(&text)?;
+    drop(file);
+    fs::rename(&tmp, attempt_path(dir, name))
+}
+
+/// The last attempt, when the sensor recorded one (and it reads).
+pub fn read_attempt(dir: &Path, name: &str) -> Option<Attempt> {
+    let text = fs::read(attempt_path(dir, name)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
 /// Writes `body` where the feed loader reads it: `<dir>/.load/<name>`, so the IOCs' `source`
 /// is the source's name. Returns the path; the caller removes it after loading.
 pub fn stage(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<PathBuf> {

@@ -209,6 +209,18 @@ impl Fetcher {
                 slot.next_due = now.saturating_add(interval.clamp(1, 300));
             }
         }
+        if write_cache {
+            let attempt = cache::Attempt {
+                at: now,
+                http_status: counters.status,
+                failure: result
+                    .as_ref()
+                    .err()
+                    .map(|(r, why)| (r.label().to_string(), why.clone())),
+            };
+            // Only a note for `c2tap feeds status`; the metrics and the log have it too.
+            let _ = cache::write_attempt(&dirs.0, &slot.source.name, &attempt);
+        }
         Some(Report {
             name: slot.source.name.clone(),
             http_status: counters.status,

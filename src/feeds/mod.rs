@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::ioc::{Endpoint, IocSetBuilder, LoadStats, Loaded};
 
-pub use cache::{prepare_dir, CacheError};
+pub use cache::{prepare_dir, read_attempt, Attempt, CacheError};
 pub use fetcher::{Fetcher, Report, SourceStatus};
 pub use settings::{
     validate, ByteCount, FetchSettings, Kind, RawSource, Source, TaxiiAuth, Units,
