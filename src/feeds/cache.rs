@@ -123,15 +123,7 @@ pub fn write(dir: &Path, name: &str, cached: &Cached) -> std::io::Result<()> {
         cached.body.len()
     );
     let tmp = dir.join(format!(".{name}.cache.tmp"));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(header.as_bytes())?;
-    file.write_all(&meta)?;
-    file.write_all(&cached.body)?;
+    let file = write_private(&tmp, &[header.as_bytes(), &meta, &cached.body])?;
     file.sync_all()?;
     drop(file);
     fs::rename(&tmp, path(dir, name))?;
@@ -156,14 +148,7 @@ fn attempt_path(dir: &Path, name: &str) -> PathBuf {
 pub fn write_attempt(dir: &Path, name: &str, attempt: &Attempt) -> std::io::Result<()> {
     let text = serde_json::to_vec(attempt).map_err(std::io::Error::other)?;
     let tmp = dir.join(format!(".{name}.attempt.tmp"));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(&text)?;
-    drop(file);
+    write_private(&tmp, &[&text])?;
     fs::rename(&tmp, attempt_path(dir, name))
 }
 
@@ -180,14 +165,22 @@ pub fn stage(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<PathBuf> {
     fs::create_dir_all(&staging)?;
     fs::set_permissions(&staging, fs::Permissions::from_mode(0o700))?;
     let path = staging.join(name);
+    write_private(&path, &[body])?;
+    Ok(path)
+}
+
+/// Creates or truncates `path` (0600: the service user's alone) and writes `parts` in order.
+fn write_private(path: &Path, parts: &[&[u8]]) -> std::io::Result<fs::File> {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)?;
-    file.write_all(body)?;
-    Ok(path)
+        .open(path)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
