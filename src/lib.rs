@@ -22,6 +22,7 @@ pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod exclude;
+pub mod feeds;
 pub mod flow;
 pub mod ioc;
 pub mod metrics;

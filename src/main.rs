@@ -39,6 +39,8 @@ enum Command {
     Run(RunArgs),
     /// Validate a config file and print every problem with its key path.
     CheckConfig(CheckConfigArgs),
+    /// Fetched feeds ([[iocs.source]]): `status` of the cached copies, `fetch` now.
+    Feeds(c2tap::app::feeds_cmd::FeedsArgs),
 }
 
 #[derive(Args)]
@@ -309,6 +311,7 @@ fn main() -> ExitCode {
         Command::Kql(a) => kql(a),
         Command::Run(a) => run(a),
         Command::CheckConfig(a) => check_config(a),
+        Command::Feeds(a) => c2tap::app::feeds_cmd::main(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

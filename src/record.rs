@@ -156,6 +156,8 @@ pub struct HealthRecord {
     pub ioc_age_secs: u64,
     /// Which interfaces are not capturing and why; `None` while every one is.
     pub capture_problem: Option<String>,
+    /// Fetched feeds with no success for over twice their interval, comma-separated.
+    pub stale_feeds: Option<String>,
 }
 
 /// Protocols whose flows have ports (TCP, UDP, SCTP); the others omit `spt`/`dpt`, and an

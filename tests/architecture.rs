@@ -28,6 +28,8 @@ const LAYERS: &[&[&str]] = &[
     &["output"],
     // The per-worker loop that drives decode → flow → detect → output.
     &["pipeline"],
+    // Beside the path: fetched feeds (uses ioc, privilege, time).
+    &["feeds"],
     // Beside the path: reads every stage's counters.
     &["metrics"],
     // Settings for every stage.

@@ -5,7 +5,8 @@
 
 use c2tap::config::{Problem, RawConfig};
 use c2tap::exclude::severity::DEFAULT;
-use c2tap::exclude::{load_feeds, Disposal, ExclusionSet};
+use c2tap::exclude::{Disposal, ExclusionSet};
+use c2tap::feeds::load_feeds;
 use c2tap::output::format::examples::{flow, ioc};
 use c2tap::record::RecordSink;
 use c2tap::record::{Action, FlowRecord, Record};
@@ -148,7 +149,7 @@ fn the_shipped_config_documents_working_rules() {
     assert!(set.lint(MAY_10).is_empty(), "{:?}", set.lint(MAY_10));
 }
 
-fn feeds_config(extra: &str) -> c2tap::exclude::IocSettings {
+fn feeds_config(extra: &str) -> c2tap::feeds::IocSettings {
     let root = env!("CARGO_MANIFEST_DIR");
     let tf = format!("{root}/tests/feeds/threatfox-recent.csv");
     let plain = format!("{root}/pcaps/iocs/address-only.txt");
@@ -164,7 +165,7 @@ fn feeds_config(extra: &str) -> c2tap::exclude::IocSettings {
     }
 }
 
-fn loaded_values(settings: &c2tap::exclude::IocSettings) -> Vec<String> {
+fn loaded_values(settings: &c2tap::feeds::IocSettings) -> Vec<String> {
     let loaded = load_feeds(settings, 1_778_371_200).unwrap();
     let mut values: Vec<String> = loaded.set.iter().map(|i| i.value.clone()).collect();
     values.sort();

@@ -337,7 +337,7 @@ fn run_start_path(path: &Path) -> Result<(), String> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    c2tap::exclude::load_feeds(&s.iocs, now).map_err(|e| e.to_string())?;
+    c2tap::feeds::load_feeds(&s.iocs, now).map_err(|e| e.to_string())?;
     drop(service);
     let (specs, opts) = (s.outputs.specs.clone(), s.outputs.options.clone());
     let ctx = SensorContext {

@@ -415,7 +415,7 @@ fn the_config_names_a_family_for_a_feed_that_names_none() {
         .ok()
         .and_then(|raw| raw.validate().ok())
         .expect("valid config");
-    let loaded = c2tap::exclude::load_feeds(&settings.iocs, NOW).expect("loads");
+    let loaded = c2tap::feeds::load_feeds(&settings.iocs, NOW).expect("loads");
     assert_eq!(ioc(&loaded, "138.9.223.13:8015").malware, "Remcos");
     // A family the feed names itself wins over the configured one.
     assert_eq!(ioc(&loaded, "50.16.16.211:443").malware, "QakBot");
@@ -427,7 +427,7 @@ fn the_config_names_a_family_for_a_feed_that_names_none() {
         },
         ..settings.iocs.clone()
     };
-    let loaded = c2tap::exclude::load_feeds(&only_remcos, NOW).expect("loads");
+    let loaded = c2tap::feeds::load_feeds(&only_remcos, NOW).expect("loads");
     assert!(loaded.set.iter().all(|i| i.malware == "Remcos"));
     assert!(loaded.set.len() >= 2);
 }

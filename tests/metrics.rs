@@ -284,7 +284,7 @@ fn promtool_accepts_the_shipped_rules_and_they_fire_as_documented() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 12 rules found"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 13 rules found"));
     let dir = tempfile::tempdir().expect("temp dir");
     let tests = dir.path().join("rules_test.yml");
     std::fs::write(

@@ -388,12 +388,13 @@ fn the_shipped_hunting_pack_is_what_c2tap_kql_prints() {
 const RULE_YAML: &str = "docs/sentinel/analytics-rule/c2tap-c2-contact.yaml";
 const RULE_ARM: &str = "docs/sentinel/analytics-rule/c2tap-c2-contact.json";
 const SAVED_ARM: &str = "docs/sentinel/queries/saved-searches.json";
-const SAVED: [&str; 5] = [
+const SAVED: [&str; 6] = [
     "docs/sentinel/queries/matches-over-time.kql",
     "docs/sentinel/queries/top-clients.kql",
     "docs/sentinel/queries/sensor-health.kql",
     "docs/sentinel/queries/suppressed-audit.kql",
     "docs/sentinel/queries/contact-storms.kql",
+    "docs/sentinel/queries/feeds-stale.kql",
 ];
 
 fn rule_yaml() -> serde_yaml::Value {
@@ -707,7 +708,7 @@ fn the_rule_and_saved_queries_read_only_fields_c2tap_emits() {
         .into_iter()
         .filter(|(name, _)| !name.contains("hunting") && !name.contains("suppressed-audit"))
         .collect();
-    assert_eq!(queries.len(), 6);
+    assert_eq!(queries.len(), 7);
     queries.dedup_by(|a, b| a.1 == b.1);
     for c in check(&queries) {
         assert_reads_only(&c, &emitted);

@@ -61,6 +61,7 @@ fn record(i: &Input) -> Record {
             iocs_loaded: i.totals.3,
             ioc_age_secs: i.times.1,
             capture_problem: i.capture_problem.clone(),
+            stale_feeds: None,
         });
     }
     let signature = match i.signature % 3 {

@@ -42,6 +42,18 @@ pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
                     f.rejected.total()
                 )?;
             }
+            for source in &s.iocs.fetch.sources {
+                writeln!(
+                    out,
+                    "{}: source {}: {} {}, every {}s, cached in {}",
+                    path.display(),
+                    source.name,
+                    source.kind.label(),
+                    source.kind.url(),
+                    source.interval.as_secs(),
+                    s.iocs.fetch.state_dir.display()
+                )?;
+            }
             for warning in stats
                 .files
                 .iter()

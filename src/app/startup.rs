@@ -85,7 +85,7 @@ pub fn check(
     };
     let mut stats = None;
     if feeds == Feeds::Load {
-        match crate::exclude::load_feeds(&settings.iocs, now_epoch_secs) {
+        match crate::feeds::load_feeds(&settings.iocs, now_epoch_secs) {
             Ok(loaded) => stats = Some(loaded.stats),
             Err(e) => return Err(vec![problem("iocs.feeds", e.to_string())]),
         }

@@ -76,6 +76,9 @@ pub struct RawIocs {
     pub allow_broad: BTreeMap<String, bool>,
     /// Malware family of a feed's rows that name none (keyed as written in `feeds`).
     pub feed_malware: BTreeMap<String, String>,
+    /// `[[iocs.source]]`: fetched feeds (`crate::feeds` validates them).
+    pub source: Vec<crate::feeds::RawSource>,
+    pub state_dir: Option<String>,
 }
 
 impl Default for RawIocs {
@@ -87,6 +90,8 @@ impl Default for RawIocs {
             feed_min_confidence: BTreeMap::new(),
             allow_broad: BTreeMap::new(),
             feed_malware: BTreeMap::new(),
+            source: Vec::new(),
+            state_dir: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::exclude::severity::SeverityTable;
 use crate::exclude::ExclusionSet;
 /// `[iocs]`, typed: defined beside the feed loader that takes it, so exclude needs nothing of
 /// config.
-pub use crate::exclude::IocSettings;
+pub use crate::feeds::IocSettings;
 use crate::output::options::{OutputOptions, OutputSpec};
 use crate::pipeline::WorkerConfig;
 

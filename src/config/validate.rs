@@ -39,6 +39,15 @@ impl RawConfig {
             feed_min_confidence: self.feed_min_confidence(&mut c),
             allow_broad: self.allow_broad(&mut c),
             feed_malware: self.feed_malware(&mut c),
+            fetch: crate::feeds::validate(
+                &self.iocs.source,
+                self.iocs.state_dir.as_deref(),
+                &crate::feeds::Units {
+                    duration: crate::units::parse_duration,
+                    size: crate::units::parse_size,
+                },
+                &mut |key, message| c.fail(&key, message),
+            ),
         };
         for (i, feed) in self.iocs.feeds.iter().enumerate() {
             if feed.trim().is_empty() {

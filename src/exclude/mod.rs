@@ -10,18 +10,15 @@
 //! `act=suppressed`, the rule's reason and a low severity; either way they are counted per rule
 //! (`c2tap_suppressed_total{rule}`, and the replay summary). Rules are judged on packet time,
 //! so `c2tap replay --config FILE` shows exactly what the live sensor would suppress.
-//! [`severity`] holds the configurable confidence → CEF severity table, and [`load_feeds`]
-//! applies per-feed minimum confidence.
+//! [`severity`] holds the configurable confidence → CEF severity table.
 
 mod addr;
 pub mod clock;
-mod feeds;
 mod rule;
 mod set;
 pub mod severity;
 
 pub use addr::AddrList;
-pub use feeds::{load_feeds, IocSettings};
 pub use rule::{valid_name, Disposal, RawRule, Rule, MAX_NAME_LEN, MAX_REASON_LEN};
 pub use set::{ExclusionSet, MAX_RULES};
 

@@ -47,7 +47,7 @@ pub use row::Location;
 pub use stats::{
     FileStats, FilterCounts, LoadStats, RejectCounts, RejectDetail, MAX_REJECT_DETAILS,
 };
-pub use text::MAX_LINE_BYTES;
+pub use text::{FormatError, MAX_LINE_BYTES};
 pub use timestamp::Timestamp;
 
 /// One indicator with the context analysts need in the alert.

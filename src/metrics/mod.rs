@@ -6,6 +6,7 @@
 //! `prometheus` registry's text format. Metric names live in [`names`], the one catalogue.
 
 mod collect;
+mod feeds;
 mod matches;
 pub mod names;
 pub mod server;
@@ -74,6 +75,8 @@ pub(crate) struct Shared {
     outputs_ok: AtomicBool,
     /// `c2tap_suppressed_total` by rule name (a closed set from the config file).
     suppressed: RwLock<Vec<(String, Arc<AtomicU64>)>>,
+    /// Fetched feeds (`feeds.rs`).
+    fetched: feeds::FeedState,
 }
 
 /// IOC loads so far.
@@ -184,6 +187,7 @@ impl Metrics {
             reload_failures: AtomicU64::new(0),
             outputs_ok: AtomicBool::new(true),
             suppressed: RwLock::new(Vec::new()),
+            fetched: feeds::FeedState::default(),
         });
         let registry = Registry::new();
         // The catalogue's names are static and valid and registered once into a fresh

@@ -294,7 +294,7 @@ pub(super) fn respond(head: &[u8], metrics: &Metrics) -> Response {
         "/healthz" => Response::text(200, "OK", "ok\n"),
         "/readyz" => {
             let readiness = metrics.readiness();
-            let body = format!("{readiness}\n");
+            let body = format!("{readiness}\n{}", super::feeds::readiness_detail(metrics));
             if readiness.is_ready() {
                 Response::text(200, "OK", &body)
             } else {

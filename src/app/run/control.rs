@@ -145,6 +145,10 @@ pub(super) async fn control_loop(mut c: ControlLoop<'_>) -> Result<()> {
             _ = wake.tick() => {
                 c.control.wake_all();
                 sample_outputs(&c);
+                // A fetched feed published a new set: swapped in like a changed feed file.
+                if pending.is_none() && c.feeds.fetched_changed() {
+                    pending = start_feed_reload(&c);
+                }
                 let capture = Capture::of(c.links);
                 if published.as_ref() != Some(&capture) {
                     publish_capture(&c, &capture, published.is_none(), &mut ready_sent);
@@ -350,6 +354,7 @@ fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
     applied.outputs = c.settings.outputs.clone();
     applied.metrics = c.settings.metrics.clone();
     applied.user = c.settings.user.clone();
+    applied.iocs.fetch = c.settings.iocs.fetch.clone();
     tracing::info!(
         iocs = c.feeds.size,
         exclusions = applied.exclusions.rules().len(),

@@ -2,14 +2,22 @@
 //! changes, and the kernel prefilter that goes with each set. Beside the data path: a new set
 //! is built by [`build`] on a reload thread (never on the control loop or a capture thread)
 //! and swapped in whole by [`Feeds::install`]; a failed or empty load keeps the last good set.
+//!
+//! Fetched feeds (`[[iocs.source]]`) join here: the fetch thread (`crate::feeds`) starts with
+//! the first load, after the privilege drop; each set it publishes moves a generation that
+//! [`Feeds::changed`] reports, so the control loop rebuilds and swaps the set exactly as for a
+//! changed feed file (retro-match of open flows included). [`build`] adds the fetched sets to
+//! the file feeds' set.
 
 use std::path::PathBuf;
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::capture::prefilter;
 use crate::config::IocSettings;
 use crate::detect::IocHandle;
+use crate::feeds::{self as fetch, Fetcher, Report, SourceStatus};
 use crate::ioc::{FeedSource, IocSet, LoadError, Loaded};
 use crate::metrics::Metrics;
 
@@ -34,6 +42,121 @@ pub struct Feeds {
     /// Epoch seconds of the last successful load (health record: IOC age).
     pub loaded_at: u64,
     pub size: usize,
+    /// The fetched sets' generation in the set in force.
+    generation: u64,
+    /// Stops the fetch thread when the sensor stops (dropping it is enough).
+    _fetching: Option<Sender<fetch::Command>>,
+}
+
+/// The running fetch thread's output. One sensor per process: kept here rather than threaded
+/// through every reload path, which rebuild the set from `IocSettings` alone.
+static FETCHED: Mutex<Option<Arc<fetch::Shared>>> = Mutex::new(None);
+
+fn fetched() -> Option<Arc<fetch::Shared>> {
+    FETCHED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// Fetched sources with no success for more than twice their interval (or never), for the
+/// 1004 health record; `None` when every source is fresh.
+pub fn stale_feeds(now: u64) -> Option<String> {
+    let status = fetched().map(|f| f.snapshot().status).unwrap_or_default();
+    let stale: Vec<String> = status
+        .iter()
+        .filter(|s| s.stale(now))
+        .map(|s| s.name.clone())
+        .collect();
+    (!stale.is_empty()).then(|| stale.join(","))
+}
+
+/// Starts fetching `settings.fetch`'s sources: reads their cached copies now (so the first
+/// set holds them), then runs the fetch thread. Runs as the service user.
+fn start_fetching(
+    settings: &IocSettings,
+    metrics: &Metrics,
+) -> Result<Option<Sender<fetch::Command>>, LoadError> {
+    let fetch_settings = &settings.fetch;
+    if fetch_settings.sources.is_empty() {
+        *FETCHED.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        return Ok(None);
+    }
+    let dir = &fetch_settings.state_dir;
+    fetch::prepare_dir(dir).map_err(|source| LoadError::Io {
+        file: format!(
+            "{} (iocs.state_dir, the fetched feeds' cache)",
+            dir.display()
+        ),
+        source,
+    })?;
+    let mut fetcher = Fetcher::new(fetch_settings.clone(), settings.filters.clone(), true);
+    let sources: Vec<(String, u64)> = fetcher
+        .status()
+        .into_iter()
+        .map(|s| (s.name, s.interval_secs))
+        .collect();
+    metrics.feed_sources(&sources);
+    let shared = Arc::new(fetch::Shared::default());
+    let now = fetch::epoch_secs();
+    for report in fetch::start(&mut fetcher, &shared) {
+        let status = fetcher.status().into_iter().find(|s| s.name == report.name);
+        match (&report.outcome, &status) {
+            (Ok(_), Some(s)) => tracing::info!(
+                source = %report.name,
+                iocs = s.iocs,
+                age_secs = s.age(now).unwrap_or(0),
+                "fetched feed: starting on the cached copy"
+            ),
+            (Err((reason, why)), _) => tracing::error!(
+                source = %report.name,
+                reason = reason.label(),
+                "fetched feed: {why}; the source has no set until a fetch succeeds"
+            ),
+            _ => {}
+        }
+    }
+    for status in fetcher.status() {
+        let failed = status.last_error.as_ref().map(|(r, _)| *r);
+        metrics.feed_status(&status, failed);
+    }
+    *FETCHED.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&shared));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let m = metrics.clone();
+    let on_report = move |report: &Report, status: &SourceStatus| log_report(&m, report, status);
+    if let Err(e) = fetch::spawn(fetcher, shared, rx, Box::new(on_report)) {
+        tracing::error!(error = %e, "cannot start the feed fetch thread; fetched feeds stay as cached");
+    }
+    Ok(Some(tx))
+}
+
+/// Logs and counts one fetch. A source that never succeeded since start logs at error level.
+fn log_report(metrics: &Metrics, report: &Report, status: &SourceStatus) {
+    let failed = report.outcome.as_ref().err().map(|(r, _)| *r);
+    metrics.feed_status(status, failed);
+    let now = fetch::epoch_secs();
+    match &report.outcome {
+        Ok(true) => tracing::info!(
+            source = %report.name,
+            http_status = report.http_status,
+            bytes = report.bytes,
+            iocs = status.iocs,
+            "fetched feed: new set"
+        ),
+        Ok(false) => tracing::debug!(source = %report.name, "fetched feed: unchanged"),
+        Err((reason, why)) if status.last_success.is_none() => tracing::error!(
+            source = %report.name,
+            reason = reason.label(),
+            "fetched feed has never succeeded since start: {why}"
+        ),
+        Err((reason, why)) => tracing::warn!(
+            source = %report.name,
+            reason = reason.label(),
+            age_secs = status.age(now).unwrap_or(0),
+            iocs = status.iocs,
+            "fetched feed: {why}; keeping the last good set"
+        ),
+    }
 }
 
 pub fn epoch_secs() -> u64 {
@@ -68,6 +191,7 @@ pub struct Built {
     loaded: Loaded,
     expr: Option<String>,
     stamps: Vec<Option<SystemTime>>,
+    generation: u64,
 }
 
 impl Built {
@@ -84,13 +208,15 @@ pub fn build(
     metrics: &Metrics,
 ) -> Result<Built, LoadError> {
     let stamps = stamps(&settings);
-    let loaded = timed_load(&settings, metrics)?;
+    let published = fetched().map(|f| f.snapshot()).unwrap_or_default();
+    let loaded = timed_load(&settings, &published.sets, metrics)?;
     let expr = prefilter_expr(&loaded.set, prefilter_max);
     Ok(Built {
         settings,
         loaded,
         expr,
         stamps,
+        generation: published.generation,
     })
 }
 
@@ -102,6 +228,7 @@ impl Feeds {
         prefilter_max: Option<usize>,
         metrics: Metrics,
     ) -> Result<Feeds, LoadError> {
+        let fetching = start_fetching(&settings, &metrics)?;
         let built = build(settings, prefilter_max, &metrics)?;
         log_loaded(&built.loaded, "loaded");
         let size = built.size();
@@ -119,12 +246,20 @@ impl Feeds {
             stamps: built.stamps,
             loaded_at: epoch_secs(),
             size,
+            generation: built.generation,
+            _fetching: fetching,
         })
     }
 
     /// True when a feed file's modification time changed since the last load.
     pub fn changed(&self) -> bool {
         stamps(&self.settings) != self.stamps
+    }
+
+    /// True when a fetched source published a new set since the last load (checked on every
+    /// control-loop wake-up: a mutex and a compare).
+    pub fn fetched_changed(&self) -> bool {
+        fetched().is_some_and(|f| f.generation() != self.generation)
     }
 
     /// What a reload thread needs to rebuild the set as configured now.
@@ -134,6 +269,10 @@ impl Feeds {
 
     /// Swaps a built set in. Quick: everything slow happened in [`build`].
     pub fn install(&mut self, built: Built, why: &str) {
+        let why = match built.generation != self.generation && !self.changed() {
+            true => "reloaded: a fetched feed changed",
+            false => why,
+        };
         log_loaded(&built.loaded, why);
         self.size = built.size();
         // The filter is published before the set so a worker that sees the new generation
@@ -148,6 +287,7 @@ impl Feeds {
         drop(state);
         self.settings = built.settings;
         self.stamps = built.stamps;
+        self.generation = built.generation;
         self.loaded_at = epoch_secs();
     }
 
@@ -155,6 +295,7 @@ impl Feeds {
     /// broken file is not retried every poll, only when it changes again (or on SIGHUP).
     pub fn keep(&mut self, why: &str, error: &str) {
         self.stamps = stamps(&self.settings);
+        self.generation = fetched().map_or(0, |f| f.generation());
         tracing::error!(
             error = %error,
             iocs = self.size,
@@ -163,10 +304,26 @@ impl Feeds {
     }
 }
 
-fn timed_load(settings: &IocSettings, metrics: &Metrics) -> Result<Loaded, LoadError> {
+/// The file feeds (none → the built-in set, unless a fetched source has a set) plus the
+/// fetched sets.
+fn timed_load(
+    settings: &IocSettings,
+    fetched: &[(String, Arc<Loaded>)],
+    metrics: &Metrics,
+) -> Result<Loaded, LoadError> {
     let started = Instant::now();
     let now = epoch_secs();
-    match crate::exclude::load_feeds(settings, now) {
+    let files = match settings.feeds.is_empty() && !fetched.is_empty() {
+        true => Ok(None),
+        false => crate::feeds::load_feeds(settings, now).map(Some),
+    };
+    if settings.feeds.is_empty() && fetched.is_empty() && !settings.fetch.sources.is_empty() {
+        tracing::error!(
+            "no fetched feed has a set yet (no cached copy) and iocs.feeds is empty: matching \
+             the built-in set until a fetch succeeds"
+        );
+    }
+    match files.map(|files| fetch::combine(files, fetched)) {
         Ok(loaded) => {
             metrics.iocs_loaded(&loaded, started.elapsed().as_secs_f64(), now);
             Ok(loaded)

@@ -114,6 +114,9 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
     if old.user != new.user {
         keys.push("user");
     }
+    if old.iocs.fetch != new.iocs.fetch {
+        keys.push("iocs.source");
+    }
     keys
 }
 

@@ -309,6 +309,9 @@ fn health_extension(
             ext.text("c2tapCaptureProblem", why);
         }
     }
+    if let Some(stale) = &health.stale_feeds {
+        ext.text("c2tapStaleFeeds", stale);
+    }
     ext.labelled("cs6Label", "sensorMode", "cs6", mode(ctx));
 }
 

@@ -82,5 +82,6 @@ pub fn health_record() -> Record {
         iocs_loaded: 2,
         ioc_age_secs: 60,
         capture_problem: None,
+        stale_feeds: None,
     })
 }

@@ -128,6 +128,9 @@ fn write_health(obj: &mut Obj, health: &HealthRecord, severity: u8, ctx: &Sensor
             obj.str("capture_problem", why);
         }
     }
+    if let Some(stale) = &health.stale_feeds {
+        obj.str("stale_feeds", stale);
+    }
 }
 
 /// An object being written: tracks whether a comma is due.

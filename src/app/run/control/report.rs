@@ -63,6 +63,7 @@ pub(super) fn emit_health(c: &ControlLoop<'_>) -> bool {
         iocs_loaded: c.feeds.size as u64,
         ioc_age_secs: now.saturating_sub(c.feeds.loaded_at),
         capture_problem,
+        stale_feeds: feeds::stale_feeds(now),
     };
     notify(&[NotifyState::Status(&status)]);
     debug_assert_eq!(Signature::Health.id(), 1004);

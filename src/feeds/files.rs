@@ -18,12 +18,14 @@ pub struct IocSettings {
     /// How often feed files are checked for changes; `None` = only on SIGHUP.
     pub watch_interval: Option<Duration>,
     /// Per feed, in `feeds` order: its own minimum confidence, if configured
-    /// (`crate::exclude::load_feeds` applies it).
+    /// ([`load_feeds`] applies it).
     pub feed_min_confidence: Vec<Option<u8>>,
     /// Per feed, in `feeds` order: whether `[iocs.allow_broad]` lets it hold broad IOCs.
     pub allow_broad: Vec<bool>,
     /// Per feed, in `feeds` order: the family `[iocs.feed_malware]` gives its unnamed rows.
     pub feed_malware: Vec<Option<String>>,
+    /// `[[iocs.source]]` and `iocs.state_dir`.
+    pub fetch: super::FetchSettings,
 }
 
 /// Loads `settings.feeds` (none → the built-in set) through the filters, each feed with its
