@@ -8,7 +8,9 @@
 //! [`write_kql`] serve the `c2tap iocs` and `c2tap kql` commands.
 
 mod address_csv;
+mod archive;
 mod builder;
+mod collect;
 pub mod defang;
 mod detect_format;
 mod endpoint;
@@ -19,6 +21,7 @@ mod load;
 mod markdown;
 pub mod names;
 mod plain;
+mod reject;
 mod report;
 mod row;
 mod stats;
@@ -37,13 +40,14 @@ use prefix_trie::{Prefix, PrefixMap};
 
 pub use builder::IocSetBuilder;
 pub use detect_format::FeedFormat;
-pub use endpoint::{Endpoint, RejectReason};
+pub use endpoint::Endpoint;
 pub use filter::{FilterReason, Filters, CONFIDENCE};
 pub use kql::{
     write_kql, write_kql_watchlist, write_watchlist_csv, WATCHLIST_ABOVE, WATCHLIST_COLUMNS,
 };
 pub use load::{load, FeedSource, LoadError, Loaded, MAX_FEED_BYTES};
 pub use names::{NameIoc, NameKind, NameSet};
+pub use reject::RejectReason;
 pub use report::write_report;
 pub use row::Location;
 pub use stats::{

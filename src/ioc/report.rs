@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::endpoint::RejectReason;
+use super::reject::RejectReason;
 use super::stats::{FileStats, LoadStats};
 use super::{Ioc, Loaded};
 
