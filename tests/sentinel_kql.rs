@@ -252,11 +252,18 @@ fn every_query_c2tap_kql_prints_is_valid_kql() {
         .collect();
     let big = write("big.txt", &big);
     let ipv6 = repo("pcaps/iocs/ipv6-c2.txt");
-    let cases: [(&str, Vec<&Path>, usize); 4] = [
+    // Names: exact, suffix, URL and IDN, beside addresses (hunts 1-3 then 4-7) and alone (1-4).
+    let names = write(
+        "names.txt",
+        "evil[.]duckdns[.]org\n*.c2zone.example\nhxxp://evil.example:8080/gate.php?id=1\nbücher.example\n",
+    );
+    let cases: [(&str, Vec<&Path>, usize); 6] = [
         ("builtin", vec![], 3),
         ("cidr+ipv6", vec![&mixed], 3),
         ("ipv6", vec![&ipv6], 3),
         ("datatable", vec![&big], 3),
+        ("names+addresses", vec![&mixed, &names], 7),
+        ("names", vec![&names], 4),
     ];
     let mut all = Vec::new();
     for (name, feeds, want) in &cases {
@@ -295,12 +302,35 @@ fn every_query_c2tap_kql_prints_is_valid_kql() {
         "IOC literals in the watchlist hunts"
     );
     all.extend(queries);
+    // A watchlist holding names: the name hunts read its Domain and Url columns.
+    let out = Command::new(env!("CARGO_BIN_EXE_c2tap"))
+        .args(["kql", "--iocs"])
+        .arg(&names)
+        .arg("--watchlist")
+        .arg(&watchlist)
+        .output()
+        .expect("running c2tap kql --watchlist");
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let queries = split_queries("names watchlist", &text);
+    assert_eq!(queries.len(), 4, "{text}");
+    assert!(
+        !text.contains("duckdns"),
+        "IOC literals in the watchlist hunts"
+    );
+    let csv = std::fs::read_to_string(&watchlist).expect("watchlist");
+    assert!(
+        csv.contains("\"*.c2zone.example\"")
+            && csv.contains("\"http://evil.example:8080/gate.php?id=1\""),
+        "{csv}"
+    );
+    all.extend(queries);
     let checked = check(&all);
     assert_no_errors(&checked, &all);
     for c in &checked {
         assert!(
             !c.columns["CommonSecurityLog"].is_empty()
-                || !c.columns["DeviceNetworkEvents"].is_empty(),
+                || !c.columns["DeviceNetworkEvents"].is_empty()
+                || !c.columns["DnsEvents"].is_empty(),
             "{} reads no table column",
             c.name
         );
