@@ -10,7 +10,8 @@ use prefix_trie::PrefixMap;
 
 use super::endpoint::Endpoint;
 use super::names::{NameKind, NameSetBuilder};
-use super::{FastMap, Ioc, IocSet, Slot, NO_IOC};
+use super::set::{Slot, NO_IOC};
+use super::{FastMap, Ioc, IocSet};
 
 /// Most IOCs one set holds. Loading costs several hundred bytes per row while the set is
 /// built, so the bound keeps a hostile or mistaken feed (10 million rows) from taking the
