@@ -382,7 +382,7 @@ fn the_watchlist_file_has_the_columns_the_hunts_read_and_big_sets_are_pointed_at
     assert_eq!(lines.clone().count(), 1001);
     assert!(lines
         .any(|l| l
-            == "\"10.9.0.7:443\",\"10.9.0.7\",\"443\",\"\",\"\",\"\",\"\",\"\",\"\",\"big.txt\""));
+            == "\"10.9.0.7:443\",\"10.9.0.7\",\"443\",\"\",\"\",\"\",\"\",\"\",\"\",\"big.txt\",\"\",\"\""));
     // The checker's `_GetWatchlist` declares exactly these columns.
     let declared = read("tests/kql/check.js")
         .lines()
@@ -409,6 +409,46 @@ fn the_shipped_hunting_pack_is_what_c2tap_kql_prints() {
         read(path),
         now,
         "{path} is stale: regenerate with `c2tap kql > {path}` (or C2TAP_BLESS=1)"
+    );
+}
+
+const NAME_PACK: &str = "docs/sentinel/hunting/c2tap-name-hunts-watchlist.kql";
+
+/// The name hunts reading the `c2tap_iocs` watchlist: what `c2tap kql --watchlist` prints for a
+/// feed of one suffix IOC (the pack carries no IOC, only the watchlist's Domain and Url columns).
+fn name_pack() -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = dir.path().join("zones.txt");
+    std::fs::write(&feed, "*.duckdns.org\n").expect("feed");
+    let out = Command::new(env!("CARGO_BIN_EXE_c2tap"))
+        .args(["kql", "--iocs"])
+        .arg(&feed)
+        .arg("--watchlist")
+        .arg(dir.path().join("wl.csv"))
+        .output()
+        .expect("running c2tap kql --watchlist");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+#[test]
+fn the_shipped_name_hunts_are_what_c2tap_kql_prints() {
+    let now = name_pack();
+    assert!(
+        !now.contains("duckdns"),
+        "an IOC literal in the pack:\n{now}"
+    );
+    if std::env::var_os("C2TAP_BLESS").is_some() {
+        std::fs::write(repo(NAME_PACK), &now).expect("writing the name hunting pack");
+    }
+    assert_eq!(
+        read(NAME_PACK),
+        now,
+        "{NAME_PACK} is stale: regenerate with C2TAP_BLESS=1"
     );
 }
 
@@ -471,6 +511,7 @@ fn shipped_queries() -> Vec<(String, String)> {
         "docs/sentinel/hunting/c2tap-hunts-builtin.kql",
         &read("docs/sentinel/hunting/c2tap-hunts-builtin.kql"),
     ));
+    q.extend(split_queries(NAME_PACK, &read(NAME_PACK)));
     for path in SAVED {
         q.push((path.to_string(), read(path)));
     }
@@ -480,7 +521,7 @@ fn shipped_queries() -> Vec<(String, String)> {
 #[test]
 fn every_shipped_query_is_valid_kql() {
     let queries = shipped_queries();
-    assert_eq!(queries.len(), 2 + 3 + SAVED.len());
+    assert_eq!(queries.len(), 2 + 3 + 4 + SAVED.len());
     let checked = check(&queries);
     assert_no_errors(&checked, &queries);
     // Validation runs must never look like incidents: each CommonSecurityLog query excludes

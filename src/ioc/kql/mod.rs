@@ -91,23 +91,25 @@ fn write_hunts(out: &mut dyn Write, set: &IocSet, lists: Lists<'_>) -> io::Resul
         false => format!("{column} in (c2_ips)"),
     };
 
-    writeln!(
-        out,
-        "// c2tap IOC hunts: {} IOCs ({} addresses, {} ip:port, {} CIDRs).",
-        set.len(),
-        ips.len(),
-        pairs.len(),
-        nets.len()
-    )?;
-    if set.names().has_names() {
-        let n = set.names();
+    let names = set.names();
+    if set.len() > 0 || !names.has_names() {
         writeln!(
             out,
-            "// And {} name IOCs ({} domains, {} suffixes, {} URLs).",
-            n.len(),
-            n.count(NameKind::Domain),
-            n.count(NameKind::Suffix),
-            n.count(NameKind::Url)
+            "// c2tap IOC hunts: {} IOCs ({} addresses, {} ip:port, {} CIDRs).",
+            set.len(),
+            ips.len(),
+            pairs.len(),
+            nets.len()
+        )?;
+    }
+    if names.has_names() {
+        writeln!(
+            out,
+            "// c2tap name IOC hunts: {} name IOCs ({} domains, {} suffixes, {} URLs).",
+            names.len(),
+            names.count(NameKind::Domain),
+            names.count(NameKind::Suffix),
+            names.count(NameKind::Url)
         )?;
     }
     if let Lists::Watchlist(alias) = lists {
