@@ -13,7 +13,7 @@ use super::detect_format::{detect, FeedFormat};
 use super::endpoint::Endpoint;
 use super::filter::Filters;
 use super::load::{FeedSource, LoadError, MAX_FEED_BYTES};
-use super::names::{normalize_name, normalize_url, NameKind};
+use super::names::{normalize_name, normalize_url, split_port, NameKind};
 use super::reject::RejectReason;
 use super::row::{FeedRow, Location, RowSink, ValueKind};
 use super::stats::FileStats;
@@ -184,6 +184,12 @@ fn name_target(kind: ValueKind, refanged: &str, suffix: bool) -> Result<Target, 
         let url = normalize_url(text)?;
         return Ok(Target::Name(NameKind::Url, url.key, url.display));
     }
+    // `evil.duckdns.org:2404`, as write-ups pair a C2 name with its port: the name is the IOC
+    // (names match on DNS, SNI and Host, whatever the port).
+    let text = match split_port(text.as_bytes()) {
+        (name, Some(port)) if !port.is_empty() => text.get(..name.len()).unwrap_or(text),
+        _ => text,
+    };
     let (kind, name) = match text.strip_prefix("*.") {
         Some(name) => (NameKind::Suffix, name),
         None if suffix => (NameKind::Suffix, text),

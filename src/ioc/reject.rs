@@ -125,7 +125,9 @@ impl From<NameError> for RejectReason {
             NameError::Empty | NameError::EmptyLabel => RejectReason::EmptyLabel,
             NameError::LabelTooLong => RejectReason::LabelTooLong,
             NameError::NameTooLong => RejectReason::NameTooLong,
-            NameError::BadChar | NameError::Idna => RejectReason::BadNameChar,
+            NameError::BadChar | NameError::Idna | NameError::NumericTld => {
+                RejectReason::BadNameChar
+            }
             NameError::SingleLabel => RejectReason::SingleLabel,
             NameError::BadUrl => RejectReason::BadUrl,
         }

@@ -26,6 +26,9 @@ pub enum NameError {
     SingleLabel,
     /// A URL without a host, or with an unreadable port.
     BadUrl,
+    /// An all-digit last label (`1.2.3`, `v4.9.3`): no top-level domain is numeric, so this is
+    /// an address or a version number, not a name.
+    NumericTld,
 }
 
 impl NameError {
@@ -39,6 +42,7 @@ impl NameError {
             NameError::Idna => "IDN not convertible to punycode",
             NameError::SingleLabel => "single-label name",
             NameError::BadUrl => "URL without a readable host or port",
+            NameError::NumericTld => "numeric top-level label",
         }
     }
 }
@@ -85,8 +89,10 @@ fn check_name(name: &str) -> Result<(), NameError> {
             return Err(NameError::BadChar);
         }
     }
+    let tld = name.rsplit('.').next().unwrap_or_default();
     match labels {
         1 => Err(NameError::SingleLabel),
+        _ if tld.bytes().all(|b| b.is_ascii_digit()) => Err(NameError::NumericTld),
         _ => Ok(()),
     }
 }
@@ -160,6 +166,9 @@ mod tests {
         assert_eq!(normalize_name("a b.org"), Err(NameError::BadChar));
         assert_eq!(normalize_name("-a.org"), Err(NameError::BadChar));
         assert_eq!(normalize_name("a/b.org"), Err(NameError::BadChar));
+        assert_eq!(normalize_name("v4.9.3"), Err(NameError::NumericTld));
+        assert_eq!(normalize_name("203.0.113.9"), Err(NameError::NumericTld));
+        assert_eq!(normalize_name("a.9b"), Ok("a.9b".into()));
         let long_label = format!("{}.org", "a".repeat(64));
         assert_eq!(normalize_name(&long_label), Err(NameError::LabelTooLong));
         let ok = format!("{}.org", "a".repeat(63));

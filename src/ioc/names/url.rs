@@ -48,7 +48,12 @@ pub fn normalize_url(text: &str) -> Result<UrlIoc, NameError> {
     if host.is_empty() {
         return Err(NameError::BadUrl);
     }
-    let host = normalize_name(host)?;
+    // An IPv4 literal host (ThreatFox lists `http://203.0.113.9/gate.php` as a URL) is its own
+    // canonical form; anything else must be a name.
+    let host = match host.parse::<std::net::Ipv4Addr>() {
+        Ok(addr) => addr.to_string(),
+        Err(_) => normalize_name(host)?,
+    };
     let path = match path {
         "" => "/".to_string(),
         p if p.starts_with('?') => format!("/{p}"),
@@ -129,6 +134,8 @@ mod tests {
             ("evil.example/a".into(), "http://evil.example/a".into())
         );
         assert_eq!(url("evil.example/p").0, "evil.example/p");
+        assert_eq!(url("http://203.0.113.9:8080/g").0, "203.0.113.9:8080/g");
+        assert_eq!(normalize_url("http://1.2.3/x"), Err(NameError::NumericTld));
         assert_eq!(url("http://evil.example?q").0, "evil.example/?q");
         assert_eq!(normalize_url("http:///x"), Err(NameError::BadUrl));
         assert_eq!(normalize_url("http://a.org:99999/"), Err(NameError::BadUrl));
