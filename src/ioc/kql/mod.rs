@@ -92,7 +92,7 @@ fn write_hunts(out: &mut dyn Write, set: &IocSet, lists: Lists<'_>) -> io::Resul
     };
 
     let names = set.names();
-    if set.len() > 0 || !names.has_names() {
+    if set.iter().next().is_some() || !names.has_names() {
         writeln!(
             out,
             "// c2tap IOC hunts: {} IOCs ({} addresses, {} ip:port, {} CIDRs).",
