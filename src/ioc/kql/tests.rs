@@ -132,3 +132,64 @@ fn large_sets_use_a_datatable() {
     assert!(text.contains("let c2_ports = dynamic([443]);"));
     assert!(text.lines().all(|l| l.len() < 200));
 }
+
+#[test]
+fn name_iocs_get_host_url_dns_and_defender_hunts() {
+    let mut builder = IocSetBuilder::default();
+    let meta = |value: &str| Ioc {
+        value: value.into(),
+        port: None,
+        malware: String::new(),
+        threat_type: String::new(),
+        confidence: None,
+        first_seen: None,
+        last_seen: None,
+        source: "t".into(),
+        reference: None,
+    };
+    use crate::ioc::NameKind;
+    builder.insert_name(
+        NameKind::Domain,
+        "evil.duckdns.org".into(),
+        meta("evil.duckdns.org"),
+    );
+    builder.insert_name(
+        NameKind::Suffix,
+        "c2zone.example".into(),
+        meta("*.c2zone.example"),
+    );
+    builder.insert_name(
+        NameKind::Url,
+        "x.example/Gate".into(),
+        meta("http://x.example/Gate"),
+    );
+    let text = kql(&builder.build());
+    assert!(
+        text.starts_with("// c2tap name IOC hunts: 3 name IOCs (1 domains, 1 suffixes, 1 URLs).\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("// 1. CommonSecurityLog: rows naming an IOC host"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("let c2_domains = dynamic([\"evil.duckdns.org\"]);\n")
+            .count(),
+        4
+    );
+    assert!(text.contains("let c2_zones = dynamic([\"c2zone.example\"]);\n"));
+    assert!(text.contains("let c2_urls = dynamic([\"http://x.example/gate\"]);\n"));
+    assert!(text.contains("| where c2_name_hit(DestinationHostName)\n"));
+    assert!(text.contains("| where tolower(RequestURL) has_any (c2_urls)\n"));
+    assert!(
+        text.contains("DnsEvents\n| where TimeGenerated > ago(14d)\n| where c2_name_hit(Name)\n")
+    );
+    assert!(
+        text.contains("| where c2_name_hit(RemoteHost) or tolower(RemoteUrl) has_any (c2_urls)\n")
+    );
+    assert!(
+        !text.contains("c2_ips"),
+        "no address hunt without address IOCs"
+    );
+    assert_eq!(text.matches(NOT_REPLAYED).count(), 2);
+}
