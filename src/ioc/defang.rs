@@ -22,10 +22,12 @@ const FANGS: [(&str, &str); 10] = [
 /// Replaces every defang form with the real character; borrows when there is nothing to do,
 /// which is the case for nearly every row of a machine-made feed.
 pub fn refang(text: &str) -> Cow<'_, str> {
-    if !text
-        .bytes()
-        .any(|b| matches!(b, b'[' | b'(' | b'{' | b'x' | b'X'))
-    {
+    // Every form starts with a bracket or is `hxxp`: host names (full of `x`s in `.example`,
+    // `.xyz`) must not take the slow path.
+    let bytes = text.as_bytes();
+    let bracket = bytes.iter().any(|b| matches!(b, b'[' | b'(' | b'{'));
+    let hxxp = bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"hxxp"));
+    if !bracket && !hxxp {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());

@@ -141,7 +141,8 @@ impl NameSet {
 /// metadata like address IOCs do.
 #[derive(Debug, Default)]
 pub struct NameSetBuilder {
-    entries: Vec<(NameKind, String, Ioc)>,
+    /// Kind and metadata in load order; the name lives once, as the index key.
+    entries: Vec<(NameKind, Ioc)>,
     index: FastMap<(NameKind, String), usize>,
 }
 
@@ -151,7 +152,7 @@ impl NameSetBuilder {
     pub fn insert(&mut self, kind: NameKind, name: String, ioc: Ioc) -> Inserted {
         match self.index.entry((kind, name)) {
             Entry::Occupied(slot) => match self.entries.get_mut(*slot.get()) {
-                Some((_, _, existing)) => {
+                Some((_, existing)) => {
                     merge(existing, ioc);
                     Inserted::Merged
                 }
@@ -159,9 +160,8 @@ impl NameSetBuilder {
             },
             Entry::Vacant(_) if self.entries.len() >= MAX_SET_IOCS => Inserted::Full,
             Entry::Vacant(slot) => {
-                let name = slot.key().1.clone();
                 slot.insert(self.entries.len());
-                self.entries.push((kind, name, ioc));
+                self.entries.push((kind, ioc));
                 Inserted::New
             }
         }
@@ -181,10 +181,18 @@ impl NameSetBuilder {
         set.domains.reserve(count(NameKind::Domain));
         set.suffixes.reserve(count(NameKind::Suffix));
         set.urls.reserve(count(NameKind::Url));
-        drop(self.index);
+        // Names back in load order, taken out of the index without copying.
+        let mut names: Vec<Option<String>> = vec![None; self.entries.len()];
+        for ((_, name), idx) in self.index {
+            if let Some(slot) = names.get_mut(idx) {
+                *slot = Some(name);
+            }
+        }
         set.names.reserve_exact(self.entries.len());
-        for (idx, (kind, name, ioc)) in self.entries.into_iter().enumerate() {
-            let Ok(idx) = u32::try_from(idx) else { break };
+        for (idx, ((kind, ioc), name)) in self.entries.into_iter().zip(names).enumerate() {
+            let (Ok(idx), Some(name)) = (u32::try_from(idx), name) else {
+                break;
+            };
             let map = match kind {
                 NameKind::Domain => &mut set.domains,
                 NameKind::Suffix => &mut set.suffixes,
