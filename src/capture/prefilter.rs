@@ -196,4 +196,10 @@ mod tests {
         ));
         assert_eq!(check_expression("tcp port 80"), Ok(()));
     }
+
+    #[test]
+    fn name_iocs_turn_the_prefilter_off() {
+        let set = set_of("138.9.223.13:8015\nevil.duckdns.org\n");
+        assert!(matches!(expression(&set, 64), Err(PrefilterError::Names)));
+    }
 }
