@@ -80,8 +80,10 @@ def strip_key(path, key):
 
 def feed_seeds():
     feeds = ROOT / "tests" / "feeds"
-    for name in ["plain-defanged.txt", "every-rejection.txt", "no-iocs.txt"]:
+    for name in ["plain-defanged.txt", "every-rejection.txt", "no-iocs.txt", "names.txt"]:
         put("ioc_plain", (feeds / name).read_bytes())
+    put("ioc_plain", b"evil[.]duckdns[.]org\n*.duckdns.org\nhxxps[:]//x.example:8443/p?q=1\nb\xc3\xbccher.example.\n")
+    put("ioc_markdown", b"| domain | evil[.]duckdns[.]org | botnet_cc | 2026-05-09 | 75% |\n| url | hxxp://evil[.]example/gate.php | payload_delivery | 2026-05-09 | 50% |\n")
     for path in (ROOT / "pcaps" / "iocs").glob("*.txt"):
         put("ioc_plain", path.read_bytes())
     put("ioc_markdown", (feeds / "remcos-writeup.md").read_bytes())
@@ -96,6 +98,7 @@ def feed_seeds():
         put("ioc_threatfox_json", (feeds / name).read_bytes().lstrip()[1:])
     put("ioc_threatfox_api", strip_key(feeds / "threatfox-api.json", "query_status"))
     put("ioc_stix", strip_key(feeds / "stix-bundle.json", "type"))
+    put("ioc_stix", b': "bundle", "objects": [{"type": "indicator", "pattern": "[domain-name:value = \'evil.duckdns.org\'] OR [url:value = \'http://x.example:8080/p\']"}]}')
     for name in ["threatfox-recent.csv", "plain-defanged.txt", "stix-bundle.json"]:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:

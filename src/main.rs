@@ -205,6 +205,7 @@ impl FeedArgs {
             malware: self.malware.clone(),
             allow_broad: self.allow_broad,
             feed_malware: None,
+            suffix_names: false,
         }
     }
 

@@ -253,11 +253,18 @@ fn every_query_c2tap_kql_prints_is_valid_kql() {
         .collect();
     let big = write("big.txt", &big);
     let ipv6 = repo("pcaps/iocs/ipv6-c2.txt");
-    let cases: [(&str, Vec<&Path>, usize); 4] = [
+    // Names: exact, suffix, URL and IDN, beside addresses (hunts 1-3 then 4-7) and alone (1-4).
+    let names = write(
+        "names.txt",
+        "evil[.]duckdns[.]org\n*.c2zone.example\nhxxp://evil.example:8080/gate.php?id=1\nbücher.example\n",
+    );
+    let cases: [(&str, Vec<&Path>, usize); 6] = [
         ("builtin", vec![], 3),
         ("cidr+ipv6", vec![&mixed], 3),
         ("ipv6", vec![&ipv6], 3),
         ("datatable", vec![&big], 3),
+        ("names+addresses", vec![&mixed, &names], 7),
+        ("names", vec![&names], 4),
     ];
     let mut all = Vec::new();
     for (name, feeds, want) in &cases {
@@ -296,12 +303,35 @@ fn every_query_c2tap_kql_prints_is_valid_kql() {
         "IOC literals in the watchlist hunts"
     );
     all.extend(queries);
+    // A watchlist holding names: the name hunts read its Domain and Url columns.
+    let out = Command::new(env!("CARGO_BIN_EXE_c2tap"))
+        .args(["kql", "--iocs"])
+        .arg(&names)
+        .arg("--watchlist")
+        .arg(&watchlist)
+        .output()
+        .expect("running c2tap kql --watchlist");
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let queries = split_queries("names watchlist", &text);
+    assert_eq!(queries.len(), 4, "{text}");
+    assert!(
+        !text.contains("duckdns"),
+        "IOC literals in the watchlist hunts"
+    );
+    let csv = std::fs::read_to_string(&watchlist).expect("watchlist");
+    assert!(
+        csv.contains("\"*.c2zone.example\"")
+            && csv.contains("\"http://evil.example:8080/gate.php?id=1\""),
+        "{csv}"
+    );
+    all.extend(queries);
     let checked = check(&all);
     assert_no_errors(&checked, &all);
     for c in &checked {
         assert!(
             !c.columns["CommonSecurityLog"].is_empty()
-                || !c.columns["DeviceNetworkEvents"].is_empty(),
+                || !c.columns["DeviceNetworkEvents"].is_empty()
+                || !c.columns["DnsEvents"].is_empty(),
             "{} reads no table column",
             c.name
         );
@@ -353,7 +383,7 @@ fn the_watchlist_file_has_the_columns_the_hunts_read_and_big_sets_are_pointed_at
     assert_eq!(lines.clone().count(), 1001);
     assert!(lines
         .any(|l| l
-            == "\"10.9.0.7:443\",\"10.9.0.7\",\"443\",\"\",\"\",\"\",\"\",\"\",\"\",\"big.txt\""));
+            == "\"10.9.0.7:443\",\"10.9.0.7\",\"443\",\"\",\"\",\"\",\"\",\"\",\"\",\"big.txt\",\"\",\"\""));
     // The checker's `_GetWatchlist` declares exactly these columns.
     let declared = read("tests/kql/check.js")
         .lines()
@@ -380,6 +410,46 @@ fn the_shipped_hunting_pack_is_what_c2tap_kql_prints() {
         read(path),
         now,
         "{path} is stale: regenerate with `c2tap kql > {path}` (or C2TAP_BLESS=1)"
+    );
+}
+
+const NAME_PACK: &str = "docs/sentinel/hunting/c2tap-name-hunts-watchlist.kql";
+
+/// The name hunts reading the `c2tap_iocs` watchlist: what `c2tap kql --watchlist` prints for a
+/// feed of one suffix IOC (the pack carries no IOC, only the watchlist's Domain and Url columns).
+fn name_pack() -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = dir.path().join("zones.txt");
+    std::fs::write(&feed, "*.duckdns.org\n").expect("feed");
+    let out = Command::new(env!("CARGO_BIN_EXE_c2tap"))
+        .args(["kql", "--iocs"])
+        .arg(&feed)
+        .arg("--watchlist")
+        .arg(dir.path().join("wl.csv"))
+        .output()
+        .expect("running c2tap kql --watchlist");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+#[test]
+fn the_shipped_name_hunts_are_what_c2tap_kql_prints() {
+    let now = name_pack();
+    assert!(
+        !now.contains("duckdns"),
+        "an IOC literal in the pack:\n{now}"
+    );
+    if std::env::var_os("C2TAP_BLESS").is_some() {
+        std::fs::write(repo(NAME_PACK), &now).expect("writing the name hunting pack");
+    }
+    assert_eq!(
+        read(NAME_PACK),
+        now,
+        "{NAME_PACK} is stale: regenerate with C2TAP_BLESS=1"
     );
 }
 
@@ -443,6 +513,7 @@ fn shipped_queries() -> Vec<(String, String)> {
         "docs/sentinel/hunting/c2tap-hunts-builtin.kql",
         &read("docs/sentinel/hunting/c2tap-hunts-builtin.kql"),
     ));
+    q.extend(split_queries(NAME_PACK, &read(NAME_PACK)));
     for path in SAVED {
         q.push((path.to_string(), read(path)));
     }
@@ -452,7 +523,7 @@ fn shipped_queries() -> Vec<(String, String)> {
 #[test]
 fn every_shipped_query_is_valid_kql() {
     let queries = shipped_queries();
-    assert_eq!(queries.len(), 2 + 3 + SAVED.len());
+    assert_eq!(queries.len(), 2 + 3 + 4 + SAVED.len());
     let checked = check(&queries);
     assert_no_errors(&checked, &queries);
     // Validation runs must never look like incidents: each CommonSecurityLog query excludes

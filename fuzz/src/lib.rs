@@ -122,7 +122,28 @@ pub fn check_feed(prefix: &[u8], body: &[u8]) -> Result<usize, LoadError> {
     for ioc in loaded.set.iter() {
         assert_findable(&loaded.set, &ioc.value, ioc.port);
     }
-    Ok(loaded.set.len())
+    for name in loaded.set.names().iter() {
+        assert_name_findable(&loaded.set, name);
+    }
+    Ok(loaded.set.len() + loaded.set.names().len())
+}
+
+/// A loaded name IOC is found by the lookup the packet path uses, with its own key.
+fn assert_name_findable(set: &IocSet, name: &ioc::NameIoc) {
+    let hit = match name.kind {
+        ioc::NameKind::Domain | ioc::NameKind::Suffix => set.match_host(name.name.as_bytes()),
+        ioc::NameKind::Url => {
+            let slash = name.name.find('/').unwrap_or(name.name.len());
+            let (host, path) = name.name.split_at(slash);
+            set.match_url(host.as_bytes(), path.as_bytes())
+        }
+    };
+    assert!(
+        hit.is_some_and(|h| h.name == name.name),
+        "name IOC `{}` ({:?}) is not found by its own key: {hit:?}",
+        name.name,
+        name.kind
+    );
 }
 
 /// An IOC's normalized value names an address (and port) that the set matches.

@@ -38,6 +38,9 @@ pub enum PrefilterError {
     TooManyIocs { count: usize, max: usize },
     #[error("the IOC set is empty")]
     Empty,
+    /// Name IOCs are matched in DNS, TLS and HTTP to any address: an address filter would hide them.
+    #[error("the IOC set holds domain/URL IOCs, seen on traffic to any address")]
+    Names,
     #[error("the filter compiles to {count} BPF instructions, over the kernel's {BPF_MAXINSNS}")]
     TooLong { count: usize },
     #[error("not a valid BPF filter expression: {0}")]
@@ -68,6 +71,9 @@ fn terms(set: &IocSet) -> BTreeSet<String> {
 
 /// The prefilter expression for `set`, or why it cannot be one.
 pub fn expression(set: &IocSet, max_iocs: usize) -> Result<String, PrefilterError> {
+    if set.has_names() {
+        return Err(PrefilterError::Names);
+    }
     let terms = terms(set);
     if terms.is_empty() {
         return Err(PrefilterError::Empty);
@@ -189,5 +195,11 @@ mod tests {
             Err(PrefilterError::Syntax(_))
         ));
         assert_eq!(check_expression("tcp port 80"), Ok(()));
+    }
+
+    #[test]
+    fn name_iocs_turn_the_prefilter_off() {
+        let set = set_of("138.9.223.13:8015\nevil.duckdns.org\n");
+        assert!(matches!(expression(&set, 64), Err(PrefilterError::Names)));
     }
 }

@@ -22,10 +22,12 @@ const FANGS: [(&str, &str); 10] = [
 /// Replaces every defang form with the real character; borrows when there is nothing to do,
 /// which is the case for nearly every row of a machine-made feed.
 pub fn refang(text: &str) -> Cow<'_, str> {
-    if !text
-        .bytes()
-        .any(|b| matches!(b, b'[' | b'(' | b'{' | b'x' | b'X'))
-    {
+    // Every form starts with a bracket or is `hxxp`: host names (full of `x`s in `.example`,
+    // `.xyz`) must not take the slow path.
+    let bytes = text.as_bytes();
+    let bracket = bytes.iter().any(|b| matches!(b, b'[' | b'(' | b'{'));
+    let hxxp = bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"hxxp"));
+    if !bracket && !hxxp {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -55,12 +57,17 @@ pub fn defang(value: &str) -> String {
     value.replace('.', "[.]")
 }
 
+/// Quotes, parentheses and trailing punctuation that prose puts around a value.
+pub fn trim_noise(text: &str) -> &str {
+    let text = text.trim().trim_end_matches([',', ';', '"', '\'', ')']);
+    text.trim_start_matches(['"', '\'', '('])
+}
+
 /// Strips URL noise around a refanged endpoint: `http://1.2.3.4:80/gate.php` → `1.2.3.4:80`,
 /// plus trailing punctuation from prose (`1.2.3.4,`). CIDR slashes survive because only text
 /// after a scheme is cut at `/`.
 pub fn strip_url(text: &str) -> &str {
-    let text = text.trim().trim_end_matches([',', ';', '"', '\'', ')']);
-    let text = text.trim_start_matches(['"', '\'', '(']);
+    let text = trim_noise(text);
     match text.split_once("://") {
         Some((_, rest)) => rest.split(['/', '?', '#']).next().unwrap_or(rest),
         None => text,

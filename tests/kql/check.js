@@ -3,7 +3,8 @@
 //
 // stdin:  JSON [{"name": "...", "query": "..."}]
 // stdout: JSON [{"name": "...", "diagnostics": [{"severity", "code", "message", "start", "length"}],
-//                "columns": {"CommonSecurityLog": [...], "DeviceNetworkEvents": [...]}}]
+//                "columns": {"CommonSecurityLog": [...], "DeviceNetworkEvents": [...],
+//                            "DnsEvents": [...]}}]
 // `columns` are the declared table columns the query reads, as Kusto's binder resolved them:
 // what the caller compares with the fields c2tap emits.
 // Exit status 0 whenever the input could be checked; judging the diagnostics is the caller's job.
@@ -105,11 +106,21 @@ const DEVICE_NETWORK_EVENTS = [
   'SourceSystem:string', 'Type:string', 'MachineGroup:string',
 ];
 
+// DnsEvents (Windows DNS server logs through the DNS connector) as the Azure Monitor table
+// reference lists it.
+const DNS_EVENTS = [
+  'TenantId:string', 'TimeGenerated:datetime', 'SourceSystem:string', 'Computer:string',
+  'EventId:int', 'SubType:string', 'ClientIP:string', 'Name:string', 'IPAddresses:string',
+  'QueryType:string', 'Result:string', 'ResultCode:int', 'MaliciousIP:string',
+  'IndicatorThreatType:string', 'Description:string', 'Confidence:string', 'Severity:int',
+  'Message:string', 'TaskCategory:string', 'Type:string',
+];
+
 // `_GetWatchlist(alias)` as Sentinel defines it: the watchlist's own columns (c2tap's
 // watchlist file, `c2tap kql --watchlist`) beside SearchKey and the item metadata. Values come
 // back untyped from the watchlist item, hence dynamic. tests/sentinel_kql.rs checks this list
 // against the columns c2tap writes.
-const C2TAP_WATCHLIST = ['IocValue', 'Address', 'Port', 'Network', 'Malware', 'ThreatType', 'Confidence', 'FirstSeen', 'LastSeen', 'Source'];
+const C2TAP_WATCHLIST = ['IocValue', 'Address', 'Port', 'Network', 'Malware', 'ThreatType', 'Confidence', 'FirstSeen', 'LastSeen', 'Source', 'Domain', 'Url'];
 const GET_WATCHLIST = new S.FunctionSymbol.$ctor16(
   '_GetWatchlist',
   '(watchlistAlias:string)',
@@ -125,6 +136,7 @@ function table(name, columns) {
 const tables = [
   table('CommonSecurityLog', COMMON_SECURITY_LOG),
   table('DeviceNetworkEvents', DEVICE_NETWORK_EVENTS),
+  table('DnsEvents', DNS_EVENTS),
 ];
 const database = new S.DatabaseSymbol.$ctor2('sentinel', null, [...tables, GET_WATCHLIST]);
 const globals = K.GlobalState.Default.WithDatabase(database);
