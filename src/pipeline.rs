@@ -12,6 +12,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use crate::decode::{self, proto, DecodeError, Layers, LinkType, PacketMeta};
+use crate::detect::names::{NameStats, Names};
 use crate::detect::storm::{StormConfig, StormStats, Storms};
 use crate::detect::{self, Hit, IocHandle};
 use crate::flow::{
@@ -126,7 +127,7 @@ impl<S: RecordSink> Emitter<S> {
         let Some(m) = flow.matched.as_ref() else {
             return;
         };
-        let sig = Signature::for_kind(m.kind);
+        let sig = Signature::for_match(m.kind, flow.name.as_deref());
         let iface = self.interface(flow.iface);
         let rec = detect::flow_record(sig, action, key, flow, m, &iface);
         let Some(rec) = self.storms.fold_alert(rec) else {
@@ -303,6 +304,8 @@ pub struct Worker<S: RecordSink> {
     fragments: Fragments,
     /// Scratch for the other IP layers of the frame being decoded.
     layers: Layers,
+    /// Name IOCs: DNS bindings, hellos being gathered, the packet's name match.
+    names: Names,
     out: Emitter<S>,
     iface: u16,
     now: Nanos,
@@ -323,6 +326,7 @@ impl<S: RecordSink> Worker<S> {
             pending: VecDeque::new(),
             fragments: Fragments::new(),
             layers: Layers::default(),
+            names: Names::default(),
             out: Emitter {
                 sink,
                 stats: WorkerStats::default(),
@@ -365,6 +369,11 @@ impl<S: RecordSink> Worker<S> {
         s
     }
 
+    /// Counters of the name path (DNS, TLS, HTTP parsing, bindings).
+    pub fn name_stats(&self) -> NameStats {
+        self.names.stats()
+    }
+
     pub fn sink_mut(&mut self) -> &mut S {
         &mut self.out.sink
     }
@@ -379,7 +388,9 @@ impl<S: RecordSink> Worker<S> {
     pub fn packet(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
         let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
+        self.names.inspect(&*self.set, ts, frame, &d.meta);
         self.process(d);
+        self.names.clear();
         if !self.layers.is_empty() {
             self.other_layers(ts);
         }
@@ -398,7 +409,12 @@ impl<S: RecordSink> Worker<S> {
         }
         let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
-        if let Some(oldest) = self.ahead.push(d, &self.table) {
+        if self.names.inspect(&*self.set, ts, frame, &d.meta) {
+            // A name match is processed now, with its frame's facts, after the frames before it.
+            self.flush();
+            self.process(d);
+            self.names.clear();
+        } else if let Some(oldest) = self.ahead.push(d, &self.table) {
             self.process(oldest);
         }
         if !self.layers.is_empty() {
@@ -505,7 +521,7 @@ impl<S: RecordSink> Worker<S> {
         };
         // The IOC check comes first: untouched traffic costs two probes in alerts-only mode.
         let hit = detect::check_packet(&self.set, &meta, sport, dport);
-        if hit.is_none() && !self.cfg.track_all {
+        if hit.is_none() && !self.cfg.track_all && !self.names.pending() {
             return;
         }
         let (key, dir, hash) = match d.flow {
@@ -565,21 +581,24 @@ impl<S: RecordSink> Worker<S> {
         }
         let mut held = false;
         if flow.matched.is_none() {
-            if let Some(h) = hit {
-                // `on_first` is relative to the packet; the flow wants it relative to `lo`.
-                let ioc_is_lo = h.on_first == from_lo;
-                if detect::attach(flow, &self.set, h, ioc_is_lo) {
-                    flow.alert = AlertState::Pending;
-                    out.claim(&key, flow);
-                    out.matched(flow, ts);
-                    self.pending.push_back((
-                        detect::holddown_deadline(flow, self.cfg.holddown),
-                        key,
-                        flow.id,
-                    ));
-                    held = true;
-                }
+            // `on_first` is relative to the packet; the flow wants it relative to `lo`.
+            let attached = match hit {
+                Some(h) => detect::attach(flow, &self.set, h, h.on_first == from_lo),
+                None => self.names.attach(flow, from_lo),
+            };
+            if attached {
+                flow.alert = AlertState::Pending;
+                out.claim(&key, flow);
+                out.matched(flow, ts);
+                self.pending.push_back((
+                    detect::holddown_deadline(flow, self.cfg.holddown),
+                    key,
+                    flow.id,
+                ));
+                held = true;
             }
+        } else {
+            self.names.update(flow);
         }
         if flow.alert == AlertState::Pending {
             if let Some(action) = detect::outcome_now(flow, key.proto) {
