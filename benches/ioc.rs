@@ -1,12 +1,14 @@
 //! IOC set benchmarks: per-lookup cost with 2 and 200,000 IOCs (hits and misses, with and
-//! without CIDRs), and the load time of generated 100k- and 1M-row ThreatFox CSV exports.
-//! Run with `cargo bench --bench ioc`.
+//! without CIDRs), the load time of generated 100k- and 1M-row ThreatFox CSV exports, and for
+//! name IOCs: `match_host`/`match_url` cost at 2 and 1M names and the load time of a 1M-name
+//! plain list (also printed once as `names: loaded 1000000 names in …`).
+//! Run with `cargo bench --bench ioc` (names only: `cargo bench --bench ioc -- names`).
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use c2tap::ioc::{self, Endpoint, FeedSource, Filters, Ioc, IocSet, IocSetBuilder};
+use c2tap::ioc::{self, Endpoint, FeedSource, Filters, Ioc, IocSet, IocSetBuilder, NameKind};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 #[path = "../tests/feeds/threatfox_gen.rs"]
@@ -143,5 +145,113 @@ fn loads(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, lookups, loads);
+/// `n` generated C2-like names, one per line, as a plain list would hold them.
+fn name_list(n: usize) -> Vec<String> {
+    random_u32s(0x0ddc_0ffe, n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| format!("c2-{i}-{r:08x}.dyn{}.example.net", r % 97))
+        .collect()
+}
+
+fn name_set(names: &[String], suffixes: usize, urls: usize) -> IocSet {
+    let mut builder = IocSetBuilder::default();
+    let meta = |value: &str| Ioc {
+        value: value.to_string(),
+        port: None,
+        ..blank(Endpoint::Addr(IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4))))
+    };
+    for name in names {
+        builder.insert_name(NameKind::Domain, name.clone(), meta(name));
+    }
+    for i in 0..suffixes {
+        let zone = format!("zone{i}.example.org");
+        builder.insert_name(NameKind::Suffix, zone.clone(), meta(&zone));
+    }
+    for name in names.iter().take(urls) {
+        let key = format!("{name}/gate.php");
+        builder.insert_name(NameKind::Url, key.clone(), meta(&key));
+    }
+    builder.build()
+}
+
+fn run_hosts(c: &mut Criterion, label: &str, set: &IocSet, hosts: &[Vec<u8>]) {
+    let hosts: Vec<&[u8]> = hosts
+        .iter()
+        .map(Vec::as_slice)
+        .cycle()
+        .take(QUERIES)
+        .collect();
+    let mut i = 0usize;
+    c.bench_function(label, |b| {
+        b.iter(|| {
+            i = (i + 1) & (QUERIES - 1);
+            black_box(set.match_host(black_box(hosts[i])).is_some())
+        })
+    });
+}
+
+fn names(c: &mut Criterion) {
+    let misses: Vec<Vec<u8>> = random_u32s(0x7777_1234, QUERIES)
+        .into_iter()
+        .map(|r| format!("www.site-{r:08x}.Example.COM").into_bytes())
+        .collect();
+    let two = name_set(&name_list(2), 0, 0);
+    let two_hits: Vec<Vec<u8>> = name_list(2)
+        .iter()
+        .map(|n| n.to_ascii_uppercase().into_bytes())
+        .collect();
+    run_hosts(c, "names/match_host/2 names/hit", &two, &two_hits);
+    run_hosts(c, "names/match_host/2 names/miss", &two, &misses);
+
+    let million = name_list(1_000_000);
+    let set = name_set(&million, 0, 10_000);
+    let hits: Vec<Vec<u8>> = million
+        .iter()
+        .step_by(997)
+        .take(QUERIES)
+        .map(|n| format!("{}.", n.to_ascii_uppercase()).into_bytes())
+        .collect();
+    run_hosts(c, "names/match_host/1M names/hit", &set, &hits);
+    run_hosts(c, "names/match_host/1M names/miss", &set, &misses);
+    let with_suffixes = name_set(&million, 1_000, 0);
+    run_hosts(
+        c,
+        "names/match_host/1M names + 1k suffixes/miss",
+        &with_suffixes,
+        &misses,
+    );
+    let mut i = 0usize;
+    c.bench_function("names/match_url/1M names + 10k urls/hit", |b| {
+        b.iter(|| {
+            i = (i + 1) % 10_000;
+            let host = million[i].as_bytes();
+            black_box(set.match_url(black_box(host), b"/gate.php?id=7").is_some())
+        })
+    });
+
+    let dir = std::env::temp_dir().join(format!("c2tap-names-bench-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("names.txt");
+    let text = format!("# malware: Remcos\n{}\n", million.join("\n"));
+    if std::fs::write(&path, text).is_ok() {
+        let sources = [FeedSource::File(path)];
+        let load = || ioc::load(&sources, &Filters::default(), 1_778_371_200);
+        let start = std::time::Instant::now();
+        let loaded = load().map(|l| l.set.names().len());
+        eprintln!(
+            "names: loaded {loaded:?} names in {:.3} s",
+            start.elapsed().as_secs_f64()
+        );
+        let mut group = c.benchmark_group("names/load plain list");
+        group.sample_size(10);
+        group.bench_function("1M names", |b| {
+            b.iter(|| black_box(load().map(|l| l.set.names().len())))
+        });
+        group.finish();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, lookups, loads, names);
 criterion_main!(benches);

@@ -209,6 +209,7 @@ fn load_iocs(args: &FeedArgs) -> Result<ioc::Loaded> {
         malware: args.malware.clone(),
         allow_broad: args.allow_broad,
         feed_malware: None,
+        suffix_names: false,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

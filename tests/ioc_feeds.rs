@@ -51,6 +51,16 @@ fn values(loaded: &Loaded) -> Vec<&str> {
     loaded.set.iter().map(|i| i.value.as_str()).collect()
 }
 
+/// The name IOCs as (kind, display value).
+fn names(loaded: &Loaded) -> Vec<(&'static str, &str)> {
+    loaded
+        .set
+        .names()
+        .iter()
+        .map(|n| (n.kind.label(), n.ioc.value.as_str()))
+        .collect()
+}
+
 fn ioc<'a>(loaded: &'a Loaded, value: &str) -> &'a Ioc {
     loaded
         .set
@@ -134,8 +144,9 @@ fn plain_lines_with_defanged_forms() {
     );
     assert_eq!(
         counts(&loaded.stats.files[0]),
-        (FeedFormat::Plain, 9, 6, 1, 2, 0, 0)
+        (FeedFormat::Plain, 9, 7, 1, 1, 0, 0)
     );
+    assert_eq!(names(&loaded), [("domain", "evil-c2.example.com")]);
     let first = ioc(&loaded, "138.9.223.13:8015");
     assert_eq!(
         (
@@ -156,13 +167,72 @@ fn plain_lines_with_defanged_forms() {
 }
 
 #[test]
+fn domain_and_url_iocs_load_normalised_and_bad_names_are_rejected_with_line_and_reason() {
+    let loaded = load(&["names.txt"]);
+    assert_eq!(values(&loaded), ["138.9.223.13:8015"]);
+    assert_eq!(
+        names(&loaded),
+        [
+            ("domain", "evil.duckdns.org"),
+            ("suffix", "*.c2zone.example"),
+            ("url", "https://panel.evil.example:8443/gate.php?id=1"),
+            ("url", "http://dl.evil.example/stage2.bin"),
+            ("domain", "xn--bcher-c2-65a.example"),
+            ("domain", "under_score.example"),
+        ]
+    );
+    let file = &loaded.stats.files[0];
+    // 11 IOC lines (in `exa mple.org` the first token `exa` is the IOC, an unreadable one).
+    assert_eq!(counts(file), (FeedFormat::Plain, 11, 7, 1, 0, 0, 3));
+    assert_eq!(
+        (file.names.domain, file.names.suffix, file.names.url),
+        (3, 1, 2)
+    );
+    let rejected: Vec<_> = file
+        .reject_details
+        .iter()
+        .map(|d| (d.at, d.reason))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            (Location::Line(9), RejectReason::EmptyLabel),
+            (Location::Line(10), RejectReason::LabelTooLong),
+            (Location::Line(12), RejectReason::Unparsable),
+        ]
+    );
+    let remcos = |host: &[u8]| {
+        loaded
+            .set
+            .match_host(host)
+            .map(|n| (n.ioc.value.clone(), n.ioc.malware.clone()))
+    };
+    assert_eq!(
+        remcos(b"Evil.DuckDNS.org:443"),
+        Some(("evil.duckdns.org".into(), "Remcos".into()))
+    );
+    assert_eq!(
+        remcos(b"a.b.c2zone.example").map(|h| h.0),
+        Some("*.c2zone.example".into())
+    );
+    assert_eq!(remcos(b"other.duckdns.org"), None);
+    let url = loaded
+        .set
+        .match_url(b"panel.evil.example:8443", b"/gate.php?id=1")
+        .map(|n| n.ioc.value.as_str());
+    assert_eq!(url, Some("https://panel.evil.example:8443/gate.php?id=1"));
+    assert_eq!(loaded.stats.names.total(), 6);
+}
+
+#[test]
 fn markdown_write_up_keeps_threat_type_date_and_confidence() {
     let loaded = load(&["remcos-writeup.md"]);
     assert_eq!(values(&loaded), ["138.9.223.13:8015", "138.9.41.254:8015"]);
     assert_eq!(
         counts(&loaded.stats.files[0]),
-        (FeedFormat::Markdown, 3, 2, 0, 1, 0, 0)
+        (FeedFormat::Markdown, 3, 3, 0, 0, 0, 0)
     );
+    assert_eq!(names(&loaded), [("domain", "remcos-update.example")]);
     let first = ioc(&loaded, "138.9.41.254:8015");
     assert_eq!(first.threat_type, "botnet_cc");
     assert_eq!(first.first_seen.as_deref(), Some("2026-05-09"));
@@ -179,7 +249,19 @@ fn threatfox_csv_15_columns() {
     );
     assert_eq!(
         counts(&loaded.stats.files[0]),
-        (FeedFormat::ThreatfoxCsv, 6, 3, 0, 3, 0, 0)
+        (FeedFormat::ThreatfoxCsv, 6, 5, 0, 1, 0, 0)
+    );
+    assert_eq!(
+        names(&loaded),
+        [
+            ("domain", "remcos-update.example"),
+            ("url", "http://203.0.113.9/gate.php")
+        ]
+    );
+    let domain = loaded.set.match_host(b"Remcos-Update.example.").unwrap();
+    assert_eq!(
+        (domain.ioc.malware.as_str(), domain.ioc.confidence),
+        ("Remcos", Some(50))
     );
     assert_eq!(
         ioc(&loaded, "138.9.223.13:8015"),
@@ -215,7 +297,7 @@ fn threatfox_json_export_and_api_reply() {
     );
     assert_eq!(
         counts(&export.stats.files[0]),
-        (FeedFormat::ThreatfoxJson, 3, 2, 0, 1, 0, 0)
+        (FeedFormat::ThreatfoxJson, 3, 3, 0, 0, 0, 0)
     );
     let v6 = ioc(&export, "[2001:db8:c2::7]:8443");
     assert_eq!(
@@ -228,7 +310,7 @@ fn threatfox_json_export_and_api_reply() {
     assert_eq!(values(&api), ["138.9.223.13:8015"]);
     assert_eq!(
         counts(&api.stats.files[0]),
-        (FeedFormat::ThreatfoxApi, 2, 1, 0, 1, 0, 0)
+        (FeedFormat::ThreatfoxApi, 2, 2, 0, 0, 0, 0)
     );
     let first = ioc(&api, "138.9.223.13:8015");
     assert_eq!(first.first_seen.as_deref(), Some("2026-05-09 14:02:11"));
@@ -250,8 +332,9 @@ fn stix_bundle_with_quoted_and_unquoted_ports() {
     );
     assert_eq!(
         counts(&loaded.stats.files[0]),
-        (FeedFormat::Stix, 5, 4, 0, 1, 0, 0)
+        (FeedFormat::Stix, 5, 5, 0, 0, 0, 0)
     );
+    assert_eq!(names(&loaded), [("domain", "remcos-update.example")]);
     let quoted = ioc(&loaded, "138.9.41.254:8015");
     assert_eq!(quoted.malware, "Remcos");
     assert_eq!(quoted.first_seen.as_deref(), Some("2026-05-09 14:02:11"));
@@ -497,8 +580,8 @@ fn feeds_merge_and_builtin_can_stay_alongside() {
     assert_eq!(
         stats,
         [
-            (FeedFormat::ThreatfoxCsv, 6, 3, 0, 3, 0, 0),
-            (FeedFormat::Stix, 5, 2, 2, 1, 0, 0),
+            (FeedFormat::ThreatfoxCsv, 6, 5, 0, 1, 0, 0),
+            (FeedFormat::Stix, 5, 2, 3, 0, 0, 0),
             (FeedFormat::Builtin, 2, 0, 2, 0, 0, 0),
         ]
     );
@@ -514,14 +597,17 @@ fn filters_drop_low_confidence_stale_and_other_families() {
         malware: vec![],
         allow_broad: false,
         feed_malware: None,
+        suffix_names: false,
     };
     let loaded = ioc::load(&sources, &filters, NOW).unwrap();
     assert_eq!(values(&loaded), ["8.134.12.90:7777"]);
     let recent = &loaded.stats.files[0].filtered;
+    // The 50 % domain is filtered like an address; the 100 % URL stays.
     assert_eq!(
         (recent.low_confidence, recent.stale, recent.malware),
-        (2, 0, 0)
+        (3, 0, 0)
     );
+    assert_eq!(names(&loaded), [("url", "http://203.0.113.9/gate.php")]);
     let old = &loaded.stats.files[1].filtered;
     assert_eq!((old.low_confidence, old.stale, old.malware), (1, 1, 0));
 
@@ -531,7 +617,9 @@ fn filters_drop_low_confidence_stale_and_other_families() {
     };
     let loaded = ioc::load(&sources[..1], &only_remcos, NOW).unwrap();
     assert_eq!(values(&loaded), ["138.9.223.13:8015", "138.9.41.254:8015"]);
-    assert_eq!(loaded.stats.files[0].filtered.malware, 1);
+    // The AsyncRAT address and the AsyncRAT URL.
+    assert_eq!(loaded.stats.files[0].filtered.malware, 2);
+    assert_eq!(names(&loaded), [("domain", "remcos-update.example")]);
 
     let stale = Filters {
         max_age_days: Some(30),
@@ -569,6 +657,7 @@ fn the_builtin_set_is_exempt_from_the_age_filter_today_and_in_years() {
         malware: vec![],
         allow_broad: false,
         feed_malware: None,
+        suffix_names: false,
     };
     let in_ten_years = NOW + 10 * 365 * 86_400;
     for now in [NOW, in_ten_years] {
@@ -754,9 +843,17 @@ fn a_100k_row_threatfox_csv_loads_correctly() {
     let loaded = ioc::load(&[FeedSource::File(path)], &Filters::default(), NOW).unwrap();
     assert_eq!(
         counts(&loaded.stats.files[0]),
-        (FeedFormat::ThreatfoxCsv, 100_000, 90_000, 0, 10_000, 0, 0)
+        (FeedFormat::ThreatfoxCsv, 100_000, 100_000, 0, 0, 0, 0)
     );
     assert_eq!(loaded.set.len(), 90_000);
+    assert_eq!(loaded.stats.names.domain, 10_000);
+    assert_eq!(
+        loaded
+            .set
+            .match_host(b"c2-99999.example")
+            .map(|n| n.ioc.value.as_str()),
+        Some("c2-99999.example")
+    );
     assert_eq!(
         hit(&loaded, "11.1.134.159", Some(41_023)),
         None,

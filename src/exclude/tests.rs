@@ -272,7 +272,7 @@ clients = ["10.0.0.1"]
 "#,
     );
     let want = [
-        "exclude[5].clients: unknown field `clients`, expected one of `name`, `reason`, `client`, `server`, `ports`, `protocol`, `vlan`, `ioc`, `malware`, `window`, `timezone`, `expires`, `action`, `exclude_action`",
+        "exclude[5].clients: unknown field `clients`, expected one of `name`, `reason`, `client`, `server`, `ports`, `protocol`, `vlan`, `ioc`, `malware`, `domain`, `window`, `timezone`, `expires`, `action`, `exclude_action`",
         "exclude_action: `mute`: must be \"drop\" or \"report\"",
         "exclude[0].name: `9lives`: must start with a letter and use only letters, digits, _ and - (at most 40)",
         "exclude[0].reason: required: why these matches are benign (sent with reported records)",
@@ -286,7 +286,7 @@ clients = ["10.0.0.1"]
         "exclude[0].window: `1:00-2:00` is not a window (e.g. \"01:00-03:30\", \"22:00-02:00\")",
         "exclude[0].expires: must be a date (YYYY-MM-DD)",
         "exclude[2].name: `ok` is already the name of exclude[1]",
-        "exclude[3]: names no client, server, ports, protocol, vlan, ioc or malware: it would suppress every alert",
+        "exclude[3]: names no client, server, ports, protocol, vlan, ioc, malware or domain: it would suppress every alert",
         "exclude[4].ioc: is empty; leave the key out to match any",
     ];
     assert_eq!(got, want);

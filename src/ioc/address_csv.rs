@@ -8,8 +8,10 @@
 
 use std::borrow::Cow;
 
-use super::endpoint::RejectReason;
-use super::row::{confidence, join_endpoint, malware_comment, present, FeedRow, Location, RowSink};
+use super::reject::RejectReason;
+use super::row::{
+    confidence, join_endpoint, malware_comment, present, FeedRow, Location, RowSink, ValueKind,
+};
 use super::text::{numbered_lines, FormatError};
 use super::threatfox_csv::{comment_body, split_fields};
 use super::timestamp::Timestamp;
@@ -180,6 +182,7 @@ fn emit(
     sink.row(
         at,
         FeedRow {
+            kind: ValueKind::Address,
             value: join_endpoint(address, field(cols.port)),
             malware: field(cols.malware).or(malware).map(Cow::Borrowed),
             threat_type: field(cols.threat_type)

@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use prefix_trie::PrefixMap;
 
 use super::endpoint::Endpoint;
+use super::names::{NameKind, NameSetBuilder};
 use super::{FastMap, Ioc, IocSet, Slot, NO_IOC};
 
 /// Most IOCs one set holds. Loading costs several hundred bytes per row while the set is
@@ -35,6 +36,7 @@ pub enum Inserted {
 pub struct IocSetBuilder {
     entries: Vec<(Endpoint, Ioc)>,
     index: FastMap<Endpoint, usize>,
+    names: NameSetBuilder,
 }
 
 impl IocSetBuilder {
@@ -57,17 +59,28 @@ impl IocSetBuilder {
         }
     }
 
+    /// Adds one name IOC (`name` already normalised: see
+    /// [`NameIoc::name`](super::names::NameIoc::name)) or merges it into the same name's entry.
+    pub fn insert_name(&mut self, kind: NameKind, name: String, ioc: Ioc) -> Inserted {
+        self.names.insert(kind, name, ioc)
+    }
+
+    /// Address IOCs collected so far.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Neither an address nor a name IOC collected.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.names.is_empty()
     }
 
     /// Lays the entries out for lookup; indices follow load order.
     pub fn build(self) -> IocSet {
-        let mut set = IocSet::default();
+        let mut set = IocSet {
+            names: self.names.build(),
+            ..IocSet::default()
+        };
         let mut extra: FastMap<IpAddr, Vec<(u16, u32)>> = FastMap::default();
         for (idx, (endpoint, ioc)) in self.entries.into_iter().enumerate() {
             let Ok(idx) = u32::try_from(idx) else { break };
@@ -126,7 +139,7 @@ impl IocSet {
 
 /// Two feeds naming one IOC: keep the widest view — highest confidence, earliest first-seen,
 /// latest last-seen, every family and feed name — and the first threat type and reference.
-fn merge(into: &mut Ioc, from: Ioc) {
+pub(super) fn merge(into: &mut Ioc, from: Ioc) {
     add_name(&mut into.malware, &from.malware);
     add_name(&mut into.source, &from.source);
     if into.threat_type.is_empty() {

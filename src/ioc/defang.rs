@@ -55,12 +55,17 @@ pub fn defang(value: &str) -> String {
     value.replace('.', "[.]")
 }
 
+/// Quotes, parentheses and trailing punctuation that prose puts around a value.
+pub fn trim_noise(text: &str) -> &str {
+    let text = text.trim().trim_end_matches([',', ';', '"', '\'', ')']);
+    text.trim_start_matches(['"', '\'', '('])
+}
+
 /// Strips URL noise around a refanged endpoint: `http://1.2.3.4:80/gate.php` → `1.2.3.4:80`,
 /// plus trailing punctuation from prose (`1.2.3.4,`). CIDR slashes survive because only text
 /// after a scheme is cut at `/`.
 pub fn strip_url(text: &str) -> &str {
-    let text = text.trim().trim_end_matches([',', ';', '"', '\'', ')']);
-    let text = text.trim_start_matches(['"', '\'', '(']);
+    let text = trim_noise(text);
     match text.split_once("://") {
         Some((_, rest)) => rest.split(['/', '?', '#']).next().unwrap_or(rest),
         None => text,

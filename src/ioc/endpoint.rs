@@ -17,94 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-/// Why a feed row was refused. A closed set so the counts stay a fixed-size table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RejectReason {
-    /// Looks like an address but is not one (`999.1.1.1`, `1.2.3`, `2001:db8:::1`).
-    BadAddress,
-    /// Port missing, not a number, 0, or above 65535.
-    BadPort,
-    /// `0.0.0.0` / `::` (or a CIDR starting there): would match every unconfigured socket.
-    Unspecified,
-    /// `255.255.255.255` (or a CIDR containing it).
-    Broadcast,
-    /// Multicast addresses never are a C2 peer.
-    Multicast,
-    /// Loopback traffic never leaves the host; an IOC there is a feed error.
-    Loopback,
-    /// `169.254.0.0/16`, `fe80::/10`: never routed, so never a C2 peer.
-    LinkLocal,
-    /// A network wider than [`MIN_PREFIX_V4`] / [`MIN_PREFIX_V6`] (without `allow_broad`).
-    TooBroad,
-    /// A network in RFC 1918 or unique-local (`fc00::/7`) space (without `allow_broad`).
-    Private,
-    /// A network in shared address space, `100.64.0.0/10` (without `allow_broad`).
-    Shared,
-    /// A network in documentation space (without `allow_broad`).
-    Documentation,
-    /// A network or host in reserved space: `0.0.0.0/8`, `192.0.0.0/24`, benchmarking
-    /// `198.18.0.0/15`, `240.0.0.0/4`, discard-only `100::/64` (without `allow_broad`).
-    Reserved,
-    /// The row itself could not be read (broken quoting, wrong column count, no value).
-    Unparsable,
-    /// The row has more columns than its format defines (`ip,port,malware,extra`, or a comma
-    /// list in a plain one-IOC-per-line file): which column holds the IOC is a guess, so none
-    /// is taken.
-    ExtraColumns,
-}
-
-impl RejectReason {
-    /// Every reason, in the order reports list them.
-    pub const ALL: [RejectReason; 14] = [
-        RejectReason::BadAddress,
-        RejectReason::BadPort,
-        RejectReason::Unspecified,
-        RejectReason::Broadcast,
-        RejectReason::Multicast,
-        RejectReason::Loopback,
-        RejectReason::LinkLocal,
-        RejectReason::TooBroad,
-        RejectReason::Private,
-        RejectReason::Shared,
-        RejectReason::Documentation,
-        RejectReason::Reserved,
-        RejectReason::Unparsable,
-        RejectReason::ExtraColumns,
-    ];
-
-    /// Stable label for tables, JSON and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            RejectReason::BadAddress => "bad_address",
-            RejectReason::BadPort => "bad_port",
-            RejectReason::Unspecified => "unspecified",
-            RejectReason::Broadcast => "broadcast",
-            RejectReason::Multicast => "multicast",
-            RejectReason::Loopback => "loopback",
-            RejectReason::LinkLocal => "link_local",
-            RejectReason::TooBroad => "too_broad",
-            RejectReason::Private => "private",
-            RejectReason::Shared => "shared",
-            RejectReason::Documentation => "documentation",
-            RejectReason::Reserved => "reserved",
-            RejectReason::Unparsable => "unparsable",
-            RejectReason::ExtraColumns => "extra_columns",
-        }
-    }
-
-    /// Whether a feed's `allow_broad = true` lets such an IOC in.
-    pub fn is_breadth(self) -> bool {
-        matches!(
-            self,
-            RejectReason::TooBroad
-                | RejectReason::Private
-                | RejectReason::Shared
-                | RejectReason::Documentation
-                | RejectReason::Reserved
-        )
-    }
-}
+use super::reject::RejectReason;
 
 /// Widest IPv4 network accepted as an IOC without `allow_broad`: a /16 is 65,536 addresses,
 /// already a provider's block; anything wider is a feed error or a policy, not an indicator.
@@ -181,12 +94,6 @@ fn overlap(
         let meets = block.contains(&net.network()) || net.contains(&block.network());
         meets.then_some(*reason)
     })
-}
-
-impl fmt::Display for RejectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
 }
 
 /// One IOC value. CIDRs of a single address collapse to [`Endpoint::Addr`] so `/32` and the bare

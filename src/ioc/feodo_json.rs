@@ -8,8 +8,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::endpoint::RejectReason;
-use super::row::{join_endpoint, present, FeedRow, Location, RowSink};
+use super::reject::RejectReason;
+use super::row::{join_endpoint, present, FeedRow, Location, RowSink, ValueKind};
 use super::text::FormatError;
 use super::threatfox_json::Scalar;
 use super::timestamp::Timestamp;
@@ -48,6 +48,7 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
         sink.row(
             at,
             FeedRow {
+                kind: ValueKind::Address,
                 value: Cow::Owned(join_endpoint(address, port.as_deref()).into_owned()),
                 malware: record
                     .malware

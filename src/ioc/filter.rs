@@ -38,6 +38,10 @@ pub struct Filters {
     /// `# malware:` comment names wins. Per feed, never in `[iocs.filters]`.
     #[serde(skip)]
     pub feed_malware: Option<String>,
+    /// Load every host name of the feed as a suffix IOC (the name and all names below it), as
+    /// if written `*.name`: for a list of dynamic-DNS zones. Per feed, never implied.
+    #[serde(skip)]
+    pub suffix_names: bool,
 }
 
 /// Why a valid IOC was left out.
@@ -110,6 +114,7 @@ mod tests {
             malware: vec!["remcos ".into()],
             allow_broad: false,
             feed_malware: None,
+            suffix_names: false,
         };
         let fresh = Some("2026-05-01");
         assert_eq!(
@@ -184,6 +189,7 @@ mod tests {
                 malware: vec!["Remcos".into()],
                 allow_broad: false,
                 feed_malware: None,
+                suffix_names: false,
             })
         );
         assert!(toml::from_str::<Filters>("min_conf = 75").is_err());

@@ -6,9 +6,9 @@
 
 use std::borrow::Cow;
 
-use super::endpoint::RejectReason;
 use super::plain::{classify, Kind};
-use super::row::{confidence, FeedRow, Location, RowSink};
+use super::reject::RejectReason;
+use super::row::{confidence, FeedRow, Location, RowSink, ValueKind};
 use super::text::{numbered_lines, FormatError};
 use super::timestamp::Timestamp;
 
@@ -132,10 +132,7 @@ fn data_row(
     let by_header = cols.and_then(|c| c.value).is_some();
     let value = match cols.and_then(|c| cell(c.value)) {
         Some(v) => Some(v),
-        None => cells
-            .iter()
-            .map(String::as_str)
-            .find(|c| classify(c) == Kind::Address),
+        None => find_value(cells),
     };
     let Some(value) = value else {
         if cells.iter().any(|c| classify(c) == Kind::OtherType) {
@@ -145,12 +142,13 @@ fn data_row(
         }
         return;
     };
-    match classify(value) {
-        Kind::Address => {}
+    let kind = match classify(value) {
+        Kind::Value(kind) => kind,
         Kind::OtherType => return sink.other_type(at),
         Kind::Unknown => return sink.reject(at, RejectReason::Unparsable, raw),
-    }
+    };
     let mut row = FeedRow {
+        kind,
         value: Cow::Borrowed(value),
         ..FeedRow::default()
     };
@@ -166,6 +164,24 @@ fn data_row(
         _ => guess_metadata(cells, value, &mut row),
     }
     sink.row(at, row);
+}
+
+/// Without a header, the IOC cell is the first address; in a row without one, the first host
+/// name, else the first URL — unless the row names a hash, whose reference URL is no IOC.
+fn find_value(cells: &[String]) -> Option<&str> {
+    let of = |want: ValueKind| {
+        cells
+            .iter()
+            .map(String::as_str)
+            .find(|c| classify(c) == Kind::Value(want))
+    };
+    if let Some(address) = of(ValueKind::Address) {
+        return Some(address);
+    }
+    if cells.iter().any(|c| classify(c) == Kind::OtherType) {
+        return None;
+    }
+    of(ValueKind::Domain).or_else(|| of(ValueKind::Url))
 }
 
 /// Without a header: a `75%` cell is the confidence, dates are first then last seen, and a
@@ -227,7 +243,11 @@ mod tests {
                     | ip | 0.0.0.0 | | | | | |\n";
         let mut rec = Recorder::default();
         assert!(parse(text, &mut rec).is_ok());
-        assert_eq!(rec.values(), [(7, "1.2.3.4:80"), (10, "0.0.0.0")]);
+        assert_eq!(
+            rec.values(),
+            [(7, "1.2.3.4:80"), (8, "evil[.]com"), (10, "0.0.0.0")]
+        );
+        assert_eq!(rec.rows[1].2.kind, ValueKind::Domain);
         let row = &rec.rows[0].2;
         assert_eq!(row.malware.as_deref(), Some("Remcos | v4"));
         assert_eq!(row.threat_type.as_deref(), Some("botnet_cc"));
@@ -236,8 +256,26 @@ mod tests {
             row.last_seen.map(|t| t.to_string()).as_deref(),
             Some("2026-05-02")
         );
-        assert_eq!(rec.other, [Location::Line(8)]);
+        assert!(rec.other.is_empty());
         assert_eq!(rec.rejected.len(), 1);
         assert_eq!(rec.rejected[0].0, Location::Line(9));
+    }
+
+    #[test]
+    fn a_headerless_table_gives_names_and_urls_but_no_hash_references() {
+        let text = "| domain | evil[.]duckdns[.]org | botnet_cc | 2026-05-09 | 75% |\n\
+                    | url | hxxp://evil[.]example/gate.php | payload_delivery | 2026-05-09 | 50% |\n\
+                    | sha256_hash | d41d8cd98f00b204e9800998ecf8427ed41d8cd98f00b204e9800998ecf8427e | https://x.example/r |\n";
+        let mut rec = Recorder::default();
+        assert!(parse(text, &mut rec).is_ok());
+        assert_eq!(
+            rec.kinds(),
+            [
+                ("evil[.]duckdns[.]org", ValueKind::Domain),
+                ("hxxp://evil[.]example/gate.php", ValueKind::Url)
+            ]
+        );
+        assert_eq!(rec.rows[0].2.confidence, Some(75));
+        assert_eq!(rec.other, [Location::Line(3)]);
     }
 }

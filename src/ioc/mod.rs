@@ -8,7 +8,9 @@
 //! [`write_kql`] serve the `c2tap iocs` and `c2tap kql` commands.
 
 mod address_csv;
+mod archive;
 mod builder;
+mod collect;
 pub mod defang;
 mod detect_format;
 mod endpoint;
@@ -17,7 +19,9 @@ mod filter;
 mod kql;
 mod load;
 mod markdown;
+pub mod names;
 mod plain;
+mod reject;
 mod report;
 mod row;
 mod stats;
@@ -36,12 +40,14 @@ use prefix_trie::{Prefix, PrefixMap};
 
 pub use builder::IocSetBuilder;
 pub use detect_format::FeedFormat;
-pub use endpoint::{Endpoint, RejectReason};
+pub use endpoint::Endpoint;
 pub use filter::{FilterReason, Filters, CONFIDENCE};
 pub use kql::{
     write_kql, write_kql_watchlist, write_watchlist_csv, WATCHLIST_ABOVE, WATCHLIST_COLUMNS,
 };
 pub use load::{load, FeedSource, LoadError, Loaded, MAX_FEED_BYTES};
+pub use names::{NameIoc, NameKind, NameSet};
+pub use reject::RejectReason;
 pub use report::write_report;
 pub use row::Location;
 pub use stats::{
@@ -119,6 +125,8 @@ pub struct IocSet {
     /// CIDR IOCs; `None` when the set has none, so lookups skip the trie entirely.
     nets4: Option<PrefixMap<Ipv4Net, u32>>,
     nets6: Option<PrefixMap<Ipv6Net, u32>>,
+    /// Domain, suffix and URL IOCs; empty unless a feed carries names.
+    names: NameSet,
 }
 
 impl IocSet {
@@ -189,19 +197,46 @@ impl IocSet {
         }
     }
 
+    /// False when no name IOC is loaded: the packet path skips all name work then.
+    #[inline]
+    pub fn has_names(&self) -> bool {
+        self.names.has_names()
+    }
+
+    /// See [`NameSet::match_host`]: a DNS qname, SNI or HTTP `Host` against domain and suffix
+    /// IOCs, normalised on the stack.
+    #[inline]
+    pub fn match_host(&self, host: &[u8]) -> Option<&NameIoc> {
+        self.names.match_host(host)
+    }
+
+    /// See [`NameSet::match_url`]: an HTTP request's host[:port] and target against URL IOCs.
+    #[inline]
+    pub fn match_url(&self, host: &[u8], path: &[u8]) -> Option<&NameIoc> {
+        self.names.match_url(host, path)
+    }
+
+    /// The name IOCs (for reports and KQL).
+    pub fn names(&self) -> &NameSet {
+        &self.names
+    }
+
     /// The IOC behind a hit. Shared (`Arc`) so records can outlive a reload without copying.
     pub fn get(&self, idx: u32) -> Option<&Arc<Ioc>> {
         self.iocs.get(idx as usize)
     }
 
+    /// Address IOCs (name IOCs: [`IocSet::names`]).
     pub fn len(&self) -> usize {
         self.iocs.len()
     }
 
+    /// No IOC at all, address or name.
     pub fn is_empty(&self) -> bool {
-        self.iocs.is_empty()
+        self.iocs.is_empty() && self.names.is_empty()
     }
 
+    /// The address IOCs.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Ioc>> {
         self.iocs.iter()
     }

@@ -1,5 +1,6 @@
 //! Plain IOC lists: one value per line as analysts keep them — `ip:port`, `ip`, `[v6]:port`,
-//! CIDR, defanged or wrapped in `hxxp://…`, with `#` comments and blank lines. The first token
+//! CIDR, host names and URLs (`evil[.]duckdns[.]org`, `hxxps[:]//…`), defanged or not, with
+//! `#` comments and blank lines. The first token
 //! of a line is the IOC; anything after it is the analyst's note and ignored. A comment
 //! `# malware: Remcos` names the family of the lines after it. A token holding a comma is a
 //! CSV row in a plain list: rejected as `extra_columns`, never guessed at.
@@ -7,8 +8,9 @@
 use std::borrow::Cow;
 
 use super::defang::{refang, strip_url};
-use super::endpoint::{looks_like_address, RejectReason};
-use super::row::{malware_comment, FeedRow, Location, RowSink};
+use super::endpoint::looks_like_address;
+use super::reject::RejectReason;
+use super::row::{malware_comment, FeedRow, Location, RowSink, ValueKind};
 use super::text::{numbered_lines, FormatError};
 
 pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
@@ -33,44 +35,57 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// Sends one token to the sink as an IP row (of `malware`, if named), another IOC type, or an
-/// unreadable row.
+/// Sends one token to the sink as an address or name row (of `malware`, if named), another IOC
+/// type, or an unreadable row.
 fn hand_on(token: &str, at: Location, raw: &str, malware: Option<&str>, sink: &mut dyn RowSink) {
-    match classify(token) {
-        Kind::Address => sink.row(
-            at,
-            FeedRow {
-                value: Cow::Borrowed(token),
-                malware: malware.map(Cow::Borrowed),
-                ..FeedRow::default()
-            },
-        ),
-        Kind::OtherType => sink.other_type(at),
-        Kind::Unknown => sink.reject(at, RejectReason::Unparsable, raw),
-    }
+    let kind = match classify(token) {
+        Kind::Value(kind) => kind,
+        Kind::OtherType => return sink.other_type(at),
+        Kind::Unknown => return sink.reject(at, RejectReason::Unparsable, raw),
+    };
+    sink.row(
+        at,
+        FeedRow {
+            kind,
+            value: Cow::Borrowed(token),
+            malware: malware.map(Cow::Borrowed),
+            ..FeedRow::default()
+        },
+    )
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Kind {
-    Address,
+    /// An address, host name or URL: goes to validation (so `999.1.1.1` or `a..b.org` is
+    /// reported with its reason).
+    Value(ValueKind),
+    /// A hash: another IOC type.
     OtherType,
     Unknown,
 }
 
-/// Address-like text goes to validation (so `999.1.1.1` is reported as a bad address); a
-/// domain, URL or hash is another IOC type.
+/// What a loose token (plain line, table cell) names once refanged: an address (also inside
+/// `hxxp://1.2.3.4:80/x`), a URL (a scheme, or a host name followed by a path), a host name
+/// (a dot and a letter, `*.` allowed), or a hash.
 pub fn classify(token: &str) -> Kind {
     let refanged = refang(token);
     let value = strip_url(&refanged);
     if looks_like_address(value) {
-        return Kind::Address;
+        return Kind::Value(ValueKind::Address);
     }
     let is_hash =
         matches!(value.len(), 32 | 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit());
-    let is_name = value.contains('.') && value.bytes().any(|b| b.is_ascii_alphabetic());
-    match is_hash || is_name {
-        true => Kind::OtherType,
-        false => Kind::Unknown,
+    if is_hash {
+        return Kind::OtherType;
+    }
+    let is_name = value.contains('.') && value.chars().any(char::is_alphabetic);
+    if !is_name {
+        return Kind::Unknown;
+    }
+    let trimmed = refanged.trim();
+    match trimmed.contains("://") || trimmed.contains('/') {
+        true => Kind::Value(ValueKind::Url),
+        false => Kind::Value(ValueKind::Domain),
     }
 }
 
@@ -106,6 +121,13 @@ pub(crate) mod tests {
     }
 
     impl Recorder {
+        pub fn kinds(&self) -> Vec<(&str, ValueKind)> {
+            self.rows
+                .iter()
+                .map(|(_, v, r)| (v.as_str(), r.kind))
+                .collect()
+        }
+
         pub fn values(&self) -> Vec<(u64, &str)> {
             self.rows
                 .iter()
@@ -128,11 +150,12 @@ pub(crate) mod tests {
                 (3, "138[.]9[.]223[.]13:8015"),
                 (4, "hxxp://138.9.41.254:8015/x"),
                 (5, "2001:db8::1"),
+                (6, "evil[.]example[.]com"),
                 (8, "999.1.1.1"),
                 (10, "198.51.100.0/24"),
             ]
         );
-        assert_eq!(rec.other, [Location::Line(6), Location::Line(7)]);
+        assert_eq!(rec.other, [Location::Line(7)]);
         assert_eq!(
             rec.rejected,
             [(
@@ -171,5 +194,30 @@ pub(crate) mod tests {
             )]
         );
         assert!(rec.other.is_empty());
+    }
+
+    #[test]
+    fn names_and_urls_are_rows_of_their_kind() {
+        let text = "evil[.]duckdns[.]org\n*.duckdns.org\nhxxps[:]//evil.example/gate.php\n\
+                    evil.example/p?x=1\nhxxp://1.2.3.4:80/x\nbücher.example\nlocalhost\n";
+        let mut rec = Recorder::default();
+        assert!(parse(text, &mut rec).is_ok());
+        assert_eq!(
+            rec.kinds(),
+            [
+                ("evil[.]duckdns[.]org", ValueKind::Domain),
+                ("*.duckdns.org", ValueKind::Domain),
+                ("hxxps[:]//evil.example/gate.php", ValueKind::Url),
+                ("evil.example/p?x=1", ValueKind::Url),
+                ("hxxp://1.2.3.4:80/x", ValueKind::Address),
+                ("bücher.example", ValueKind::Domain),
+            ]
+        );
+        assert_eq!(
+            rec.rejected.len(),
+            1,
+            "a dotless word is no name: {:?}",
+            rec.rejected
+        );
     }
 }

@@ -6,9 +6,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::endpoint::RejectReason;
+use super::reject::RejectReason;
 use super::stats::{FileStats, LoadStats};
-use super::{Ioc, Loaded};
+use super::{Ioc, Loaded, NameKind};
 
 /// Widest a table cell gets; longer text is cut with `…`.
 const MAX_CELL_CHARS: usize = 48;
@@ -17,12 +17,27 @@ const MAX_CELL_CHARS: usize = 48;
 pub fn write_report(out: &mut dyn Write, loaded: &Loaded, json: bool) -> io::Result<()> {
     if json {
         #[derive(Serialize)]
+        struct Name<'a> {
+            kind: NameKind,
+            /// The normalised lookup key.
+            name: &'a str,
+            #[serde(flatten)]
+            ioc: &'a Ioc,
+        }
+        #[derive(Serialize)]
         struct Report<'a> {
             iocs: Vec<&'a Ioc>,
+            names: Vec<Name<'a>>,
             stats: &'a LoadStats,
         }
+        let names = loaded.set.names().iter().map(|n| Name {
+            kind: n.kind,
+            name: &n.name,
+            ioc: &n.ioc,
+        });
         let report = Report {
             iocs: loaded.set.iter().map(|i| &**i).collect(),
+            names: names.collect(),
             stats: &loaded.stats,
         };
         serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
@@ -54,6 +69,7 @@ pub fn write_report(out: &mut dyn Write, loaded: &Loaded, json: bool) -> io::Res
     ];
     write_table(out, header, &rows)?;
     writeln!(out, "{} IOCs\n", loaded.set.len())?;
+    write_names(out, loaded)?;
 
     let stats: Vec<[String; 8]> = loaded.stats.files.iter().map(file_row).collect();
     let header = [
@@ -79,6 +95,51 @@ pub fn write_report(out: &mut dyn Write, loaded: &Loaded, json: bool) -> io::Res
         writeln!(out, "{}", clean(&warning))?;
     }
     Ok(())
+}
+
+/// The name IOCs and their counts by kind; nothing when no feed carries names, so the report
+/// of an address-only load reads as before.
+fn write_names(out: &mut dyn Write, loaded: &Loaded) -> io::Result<()> {
+    let names = loaded.set.names();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<[String; 8]> = names
+        .iter()
+        .map(|n| {
+            let i = &n.ioc;
+            [
+                i.value.clone(),
+                n.kind.label().to_string(),
+                i.malware.clone(),
+                i.threat_type.clone(),
+                i.confidence.map(|c| c.to_string()).unwrap_or_default(),
+                i.first_seen.clone().unwrap_or_default(),
+                i.last_seen.clone().unwrap_or_default(),
+                i.source.clone(),
+            ]
+        })
+        .collect();
+    let header = [
+        "NAME",
+        "KIND",
+        "MALWARE",
+        "THREAT TYPE",
+        "CONF",
+        "FIRST SEEN",
+        "LAST SEEN",
+        "SOURCE",
+    ];
+    write_table(out, header, &rows)?;
+    let counts = &loaded.stats.names;
+    writeln!(
+        out,
+        "{} name IOCs: {} domain, {} suffix, {} url\n",
+        names.len(),
+        counts.domain,
+        counts.suffix,
+        counts.url
+    )
 }
 
 fn file_row(f: &FileStats) -> [String; 8] {
@@ -234,5 +295,33 @@ builtin  builtin  2     2       0           0            0         0
         assert_eq!(cell("a\u{1b}[31mb"), "a?[31mb");
         assert_eq!(cell(""), "-");
         assert_eq!(cell(&"x".repeat(60)).chars().count(), MAX_CELL_CHARS);
+    }
+
+    #[test]
+    fn names_get_their_own_table_with_counts_by_kind() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("names.txt");
+        let feed = "evil.duckdns.org\n*.c2zone.example\nhxxp://evil[.]example/gate.php\n";
+        std::fs::write(&path, feed).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = load(&[FeedSource::File(path)], &Filters::default(), 0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        assert!(write_report(&mut out, &loaded, false).is_ok());
+        let text = String::from_utf8(out).unwrap_or_default();
+        let want = "\
+NAME                          KIND    MALWARE  THREAT TYPE  CONF  FIRST SEEN  LAST SEEN  SOURCE
+evil.duckdns.org              domain  -        -            -     -           -          names.txt
+*.c2zone.example              suffix  -        -            -     -           -          names.txt
+http://evil.example/gate.php  url     -        -            -     -           -          names.txt
+3 name IOCs: 1 domain, 1 suffix, 1 url
+";
+        assert!(text.contains(want), "{text}");
+        let mut out = Vec::new();
+        assert!(write_report(&mut out, &loaded, true).is_ok());
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(value["names"][1]["kind"], "suffix");
+        assert_eq!(value["names"][1]["name"], "c2zone.example");
+        assert_eq!(value["names"][1]["value"], "*.c2zone.example");
+        assert_eq!(value["stats"]["names"]["url"], 1);
     }
 }

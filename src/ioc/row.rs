@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use super::endpoint::RejectReason;
+use super::reject::RejectReason;
 use super::timestamp::Timestamp;
 
 /// Where in a feed a row sits: a line for line-based formats, the n-th record (1-based) for JSON.
@@ -25,9 +25,23 @@ impl fmt::Display for Location {
     }
 }
 
-/// One IP-type indicator as the feed wrote it. `value` may still be defanged or carry URL noise.
+/// What a row's value names, as its format says (a ThreatFox `ioc_type`, a STIX path) or, for
+/// loose formats, as its text reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ValueKind {
+    /// An address, `ip:port` or CIDR.
+    #[default]
+    Address,
+    /// A host name; `*.example.org` asks for a suffix match.
+    Domain,
+    /// A URL (`http://host[:port]/path`).
+    Url,
+}
+
+/// One indicator as the feed wrote it. `value` may still be defanged or carry URL noise.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FeedRow<'a> {
+    pub kind: ValueKind,
     pub value: Cow<'a, str>,
     pub malware: Option<Cow<'a, str>>,
     pub threat_type: Option<Cow<'a, str>>,
@@ -39,9 +53,9 @@ pub struct FeedRow<'a> {
 
 /// Receives a parser's output in file order.
 pub trait RowSink {
-    /// An IP-type indicator to validate and load.
+    /// An address or name indicator to validate and load.
     fn row(&mut self, at: Location, row: FeedRow<'_>);
-    /// An indicator of a type c2tap does not match on (domain, URL, hash).
+    /// An indicator of a type c2tap does not match on (hashes, e-mail addresses, …).
     fn other_type(&mut self, at: Location);
     /// A row the parser could not read at all; `text` is the raw row for the report.
     fn reject(&mut self, at: Location, reason: RejectReason, text: &str);
@@ -61,6 +75,18 @@ pub fn is_ip_type(ioc_type: &str) -> bool {
             | "ip-src|port"
             | "cidr"
     )
+}
+
+/// What a ThreatFox-style `ioc_type` names; `None` for a type c2tap does not match on.
+pub fn value_kind(ioc_type: &str) -> Option<ValueKind> {
+    if is_ip_type(ioc_type) {
+        return Some(ValueKind::Address);
+    }
+    match ioc_type.trim().to_ascii_lowercase().as_str() {
+        "domain" | "domain-name" | "hostname" | "fqdn" => Some(ValueKind::Domain),
+        "url" | "uri" => Some(ValueKind::Url),
+        _ => None,
+    }
 }
 
 /// ThreatFox writes missing values as the literal `None` (CSV) or `null`/`""` (JSON).
@@ -107,6 +133,10 @@ mod tests {
         assert!(is_ip_type(" IPv6 "));
         assert!(!is_ip_type("domain"));
         assert!(!is_ip_type("sha256_hash"));
+        assert_eq!(value_kind("ip:port"), Some(ValueKind::Address));
+        assert_eq!(value_kind(" Domain "), Some(ValueKind::Domain));
+        assert_eq!(value_kind("url"), Some(ValueKind::Url));
+        assert_eq!(value_kind("sha256_hash"), None);
         assert_eq!(present("None"), None);
         assert_eq!(present(" "), None);
         assert_eq!(present(" x "), Some("x"));

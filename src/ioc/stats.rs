@@ -4,8 +4,9 @@
 //! rows read and a report can be checked at a glance.
 
 use super::detect_format::FeedFormat;
-use super::endpoint::RejectReason;
 use super::filter::FilterReason;
+use super::names::{NameKind, NameSet};
+use super::reject::RejectReason;
 use super::row::Location;
 
 /// Most rejected rows listed per file; the counts stay exact beyond it.
@@ -71,6 +72,12 @@ pub struct RejectCounts {
     pub reserved: u64,
     pub unparsable: u64,
     pub extra_columns: u64,
+    pub empty_label: u64,
+    pub label_too_long: u64,
+    pub name_too_long: u64,
+    pub bad_name_char: u64,
+    pub single_label: u64,
+    pub bad_url: u64,
 }
 
 impl RejectCounts {
@@ -90,6 +97,12 @@ impl RejectCounts {
             RejectReason::Reserved => self.reserved,
             RejectReason::Unparsable => self.unparsable,
             RejectReason::ExtraColumns => self.extra_columns,
+            RejectReason::EmptyLabel => self.empty_label,
+            RejectReason::LabelTooLong => self.label_too_long,
+            RejectReason::NameTooLong => self.name_too_long,
+            RejectReason::BadNameChar => self.bad_name_char,
+            RejectReason::SingleLabel => self.single_label,
+            RejectReason::BadUrl => self.bad_url,
         }
     }
 
@@ -109,6 +122,12 @@ impl RejectCounts {
             RejectReason::Reserved => &mut self.reserved,
             RejectReason::Unparsable => &mut self.unparsable,
             RejectReason::ExtraColumns => &mut self.extra_columns,
+            RejectReason::EmptyLabel => &mut self.empty_label,
+            RejectReason::LabelTooLong => &mut self.label_too_long,
+            RejectReason::NameTooLong => &mut self.name_too_long,
+            RejectReason::BadNameChar => &mut self.bad_name_char,
+            RejectReason::SingleLabel => &mut self.single_label,
+            RejectReason::BadUrl => &mut self.bad_url,
         } += 1;
     }
 
@@ -142,6 +161,40 @@ pub struct FileStats {
     pub broad: u64,
     /// The first [`MAX_BROAD_EXAMPLES`] of them, with the rule they would break.
     pub broad_examples: Vec<(String, RejectReason)>,
+    /// Of `loaded`, the name IOCs by kind.
+    pub names: NameCounts,
+}
+
+/// Name IOCs by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NameCounts {
+    pub domain: u64,
+    pub suffix: u64,
+    pub url: u64,
+}
+
+impl NameCounts {
+    pub fn add(&mut self, kind: NameKind) {
+        *match kind {
+            NameKind::Domain => &mut self.domain,
+            NameKind::Suffix => &mut self.suffix,
+            NameKind::Url => &mut self.url,
+        } += 1;
+    }
+
+    /// What a finished set holds.
+    pub fn of(set: &NameSet) -> NameCounts {
+        let n = |kind| set.count(kind) as u64;
+        NameCounts {
+            domain: n(NameKind::Domain),
+            suffix: n(NameKind::Suffix),
+            url: n(NameKind::Url),
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.domain + self.suffix + self.url
+    }
 }
 
 /// Broad IOCs named per file in a warning; the count stays exact beyond it.
@@ -162,6 +215,7 @@ impl FileStats {
             reject_details: Vec::new(),
             broad: 0,
             broad_examples: Vec::new(),
+            names: NameCounts::default(),
         }
     }
 
@@ -223,8 +277,10 @@ impl FileStats {
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LoadStats {
     pub files: Vec<FileStats>,
-    /// IOCs in the effective set.
+    /// Address IOCs in the effective set.
     pub iocs: usize,
+    /// Name IOCs in the effective set, by kind.
+    pub names: NameCounts,
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::row::{FeedRow, Location, RowSink};
+use super::row::{FeedRow, Location, RowSink, ValueKind};
 use super::text::FormatError;
 use super::threatfox_json::Scalar;
 use super::timestamp::Timestamp;
@@ -65,7 +65,7 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
         let at = Location::Record(number);
         let is_stix = object.pattern_type.as_deref().is_none_or(|t| t == "stix");
         let targets = match (&object.pattern, is_stix) {
-            (Some(pattern), true) => address_targets(pattern),
+            (Some(pattern), true) => targets(pattern),
             _ => Vec::new(),
         };
         if targets.is_empty() {
@@ -73,10 +73,11 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
             continue;
         }
         let family = object.id.as_deref().and_then(|id| malware.get(id)).copied();
-        for target in targets {
+        for (kind, target) in targets {
             sink.row(
                 at,
                 FeedRow {
+                    kind,
                     value: Cow::Owned(target),
                     malware: family.map(Cow::Borrowed),
                     threat_type: object
@@ -120,15 +121,17 @@ fn malware_by_indicator<'o>(objects: &'o [Object<'_>]) -> HashMap<&'o str, &'o s
         .collect()
 }
 
-/// One text per address the pattern names, `ip:port` when a destination port goes with it.
-/// `OR` separates alternatives (each its own IOC); `AND` joins an address to its port.
-fn address_targets(pattern: &str) -> Vec<String> {
+/// One text per address, host name or URL the pattern names (`ip:port` when a destination
+/// port goes with an address). `OR` separates alternatives (each its own IOC); `AND` joins an
+/// address to its port.
+fn targets(pattern: &str) -> Vec<(ValueKind, String)> {
     let tokens = tokenize(pattern);
     let mut targets = Vec::new();
     for alternative in tokens.split(|t| matches!(t, Token::Word(w) if w.eq_ignore_ascii_case("OR")))
     {
         let mut addrs = Vec::new();
         let mut port = None;
+        let mut names = Vec::new();
         for triple in alternative.windows(3) {
             let [Token::Word(path), Token::Word(op), value] = triple else {
                 continue;
@@ -149,16 +152,20 @@ fn address_targets(pattern: &str) -> Vec<String> {
                     addrs.push(value)
                 }
                 p if p.ends_with("dst_port") => port = Some(value),
+                p if p.ends_with("domain-name:value") => names.push((ValueKind::Domain, value)),
+                p if p.ends_with("url:value") => names.push((ValueKind::Url, value)),
                 _ => {}
             }
         }
         for addr in addrs {
-            targets.push(match (&port, addr.contains(':')) {
+            let text = match (&port, addr.contains(':')) {
                 (Some(p), true) => format!("[{addr}]:{p}"),
                 (Some(p), false) => format!("{addr}:{p}"),
                 (None, _) => addr,
-            });
+            };
+            targets.push((ValueKind::Address, text));
         }
+        targets.extend(names);
     }
     targets
 }
@@ -231,12 +238,19 @@ mod tests {
                 vec!["[2001:db8::1]:5678"],
             ),
             ("[ipv4-addr:value = '1.1.1.1' OR ipv4-addr:value = '2.2.2.2'] OR [ipv4-addr:value ISSUBSET '198.51.100.0/24']", vec!["1.1.1.1", "2.2.2.2", "198.51.100.0/24"]),
-            ("[domain-name:value = 'ipv4-addr:value']", vec![]),
-            ("[url:value = 'http://1.2.3.4/']", vec![]),
         ];
         for (pattern, want) in cases {
-            assert_eq!(address_targets(pattern), want, "{pattern}");
+            let got: Vec<_> = targets(pattern).into_iter().map(|(_, t)| t).collect();
+            assert_eq!(got, want, "{pattern}");
         }
+        assert_eq!(
+            targets("[domain-name:value = 'evil.duckdns.org'] OR [url:value = 'http://x.example:8080/p']"),
+            [
+                (ValueKind::Domain, "evil.duckdns.org".to_string()),
+                (ValueKind::Url, "http://x.example:8080/p".to_string())
+            ]
+        );
+        assert_eq!(targets("[file:hashes.MD5 = 'x']"), []);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 
 use std::borrow::Cow;
 
-use super::endpoint::RejectReason;
-use super::row::{confidence, is_ip_type, present, FeedRow, Location, RowSink};
+use super::reject::RejectReason;
+use super::row::{confidence, present, value_kind, FeedRow, Location, RowSink, ValueKind};
 use super::text::{numbered_lines, FormatError};
 use super::timestamp::Timestamp;
 
@@ -111,15 +111,18 @@ pub fn parse(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> {
 
 fn emit(at: Location, fields: &[Cow<'_, str>], cols: &Columns, sink: &mut dyn RowSink) {
     let field = |i: Option<usize>| i.and_then(|i| fields.get(i)).and_then(|f| present(f));
-    if field(cols.ioc_type).is_some_and(|t| !is_ip_type(t)) {
-        return sink.other_type(at);
-    }
+    let kind = match field(cols.ioc_type).map(value_kind) {
+        None => ValueKind::Address,
+        Some(Some(kind)) => kind,
+        Some(None) => return sink.other_type(at),
+    };
     let Some(value) = field(Some(cols.value)) else {
         return sink.reject(at, RejectReason::Unparsable, "");
     };
     sink.row(
         at,
         FeedRow {
+            kind,
             value: Cow::Borrowed(value),
             malware: field(cols.malware).map(Cow::Borrowed),
             threat_type: field(cols.threat_type).map(Cow::Borrowed),
@@ -241,7 +244,11 @@ mod tests {
         );
         let mut rec = Recorder::default();
         assert!(parse(&text, &mut rec).is_ok());
-        assert_eq!(rec.values(), [(5, "138.9.223.13:8015")]);
+        assert_eq!(
+            rec.values(),
+            [(5, "138.9.223.13:8015"), (6, "evil.example")]
+        );
+        assert_eq!(rec.rows[1].2.kind, ValueKind::Domain);
         let row = &rec.rows[0].2;
         assert_eq!(row.malware.as_deref(), Some("Remcos"));
         assert_eq!(row.threat_type.as_deref(), Some("botnet_cc"));
@@ -251,7 +258,7 @@ mod tests {
             Some("2026-05-09 10:00:00")
         );
         assert_eq!((row.last_seen, row.reference.as_deref()), (None, None));
-        assert_eq!(rec.other, [Location::Line(6)]);
+        assert!(rec.other.is_empty());
         assert_eq!(
             rec.rejected.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
             [(Location::Line(7), RejectReason::Unparsable)]

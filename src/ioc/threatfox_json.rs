@@ -9,8 +9,8 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::endpoint::RejectReason;
-use super::row::{confidence, is_ip_type, present, FeedRow, Location, RowSink};
+use super::reject::RejectReason;
+use super::row::{confidence, present, value_kind, FeedRow, Location, RowSink, ValueKind};
 use super::text::FormatError;
 use super::timestamp::Timestamp;
 
@@ -119,15 +119,14 @@ pub fn parse_api(text: &str, sink: &mut dyn RowSink) -> Result<(), FormatError> 
 fn emit_all<'a>(records: impl IntoIterator<Item = Record<'a>>, sink: &mut dyn RowSink) {
     for (record, number) in records.into_iter().zip(1u64..) {
         let at = Location::Record(number);
-        if record
-            .ioc_type
-            .as_deref()
-            .and_then(present)
-            .is_some_and(|t| !is_ip_type(t))
-        {
-            sink.other_type(at);
-            continue;
-        }
+        let kind = match record.ioc_type.as_deref().and_then(present).map(value_kind) {
+            None => ValueKind::Address,
+            Some(Some(kind)) => kind,
+            Some(None) => {
+                sink.other_type(at);
+                continue;
+            }
+        };
         let Some(value) = record.ioc_value.as_deref().and_then(present) else {
             sink.reject(at, RejectReason::Unparsable, "record without ioc value");
             continue;
@@ -135,6 +134,7 @@ fn emit_all<'a>(records: impl IntoIterator<Item = Record<'a>>, sink: &mut dyn Ro
         sink.row(
             at,
             FeedRow {
+                kind,
                 value: Cow::Borrowed(value),
                 malware: field(&record.malware_printable),
                 threat_type: field(&record.threat_type),
@@ -178,13 +178,16 @@ mod tests {
             rec.values(),
             [
                 (1, "138.9.223.13:8015"),
+                (2, "evil.example"),
                 (3, "1.2.3.4:80"),
                 (5, "5.6.7.8:80"),
                 (6, "5.6.7.9:80")
             ]
         );
+        assert_eq!(rec.rows[1].2.kind, ValueKind::Domain);
+        let rows = [&rec.rows[0], &rec.rows[2], &rec.rows[3], &rec.rows[4]];
         assert_eq!(
-            (rec.rows[2].2.confidence, rec.rows[3].2.confidence),
+            (rows[2].2.confidence, rows[3].2.confidence),
             (Some(80), None)
         );
         let first = &rec.rows[0].2;
@@ -193,9 +196,9 @@ mod tests {
             first.first_seen.map(|t| t.to_string()).as_deref(),
             Some("2026-05-09 10:00:00")
         );
-        assert_eq!(rec.rows[1].2.confidence, Some(90));
-        assert_eq!(rec.rows[1].2.malware.as_deref(), Some("Remcos \"x\""));
-        assert_eq!(rec.other, [Location::Record(2)]);
+        assert_eq!(rows[1].2.confidence, Some(90));
+        assert_eq!(rows[1].2.malware.as_deref(), Some("Remcos \"x\""));
+        assert!(rec.other.is_empty());
         assert_eq!(rec.rejected.len(), 1);
     }
 

@@ -194,6 +194,7 @@ fn feed_rejections_and_filters_sum_over_loads() {
         stats: crate::ioc::LoadStats {
             files: vec![file],
             iocs: 2,
+            ..Default::default()
         },
     };
     m.iocs_loaded(&loaded, 0.5, 10);

@@ -1,8 +1,8 @@
 //! Generates ThreatFox CSV exports of any size for the load test and the benchmark (included
 //! with `#[path]`, so both measure the same shape).
 
-/// The 15-column export shape with `rows` rows; every 10th row is a domain (skipped as another
-/// IOC type), the rest are `ip:port` IOCs from 11.0.0.0 upwards, ports 1024..61024.
+/// The 15-column export shape with `rows` rows; every 10th row is a domain (a name IOC), the
+/// rest are `ip:port` IOCs from 11.0.0.0 upwards, ports 1024..61024.
 pub fn threatfox_csv(rows: u32) -> String {
     let mut text = String::with_capacity(rows as usize * 190 + 512);
     text.push_str("# ThreatFox IOCs: generated\n# \"first_seen_utc\",\"ioc_id\",\"ioc_value\",\"ioc_type\",\"threat_type\",\"fk_malware\",\"malware_alias\",\"malware_printable\",\"last_seen_utc\",\"confidence_level\",\"is_compromised\",\"reference\",\"tags\",\"anonymous\",\"reporter\"\n");
