@@ -46,19 +46,20 @@ pub trait NameIocs {
     fn has_names(&self) -> bool;
     /// The IOC for a normalised host name (lower case, no trailing dot).
     fn host_ioc(&self, host: &[u8]) -> Option<Arc<Ioc>>;
-    /// The IOC for a URL: host (normalised) and path.
+    /// The IOC for a URL: `host[:port]` as sent and the path.
     fn url_ioc(&self, host: &[u8], path: &[u8]) -> Option<Arc<Ioc>>;
 }
 
 impl NameIocs for IocSet {
+    #[inline]
     fn has_names(&self) -> bool {
-        false
+        IocSet::has_names(self)
     }
-    fn host_ioc(&self, _host: &[u8]) -> Option<Arc<Ioc>> {
-        None
+    fn host_ioc(&self, host: &[u8]) -> Option<Arc<Ioc>> {
+        self.match_host(host).map(|n| Arc::clone(&n.ioc))
     }
-    fn url_ioc(&self, _host: &[u8], _path: &[u8]) -> Option<Arc<Ioc>> {
-        None
+    fn url_ioc(&self, host: &[u8], path: &[u8]) -> Option<Arc<Ioc>> {
+        self.match_url(host, path).map(|n| Arc::clone(&n.ioc))
     }
 }
 
@@ -428,13 +429,15 @@ impl Names {
         let raw_host = req.host?;
         let mut buf = [0u8; 255];
         let host = normalise(raw_host, &mut buf);
-        let ioc = set.url_ioc(host, req.path).or_else(|| set.host_ioc(host))?;
         let authority = req.authority.unwrap_or(raw_host);
         let authority = authority
             .iter()
             .rposition(|&b| b == b'@')
             .and_then(|at| authority.get(at + 1..))
             .unwrap_or(authority);
+        let ioc = set
+            .url_ioc(authority, req.path)
+            .or_else(|| set.host_ioc(host))?;
         let mut url = String::from("http://");
         url.push_str(&String::from_utf8_lossy(authority).to_ascii_lowercase());
         url.push_str(&String::from_utf8_lossy(req.path));

@@ -45,7 +45,7 @@ impl NameIocs for Set {
     fn url_ioc(&self, host: &[u8], path: &[u8]) -> Option<Arc<Ioc>> {
         self.urls
             .iter()
-            .find(|(h, p)| h.as_bytes() == host && p.as_bytes() == path)
+            .find(|(h, p)| h.as_bytes() == host.to_ascii_lowercase() && p.as_bytes() == path)
             .map(|(h, p)| ioc(&format!("http://{h}{p}")))
     }
 }
