@@ -388,7 +388,8 @@ impl<S: RecordSink> Worker<S> {
     pub fn packet(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
         let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
-        self.names.inspect(&*self.set, ts, frame, &d.meta);
+        let found = self.names.inspect(&*self.set, ts, frame, &d.meta);
+        self.names.arm(found);
         self.process(d);
         self.names.clear();
         if !self.layers.is_empty() {
@@ -409,9 +410,11 @@ impl<S: RecordSink> Worker<S> {
         }
         let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
-        if self.names.inspect(&*self.set, ts, frame, &d.meta) {
-            // A name match is processed now, with its frame's facts, after the frames before it.
+        if let Some(found) = self.names.inspect(&*self.set, ts, frame, &d.meta) {
+            // A name match is processed now, after the frames held before it, and only its
+            // own flow takes it.
             self.flush();
+            self.names.arm(Some(found));
             self.process(d);
             self.names.clear();
         } else if let Some(oldest) = self.ahead.push(d, &self.table) {

@@ -74,8 +74,9 @@ pub struct NameStats {
     pub tls_errors: [u64; TlsError::ALL.len()],
     pub http_requests: u64,
     pub http_errors: [u64; HttpError::ALL.len()],
-    /// Matches by how: lookup, connection, SNI, HTTP.
-    pub matches: [u64; 4],
+    /// Packets whose name matched, by how: lookup, connection, SNI, HTTP (a flow's first such
+    /// packet makes its alert; a bound flow hits on each packet).
+    pub hits: [u64; 4],
     pub bindings: BindingStats,
     pub hellos: HelloStats,
 }
@@ -108,8 +109,9 @@ impl Names {
         }
     }
 
-    /// Look at one decoded packet. True when it matched a name (the worker then processes it
-    /// now, not after its lookahead, and [`Names::attach`] takes the match).
+    /// Look at one decoded packet: its name match, if any. The worker hands it back with
+    /// [`Names::arm`] right before it processes that packet (after the frames it holds back),
+    /// so [`Names::attach`] gives it to that packet's flow and no other.
     #[inline]
     pub fn inspect(
         &mut self,
@@ -117,17 +119,22 @@ impl Names {
         ts: Nanos,
         frame: &[u8],
         meta: &Result<PacketMeta, DecodeError>,
-    ) -> bool {
-        self.current = None;
+    ) -> Option<Found> {
         if !set.has_names() {
-            return false;
+            return None;
         }
         match meta {
             Ok(m) if m.has_ports && matches!(m.proto, proto::TCP | proto::UDP) => {
                 self.inspect_meta(set, ts, frame, m)
             }
-            _ => false,
+            _ => None,
         }
+    }
+
+    /// The match [`Names::inspect`] returned, for the packet about to be processed.
+    #[inline]
+    pub fn arm(&mut self, found: Option<Found>) {
+        self.current = found;
     }
 
     /// The packet just inspected matched a name: its flow is tracked even in alerts-only mode.
@@ -149,7 +156,7 @@ impl Names {
         ts: Nanos,
         frame: &[u8],
         m: &PacketMeta,
-    ) -> bool {
+    ) -> Option<Found> {
         if ts >= self.next_sweep {
             self.next_sweep = ts.saturating_add(SWEEP);
             self.bindings.expire(ts);
@@ -157,18 +164,16 @@ impl Names {
         }
         if !self.bindings.is_empty() {
             if let Some(found) = self.bound(m, ts) {
-                return self.found(found);
+                return Some(self.found(found));
             }
         }
         let dns_port = m.sport == DNS_PORT || m.dport == DNS_PORT;
         if m.proto == proto::TCP && !dns_port && m.tcp_flags & crate::decode::tcp_flags::SYN != 0 {
-            return false;
+            return None;
         }
-        let Some(payload) = payload::locate(frame, m) else {
-            return false;
-        };
+        let payload = payload::locate(frame, m)?;
         if payload.bytes.is_empty() {
-            return false;
+            return None;
         }
         let found = if dns_port {
             self.dns(set, ts, m, payload.bytes)
@@ -177,24 +182,21 @@ impl Names {
         } else {
             None
         };
-        match found {
-            Some(f) => self.found(f),
-            None => false,
-        }
+        found.map(|f| self.found(f))
     }
 
-    fn found(&mut self, f: Found) -> bool {
+    /// Count a hit by how it matched.
+    fn found(&mut self, f: Found) -> Found {
         let via = match f.name.via {
             NameVia::Lookup => 0,
             NameVia::Connection => 1,
             NameVia::Sni => 2,
             NameVia::Http => 3,
         };
-        if let Some(c) = self.stats.matches.get_mut(via) {
+        if let Some(c) = self.stats.hits.get_mut(via) {
             *c += 1;
         }
-        self.current = Some(f);
-        true
+        f
     }
 
     /// A flow to (or from) an address a name IOC's answer bound, within its TTL.
