@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh build-essential pkg-config libpcap-dev tcpdump tcpreplay iproute2 rsyslog rsyslog-gnutls rsyslog-relp prometheus systemd
+scripts/deps.sh build-essential pkg-config libpcap-dev tcpdump tcpreplay iproute2 rsyslog rsyslog-gnutls rsyslog-relp prometheus systemd dnsmasq-base dnsutils openssl curl python3
 # Node (for the KQL checks) may come from elsewhere than Debian; only install it when absent.
 command -v npm >/dev/null 2>&1 || scripts/deps.sh nodejs npm
 
