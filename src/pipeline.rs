@@ -66,8 +66,8 @@ pub struct WorkerStats {
     pub flows_evicted: u64,
     pub flows_timed_out: u64,
     pub flows_active: u64,
-    /// Alerts by signature: [1001, 1002].
-    pub matches: [u64; 2],
+    /// Alerts by signature, in [`Signature::ALERTS`] order (1001, 1002, 1010-1013).
+    pub matches: [u64; Signature::ALERTS.len()],
     pub summaries: u64,
     /// Flows whose alert another worker owns.
     pub shadowed: u64,
@@ -134,7 +134,12 @@ impl<S: RecordSink> Emitter<S> {
             flow.stormed = true;
             return;
         };
-        self.stats.matches[usize::from(sig == Signature::IocAddressMatch)] += 1;
+        if let Some(n) = sig
+            .alert_index()
+            .and_then(|i| self.stats.matches.get_mut(i))
+        {
+            *n += 1;
+        }
         self.sink.emit(Record::Flow(rec));
     }
 

@@ -49,6 +49,22 @@ impl Signature {
         }
     }
 
+    /// Signatures of per-flow alerts, in the order of per-signature match counters
+    /// (`WorkerStats::matches`, the `signature` label of the match metrics).
+    pub const ALERTS: [Signature; 6] = [
+        Signature::IocMatch,
+        Signature::IocAddressMatch,
+        Signature::DomainLookup,
+        Signature::DomainConnection,
+        Signature::TlsSni,
+        Signature::HttpHost,
+    ];
+
+    /// Index of an alert signature in [`Signature::ALERTS`].
+    pub fn alert_index(self) -> Option<usize> {
+        Signature::ALERTS.iter().position(|s| *s == self)
+    }
+
     /// The alert signature of a match: by how a name matched, else by the address match kind.
     pub fn for_match(kind: MatchKind, name: Option<&NameMatch>) -> Signature {
         match name.map(|n| n.via) {

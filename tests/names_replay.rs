@@ -340,6 +340,10 @@ fn cef_puts_the_name_in_dhost_and_the_url_in_request() {
         "pcaps/names-cname-connect.pcap",
     ]);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("names: lookup(1010)=1 via_domain(1011)=1 sni(1012)=0 http(1013)=2"),
+        "{err}"
+    );
     let cef: Vec<_> = out
         .lines()
         .map(|l| parse_cef(l).expect("valid CEF"))

@@ -222,7 +222,7 @@ impl Scrape {
     }
 
     fn matches(&self, out: &mut Vec<MetricFamily>) {
-        let mut by_malware: [BTreeMap<String, u64>; 2] = Default::default();
+        let mut by_malware: [BTreeMap<String, u64>; MATCH_SIGNATURES.len()] = Default::default();
         let mut by_ioc: BTreeMap<String, u64> = BTreeMap::new();
         for w in self.shared.workers().iter() {
             let tally = w.tally();

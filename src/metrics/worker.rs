@@ -107,7 +107,7 @@ struct PublishedStats {
     flows_evicted: AtomicU64,
     flows_timed_out: AtomicU64,
     flows_active: AtomicU64,
-    matches: [AtomicU64; 2],
+    matches: [AtomicU64; crate::record::Signature::ALERTS.len()],
     summaries: AtomicU64,
     shadowed: AtomicU64,
     retro_matches: AtomicU64,
@@ -238,7 +238,7 @@ mod tests {
             flows_evicted: 5,
             flows_timed_out: 6,
             flows_active: 7,
-            matches: [8, 9],
+            matches: [8, 9, 0, 0, 0, 0],
             summaries: 10,
             shadowed: 11,
             retro_matches: 12,
@@ -277,7 +277,7 @@ mod tests {
         add_stats(&mut sum, &s);
         assert_eq!(
             (sum.packets, sum.matches, sum.decode_errors[8]),
-            (2, [16, 18], 216)
+            (2, [16, 18, 0, 0, 0, 0], 216)
         );
     }
 }
