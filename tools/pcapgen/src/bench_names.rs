@@ -134,29 +134,8 @@ fn tls_packet(client: [u8; 4], sport: u16, flow: u64, nth: u64, name: &str) -> V
     )
 }
 
-/// A ClientHello record with a 200-byte key share stand-in and the SNI last (as browsers
-/// often send it), about 350 bytes.
+/// A ClientHello with a 200-byte key share stand-in before the SNI (as browsers often send
+/// it), about 380 bytes.
 fn client_hello(name: &str) -> Vec<u8> {
-    let mut body = vec![3, 3];
-    body.extend_from_slice(&[0x42; 32]);
-    body.push(0);
-    body.extend_from_slice(&[0, 4, 0x13, 0x01, 0x13, 0x02, 1, 0]);
-    let n = name.as_bytes();
-    let mut exts = vec![0, 51, 0, 200];
-    exts.extend_from_slice(&[0x11; 200]);
-    exts.extend_from_slice(&[0, 0]);
-    exts.extend_from_slice(&((n.len() + 5) as u16).to_be_bytes());
-    exts.extend_from_slice(&((n.len() + 3) as u16).to_be_bytes());
-    exts.push(0);
-    exts.extend_from_slice(&(n.len() as u16).to_be_bytes());
-    exts.extend_from_slice(n);
-    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-    body.extend(exts);
-    let mut hs = vec![1, 0];
-    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    hs.extend(body);
-    let mut rec = vec![0x16, 3, 1];
-    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-    rec.extend(hs);
-    rec
+    wire::tls_client_hello(name, (51, 200))
 }
