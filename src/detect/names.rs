@@ -205,17 +205,9 @@ impl Names {
             Some(b) => (b, true),
             None => (self.bindings.get(m.src, ts)?, false),
         };
-        let server = if server_is_dst { m.dst } else { m.src };
         Some(Found {
             ioc: Arc::clone(&b.ioc),
-            name: Arc::new(NameMatch {
-                via: NameVia::Connection,
-                host: Arc::clone(&b.name),
-                url: None,
-                answers: Some(Arc::from(server.to_string())),
-                ttl: Some(b.ttl),
-                answered: Some(b.answered),
-            }),
+            name: Arc::clone(&b.connection),
             server_is_dst,
         })
     }

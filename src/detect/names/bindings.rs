@@ -13,6 +13,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::flow::{NameMatch, NameVia};
 use crate::ioc::Ioc;
 use crate::time::{Nanos, NANOS_PER_SEC};
 
@@ -48,6 +49,9 @@ pub struct Binding {
     /// TTL as sent.
     pub ttl: u32,
     pub expires: Nanos,
+    /// What a flow to this address reports (1011), made once here so matching the flow's
+    /// packets allocates nothing.
+    pub connection: Arc<NameMatch>,
     seq: u64,
 }
 
@@ -101,6 +105,14 @@ impl Bindings {
                 answered: now,
                 ttl,
                 expires,
+                connection: Arc::new(NameMatch {
+                    via: NameVia::Connection,
+                    host: Arc::clone(name),
+                    url: None,
+                    answers: Some(Arc::from(addr.to_string())),
+                    ttl: Some(ttl),
+                    answered: Some(now),
+                }),
                 seq: self.seq,
             },
         );
