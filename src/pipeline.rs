@@ -86,6 +86,8 @@ pub struct WorkerStats {
     /// Frames whose stated wire length was implausible (shorter than what was captured, or
     /// beyond [`WIRE_LEN_MAX`]): their captured length was counted instead.
     pub wire_len_implausible: u64,
+    /// The name path: DNS/TLS/HTTP parsed and skipped (by reason), bindings, hellos gathered.
+    pub names: NameStats,
 }
 
 /// A step back in packet time worth reporting (files out of order, a clock step).
@@ -371,12 +373,8 @@ impl<S: RecordSink> Worker<S> {
         s.flows_created = self.table.stats.created;
         s.flows_active = self.table.len() as u64;
         s.storms = self.out.storms.stats;
+        s.names = self.names.stats();
         s
-    }
-
-    /// Counters of the name path (DNS, TLS, HTTP parsing, bindings).
-    pub fn name_stats(&self) -> NameStats {
-        self.names.stats()
     }
 
     pub fn sink_mut(&mut self) -> &mut S {

@@ -40,6 +40,21 @@ impl Summary<'_> {
                 "  names: lookup(1010)={lookup} via_domain(1011)={via} sni(1012)={sni} http(1013)={http}"
             )?;
         }
+        let n = &s.names;
+        if n.dns_messages + n.tls_hellos + n.http_requests > 0 || n.skips() > 0 {
+            writeln!(
+                w,
+                "  name path: dns={} tls_hellos={} http={} skipped={} ({}) bindings: inserted={} expired={} overflow={}",
+                n.dns_messages,
+                n.tls_hellos,
+                n.http_requests,
+                n.skips(),
+                n.skip_reasons(),
+                n.bindings.inserts,
+                n.bindings.expired,
+                n.bindings.overflow + n.bindings.answer_overflow,
+            )?;
+        }
         writeln!(
             w,
             "  flows: evicted={} timed_out={} fragments_unattributed={}",

@@ -3,6 +3,7 @@
 //! outputs' counters into metric families. All work happens here, on the scrape's thread; the
 //! workers only ever stored numbers.
 
+use crate::detect::names::NAME_EVENTS;
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 
@@ -219,6 +220,15 @@ impl Scrape {
             storm.add(&[id], n as f64);
         }
         out.push(storm.done());
+        // Only once the name path has run (name IOCs loaded): 27 zero series otherwise.
+        let events = s.names.events();
+        if events.iter().any(|n| *n > 0) {
+            let mut name_path = Family::new(names::NAME_PATH);
+            for (event, n) in NAME_EVENTS.iter().zip(events) {
+                name_path.add(&[event], n as f64);
+            }
+            out.push(name_path.done());
+        }
     }
 
     fn matches(&self, out: &mut Vec<MetricFamily>) {

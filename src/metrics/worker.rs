@@ -2,6 +2,7 @@
 //! per dispatch batch (relaxed atomic stores, no lock), and the scrape reads and sums them. The
 //! packet path itself never touches an atomic or the registry.
 
+use crate::detect::names::{NameStats, NAME_EVENTS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -116,6 +117,7 @@ struct PublishedStats {
     storm_folded: [AtomicU64; 3],
     storm_records: AtomicU64,
     storm_untracked: AtomicU64,
+    names: [AtomicU64; NAME_EVENTS.len()],
 }
 
 impl PublishedStats {
@@ -147,6 +149,9 @@ impl PublishedStats {
         }
         self.storm_records.store(s.storms.records, Relaxed);
         self.storm_untracked.store(s.storms.untracked, Relaxed);
+        for (a, v) in self.names.iter().zip(s.names.events()) {
+            a.store(v, Relaxed);
+        }
     }
 
     fn load(&self) -> WorkerStats {
@@ -171,6 +176,7 @@ impl PublishedStats {
                 records: self.storm_records.load(Relaxed),
                 untracked: self.storm_untracked.load(Relaxed),
             },
+            names: NameStats::from_events(self.names.each_ref().map(|a| a.load(Relaxed))),
             // Packet-time anomalies are reported in the replay summary, not as metrics.
             ..WorkerStats::default()
         }
@@ -209,6 +215,11 @@ pub(super) fn add_stats(acc: &mut WorkerStats, s: &WorkerStats) {
     }
     acc.storms.records = acc.storms.records.saturating_add(s.storms.records);
     acc.storms.untracked = acc.storms.untracked.saturating_add(s.storms.untracked);
+    let mut names = acc.names.events();
+    for (a, v) in names.iter_mut().zip(s.names.events()) {
+        *a = a.saturating_add(v);
+    }
+    acc.names = NameStats::from_events(names);
 }
 
 impl KernelStats {
@@ -252,6 +263,7 @@ mod tests {
             time_steps_back: 20,
             time_jumps: 21,
             wire_len_implausible: 22,
+            names: NameStats::from_events(std::array::from_fn(|i| 200 + i as u64)),
         };
         w.publish(&s);
         // Packet-time anomalies go to the replay summary only (`load` leaves them at zero);
