@@ -104,7 +104,12 @@ fn gather(stream: &[u8], hs: &mut [u8; MAX_HELLO]) -> Result<(usize, bool), TlsE
         }
         let record_len = usize::from(u16::from_be_bytes([hi, lo]));
         if record_len == 0 || record_len > 1 << 14 {
-            return Err(TlsError::BadLength);
+            if at == 0 {
+                return Err(TlsError::BadLength);
+            }
+            // A bad record after the first ends the hello as gathered so far: what a shorter
+            // cut of the stream would have read.
+            return Ok((len, true));
         }
         let body_at = at + 5;
         let avail = stream.len().saturating_sub(body_at).min(record_len);
@@ -339,6 +344,24 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// What the fuzz target checks: whatever follows, a cut that names an SNI names the
+        /// one the whole stream names.
+        #[test]
+        fn a_prefix_never_names_another_sni(
+            pad in 0usize..900,
+            chunk in 1usize..400,
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let mut s = records(&hello("c2.example.org", pad), chunk);
+            s.extend(tail);
+            s.truncate(MAX_HELLO);
+            let whole = name(&s);
+            if let Ok(Some(n)) = name(&s[..cut.index(s.len() + 1)]) {
+                proptest::prop_assert_eq!(whole, Ok(Some(n)));
+            }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000)) {
             let _ = name(&bytes);
