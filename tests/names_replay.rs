@@ -373,3 +373,37 @@ fn cef_puts_the_name_in_dhost_and_the_url_in_request() {
         conn.get("c2tapDnsAnswerTime")
     );
 }
+
+/// A URL from the wire is the first thing a size budget shortens: the record still fits, and
+/// `request` is a prefix of the URL.
+#[test]
+fn a_long_url_gives_way_to_the_record_size_budget() {
+    let mut rec = records("names-http.pcap")
+        .into_iter()
+        .find(|r| r.signature == Signature::HttpHost)
+        .expect("1013");
+    let mut name = (**rec.name.as_ref().unwrap()).clone();
+    let long = format!("http://rmc-c2.duckdns.org/{}", "a".repeat(1000));
+    name.url = Some(long.as_str().into());
+    rec.name = Some(std::sync::Arc::new(name));
+    let ctx = c2tap::record::SensorContext {
+        hostname: "sensor01".into(),
+        replay: true,
+    };
+    let mut buf = Vec::new();
+    assert!(c2tap::output::cef::write_cef_within(
+        &mut buf,
+        &Record::Flow(rec),
+        &ctx,
+        900
+    ));
+    assert!(buf.len() <= 900, "{}", buf.len());
+    let line = String::from_utf8(buf).unwrap();
+    let cef = parse_cef(&line).expect("valid CEF");
+    let request = cef.get("request").expect("request kept");
+    assert!(
+        request.len() < long.len() && long.starts_with(request),
+        "{request}"
+    );
+    assert_eq!(cef.get("dhost"), Some("rmc-c2.duckdns.org"));
+}

@@ -58,23 +58,28 @@ enum Cut {
     Cs3,
     Cs4,
     Cs5,
+    /// `request` (a URL from the wire) and `c2tapDnsAnswers` of name IOC records.
+    Request,
+    Answers,
     NameMalware,
     Interface,
     Host,
 }
 
-const CUTS: [Cut; 8] = [
+const CUTS: [Cut; 10] = [
     Cut::Cs1,
     Cut::Cs2,
     Cut::Cs3,
     Cut::Cs4,
     Cut::Cs5,
+    Cut::Request,
+    Cut::Answers,
     Cut::NameMalware,
     Cut::Interface,
     Cut::Host,
 ];
-/// `CUTS[..FIRST_TIER]` are the custom strings, shortened before anything else.
-const FIRST_TIER: usize = 5;
+/// `CUTS[..FIRST_TIER]` are the custom strings and name facts, shortened before anything else.
+const FIRST_TIER: usize = 7;
 
 impl Cut {
     fn text<'a>(self, rec: &'a Record, ctx: &'a SensorContext) -> &'a str {
@@ -88,6 +93,16 @@ impl Cut {
             Cut::Cs3 => &flow.ioc.threat_type,
             Cut::Cs4 => &flow.ioc.source,
             Cut::Cs5 => flow.ioc.reference.as_deref().unwrap_or(""),
+            Cut::Request => flow
+                .name
+                .as_ref()
+                .and_then(|n| n.url.as_deref())
+                .unwrap_or(""),
+            Cut::Answers => flow
+                .name
+                .as_ref()
+                .and_then(|n| n.answers.as_deref())
+                .unwrap_or(""),
             Cut::Interface => &flow.interface,
             Cut::Host => &ctx.hostname,
         }
@@ -467,11 +482,11 @@ fn flow_extension(
         // Name IOCs (1010-1013): the name in DestinationHostName, the URL in RequestURL, the
         // DNS answer in c2tap fields (README "CEF mapping"). All bounded where they are made.
         ext.text("dhost", &name.host);
-        if let Some(url) = &name.url {
-            ext.text("request", url);
+        if name.url.is_some() {
+            ext.text("request", text(Cut::Request));
         }
-        if let Some(answers) = &name.answers {
-            ext.text("c2tapDnsAnswers", answers);
+        if name.answers.is_some() {
+            ext.text("c2tapDnsAnswers", text(Cut::Answers));
         }
         if let Some(ttl) = name.ttl {
             ext.num("c2tapDnsTtl", u64::from(ttl));
