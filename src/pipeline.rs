@@ -689,6 +689,7 @@ impl<S: RecordSink> Worker<S> {
     fn reload(&mut self) {
         self.generation = self.iocs.generation();
         self.set = self.iocs.current();
+        self.names.reload(&*self.set);
         for key in self.table.keys_by_age() {
             let Some(flow) = self.table.get_mut(&key) else {
                 continue;

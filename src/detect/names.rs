@@ -276,6 +276,15 @@ impl Names {
         self.current = found;
     }
 
+    /// A new IOC set: bindings of names it no longer lists go (their flows would no longer be
+    /// C2 connections); hellos being gathered stay (they are matched with the new set).
+    pub fn reload(&mut self, set: &impl NameIocs) {
+        if self.bindings.is_empty() {
+            return;
+        }
+        self.bindings.retain(|name| set.host_ioc(name.as_bytes()));
+    }
+
     /// The packet just inspected matched a name: its flow is tracked even in alerts-only mode.
     #[inline]
     pub fn pending(&self) -> bool {

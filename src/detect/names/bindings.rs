@@ -129,6 +129,21 @@ impl Bindings {
         self.stats.len = self.map.len() as u64;
     }
 
+    /// Keep only the bindings whose name `keep` still accepts (a reload removed the others'
+    /// IOC); the new IOC's metadata replaces the old for the ones kept.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> Option<Arc<Ioc>>) {
+        let before = self.map.len();
+        self.map.retain(|_, b| match keep(&b.name) {
+            Some(ioc) => {
+                b.ioc = ioc;
+                true
+            }
+            None => false,
+        });
+        self.stats.expired += (before - self.map.len()) as u64;
+        self.stats.len = self.map.len() as u64;
+    }
+
     /// Drop every binding whose TTL ran out by `now`.
     pub fn expire(&mut self, now: Nanos) {
         while let Some(&Reverse((expires, seq, addr))) = self.heap.peek() {

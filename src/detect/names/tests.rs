@@ -353,3 +353,31 @@ fn http_host_and_url_iocs() {
     );
     assert_eq!(names.stats().http_errors[HttpError::NoEnd.index()], 1);
 }
+
+#[test]
+fn a_reload_without_the_name_drops_its_bindings() {
+    let mut names = Names::default();
+    let r = chain_response();
+    run(
+        &mut names,
+        &set(),
+        10 * SEC,
+        &udp(RESOLVER, CLIENT, 53, 5353, &r),
+    )
+    .unwrap();
+    names.reload(&set());
+    assert!(!names.bindings.is_empty());
+    names.reload(&Set {
+        names: vec!["other.example"],
+        urls: vec![],
+    });
+    assert!(names.bindings.is_empty());
+    let mut conn = TcpConn::new(
+        "10.1.0.5:40000".parse().unwrap(),
+        "192.0.2.7:443".parse().unwrap(),
+        1,
+        1,
+    );
+    let syn = eth(&conn.client(wire::tcp_flags::SYN, &[]));
+    assert_eq!(run(&mut names, &set(), 20 * SEC, &syn), None);
+}
