@@ -316,8 +316,20 @@ impl Names {
             }
         }
         let dns_port = m.sport == DNS_PORT || m.dport == DNS_PORT;
-        if m.proto == proto::TCP && !dns_port && m.tcp_flags & crate::decode::tcp_flags::SYN != 0 {
-            return None;
+        if !dns_port {
+            // TLS and HTTP: TCP only, never a SYN, and (unless a hello is being gathered) only
+            // a segment whose first byte can start a ClientHello or a request line — read at
+            // fixed offsets on plain Ethernet, the bulk of a span port's traffic.
+            if m.proto != proto::TCP || m.tcp_flags & crate::decode::tcp_flags::SYN != 0 {
+                return None;
+            }
+            if self.hellos.is_empty() {
+                match payload::first_byte(frame, m) {
+                    payload::First::Byte(b) if b == 0x16 || b.is_ascii_uppercase() => {}
+                    payload::First::Unknown => {}
+                    payload::First::Byte(_) | payload::First::Empty => return None,
+                }
+            }
         }
         let payload = payload::locate(frame, m)?;
         if payload.bytes.is_empty() {
@@ -325,10 +337,8 @@ impl Names {
         }
         let found = if dns_port {
             self.dns(set, ts, m, payload.bytes)
-        } else if m.proto == proto::TCP {
-            self.tcp(set, ts, m, payload)
         } else {
-            None
+            self.tcp(set, ts, m, payload)
         };
         found.map(|f| self.found(f))
     }

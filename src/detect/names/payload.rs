@@ -38,6 +38,62 @@ pub fn locate<'a>(frame: &'a [u8], meta: &PacketMeta) -> Option<Payload<'a>> {
     (0..frame.len()).find_map(|at| at_offset(frame, at, meta))
 }
 
+/// What the fixed offsets of plain Ethernet (one VLAN tag at most) say about a TCP packet's
+/// payload, without checking the addresses: only a hint that lets most segments skip
+/// [`locate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum First {
+    Empty,
+    Byte(u8),
+    /// Not plain Ethernet IPv4/IPv6 TCP at the fixed offsets (tunnels, other link types).
+    Unknown,
+}
+
+#[inline]
+pub fn first_byte(frame: &[u8], meta: &PacketMeta) -> First {
+    let (ethertype, ip_at) = match be16_at(frame, 12) {
+        Some(0x8100) => (be16_at(frame, 16), 18),
+        other => (other, 14),
+    };
+    let Some(&ver) = frame.get(ip_at) else {
+        return First::Unknown;
+    };
+    let (proto_at, l4_at, total) = match (ethertype, ver >> 4, meta.src) {
+        (Some(0x0800), 4, IpAddr::V4(_)) => {
+            let total = be16_at(frame, ip_at + 2).map(usize::from);
+            (ip_at + 9, ip_at + usize::from(ver & 0x0f) * 4, total)
+        }
+        (Some(0x86dd), 6, IpAddr::V6(_)) => {
+            let total = be16_at(frame, ip_at + 4).map(|n| 40 + usize::from(n));
+            (ip_at + 6, ip_at + 40, total)
+        }
+        _ => return First::Unknown,
+    };
+    let (Some(&proto), Some(total)) = (frame.get(proto_at), total) else {
+        return First::Unknown;
+    };
+    if proto != proto::TCP {
+        return First::Unknown;
+    }
+    let Some(&offset) = frame.get(l4_at + 12) else {
+        return First::Unknown;
+    };
+    let at = l4_at + usize::from(offset >> 4) * 4;
+    if at >= ip_at + total {
+        return First::Empty;
+    }
+    match frame.get(at) {
+        Some(&b) => First::Byte(b),
+        None => First::Unknown,
+    }
+}
+
+fn be16_at(b: &[u8], at: usize) -> Option<u16> {
+    b.get(at..)?
+        .first_chunk::<2>()
+        .map(|c| u16::from_be_bytes(*c))
+}
+
 fn at_offset<'a>(frame: &'a [u8], at: usize, meta: &PacketMeta) -> Option<Payload<'a>> {
     let ip = frame.get(at..)?;
     let (l4, ip_end) = match (meta.src, meta.dst) {
@@ -142,6 +198,42 @@ mod tests {
         padded.extend([0; 20]);
         let meta = decode(LinkType::ETHERNET, &padded).unwrap();
         assert_eq!(locate(&padded, &meta).unwrap().bytes, b"hi");
+    }
+
+    #[test]
+    fn the_first_byte_hint_agrees_with_locate() {
+        use c2tap_pcapgen::traffic::TcpConn;
+        let mut c = TcpConn::new(
+            "10.0.0.1:40000".parse().unwrap(),
+            "10.0.0.2:443".parse().unwrap(),
+            1,
+            1,
+        );
+        let frames = [
+            wire::ethernet([2; 6], [4; 6], &[], 0x0800, &c.client_data(b"\x16\x03\x01")),
+            wire::ethernet(
+                [2; 6],
+                [4; 6],
+                &[(0x8100, 7)],
+                0x0800,
+                &c.client_data(b"GET /"),
+            ),
+            wire::ethernet([2; 6], [4; 6], &[], 0x0800, &c.client(0x10, &[])),
+        ];
+        for frame in &frames {
+            let meta = decode(LinkType::ETHERNET, frame).unwrap();
+            let located = locate(frame, &meta).unwrap().bytes;
+            match first_byte(frame, &meta) {
+                First::Byte(b) => assert_eq!(located.first(), Some(&b)),
+                First::Empty => assert!(located.is_empty()),
+                First::Unknown => panic!("plain Ethernet is known"),
+            }
+        }
+        // Inside VXLAN the hint does not guess.
+        let inner = &frames[0];
+        let outer = eth_ipv4_udp("192.0.2.1", "192.0.2.2", 4789, &wire::vxlan(1, inner));
+        let meta = decode(LinkType::ETHERNET, &outer).unwrap();
+        assert_eq!(first_byte(&outer, &meta), First::Unknown);
     }
 
     proptest::proptest! {
