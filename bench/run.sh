@@ -5,12 +5,14 @@
 # and RUNS times each: tcpdump -r FILE -w /dev/null with the IOC host filter, c2tap replay with
 # every flow tracked, and c2tap replay --alerts-only. Prints medians (wall and CPU), packets/s
 # and the ratios to tcpdump, checks every c2tap run reported exactly the IOC flows the generator
-# put in, and measures peak RSS on the SYN flood at the default flow bound and at 1,000,000.
+# put in; then, with name IOCs loaded (issue 17), the same shapes plus DNS-heavy and TLS-heavy
+# profiles against the same replays without them; and measures peak RSS on the SYN flood at the default flow bound and at 1,000,000.
 #
 # usage: bench/run.sh [--quick]
 #   --quick            1/10 of the sizes, 3 runs (a smoke run, not figures)
 # environment (defaults = issue 7's sizes):
 #   RUNS=5 PACKETS=5000000 FLOWS=200000 SYN_PACKETS=2000000 IOC_FLOWS=10
+#   NAME_PACKETS=2000000 NAME_FLOWS=200000 NAME_IOCS=10000   (DNS-/TLS-heavy profiles, name IOCs)
 #   DATA=target/bench-data   where the captures are written (about 2.4 GB at full size)
 #   C2TAP=... PCAPGEN=...    use these binaries instead of building target/release ones
 set -euo pipefail
@@ -24,8 +26,12 @@ PACKETS=${PACKETS:-5000000}
 FLOWS=${FLOWS:-200000}
 SYN_PACKETS=${SYN_PACKETS:-2000000}
 IOC_FLOWS=${IOC_FLOWS:-10}
+NAME_PACKETS=${NAME_PACKETS:-2000000}
+NAME_FLOWS=${NAME_FLOWS:-200000}
+NAME_IOCS=${NAME_IOCS:-10000}
 if [[ ${1:-} == --quick ]]; then
     RUNS=3 PACKETS=$((PACKETS / 10)) FLOWS=$((FLOWS / 10)) SYN_PACKETS=$((SYN_PACKETS / 10))
+    NAME_PACKETS=$((NAME_PACKETS / 10)) NAME_FLOWS=$((NAME_FLOWS / 10))
 fi
 DATA=${DATA:-$root/target/bench-data}
 command -v tcpdump >/dev/null || die "tcpdump not installed"
@@ -88,6 +94,50 @@ for shape in imix small synflood; do
 done
 echo "# alert counts: every c2tap run reported exactly the generator's IOC flows ($IOC_FLOWS each)" \
     "$([[ $failures == 0 ]] && echo yes || echo "NO: $failures mismatches")"
+
+echo
+echo "# name IOCs loaded (--iocs builtin --iocs NAMES: $NAME_IOCS domain IOCs): c2tap full, wall s medians"
+names_file=$work/names.txt
+{
+    echo "rmc-c2.duckdns.org"
+    for ((i = 1; i < NAME_IOCS; i++)); do echo "c2-$i.duckdns.org"; done
+} >"$names_file"
+# CEF name alerts (SignatureID 1010-1013) in a replay's stdout
+count_name_alerts() {
+    grep -c -E '^CEF:0\|([^|]*\|){3}101[0-3]\|' "$1" || true
+}
+printf '%-9s %9s | %-10s | %-22s | %s\n' shape packets "tcpdump s" "c2tap+names s, Mpps, x" \
+    "vs without names (README table: within 5 %)"
+for shape in imix small synflood dns tls; do
+    n=$PACKETS fl=$FLOWS
+    [[ $shape == synflood ]] && n=$SYN_PACKETS fl=$SYN_PACKETS
+    [[ $shape == dns || $shape == tls ]] && n=$NAME_PACKETS fl=$NAME_FLOWS
+    f=$DATA/$shape-$n-$fl-$IOC_FLOWS.pcap
+    generate "$shape" "$n" "$fl" "$IOC_FLOWS" "$f"
+    expected=$(cat "$f.expected")
+    declare -a tw=() nw=() bw=()
+    for ((i = 0; i < RUNS; i++)); do
+        timed "$work/td" tcpdump -r "$f" -w /dev/null "$IOC_FILTER"
+        tw+=("$WALL")
+        timed "$work/names" "$C2TAP" replay --hostname bench --iocs builtin --iocs "$names_file" "$f"
+        nw+=("$WALL")
+        case $shape in
+        dns | tls) got=$(count_name_alerts "$work/names.out") ;;
+        *) got=$(count_alerts "$work/names.out") ;;
+        esac
+        if [[ $got != "$expected" ]]; then
+            echo "MISMATCH: $shape with names: $got alerts, expected $expected" >&2
+            failures=$((failures + 1))
+        fi
+        timed "$work/bare" "$C2TAP" replay --hostname bench "$f"
+        bw+=("$WALL")
+    done
+    t=$(median "${tw[@]}") with=$(median "${nw[@]}") without=$(median "${bw[@]}")
+    printf '%-9s %9d | %10.3f | %6.3f %5.2f %5.2fx | %+.1f %% (%.3f s without)\n' "$shape" "$n" "$t" \
+        "$with" "$(mpps "$n" "$with")" "$(ratio "$with" "$t")" \
+        "$(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')" "$without"
+done
+echo "# dns/tls: $IOC_FLOWS flows look up / name rmc-c2.duckdns.org (1010 / 1012 each); the rest benign names"
 
 echo
 echo "# memory: SYN flood (${packets[synflood]} packets, one new flow each), peak RSS"

@@ -64,6 +64,52 @@ def decode_seeds():
             put("decode", bytes([LINK_TYPES.index(link)]) + frame)
 
 
+def dns_name(name):
+    out = b""
+    for label in name.strip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def dns_response(qname, answers):
+    head = struct.pack(">HHHHHH", 0x1234, 0x8180, 1, len(answers), 0, 0)
+    body = dns_name(qname) + struct.pack(">HH", 1, 1)
+    for owner, rtype, ttl, rdata in answers:
+        body += owner + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
+    return head + body
+
+
+def tls_hello(server_name):
+    n = server_name.encode()
+    sni = struct.pack(">HHHBH", 0, len(n) + 5, len(n) + 3, 0, len(n)) + n
+    body = b"\3\3" + b"\x11" * 32 + b"\0" + b"\0\2\x13\x01" + b"\1\0"
+    body += struct.pack(">H", len(sni)) + sni
+    hs = b"\1" + struct.pack(">I", len(body))[1:] + body
+    return b"\x16\3\1" + struct.pack(">H", len(hs)) + hs
+
+
+def name_seeds():
+    """Seeds for the dns, tls_sni and http_request targets, built like the parsers' tests."""
+    query = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + dns_name("c2.example.org") + b"\0\1\0\1"
+    cname = dns_response(
+        "c2.example.org",
+        [
+            (b"\xc0\x0c", 5, 300, dns_name("cdn.example.net")),
+            (b"\xc0\x2c", 1, 60, bytes([192, 0, 2, 7])),
+            (b"\xc0\x2c", 28, 60, bytes(15) + b"\1"),
+        ],
+    )
+    for msg in (query, cname):
+        put("dns", b"\0" + msg)
+        put("dns", b"\1" + struct.pack(">H", len(msg)) + msg)
+    put("dns", b"\0" + query[:12] + b"\xc0\x0c\0\1\0\1")
+    hello = tls_hello("c2.example.org")
+    put("tls_sni", hello)
+    put("tls_sni", hello[:40])
+    put("http_request", b"GET /gate.php HTTP/1.1\r\nHost: c2.example.org\r\n\r\n")
+    put("http_request", b"POST http://c2.example.org:8080/p?q=1 HTTP/1.0\r\n\r\n")
+
+
 def capture_seeds():
     for path in sorted((ROOT / "pcaps").iterdir()):
         if path.suffix in (".pcap", ".pcapng"):
@@ -116,6 +162,7 @@ def config_seeds():
 
 if __name__ == "__main__":
     decode_seeds()
+    name_seeds()
     capture_seeds()
     feed_seeds()
     config_seeds()

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh build-essential pkg-config libpcap-dev tcpdump tcpreplay iproute2 rsyslog rsyslog-gnutls rsyslog-relp prometheus systemd
 # Fetched-feed tests: medallion (TAXII 2.1, from PyPI into a venv the test makes) and a proxy.
 scripts/deps.sh python3 python3-venv python3-pip tinyproxy
+# Name tests: a real resolver (dnsmasq) and real clients (dig, openssl s_client, curl).
+scripts/deps.sh dnsmasq-base dnsutils openssl curl
 # Node (for the KQL checks) may come from elsewhere than Debian; only install it when absent.
 command -v npm >/dev/null 2>&1 || scripts/deps.sh nodejs npm
 

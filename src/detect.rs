@@ -4,6 +4,7 @@
 //! The lookup runs before any flow-table work, so traffic that touches no IOC costs two hash
 //! probes and nothing else in alerts-only mode.
 
+pub mod names;
 pub mod storm;
 
 use std::net::IpAddr;
@@ -142,6 +143,9 @@ pub fn infer_client(flow: &mut Flow, meta: &PacketMeta, from_lo: bool, hit: Opti
 
 /// The alert's `act` if the outcome is already known, else None (keep holding).
 pub fn outcome_now(flow: &Flow, proto_num: u8) -> Option<Action> {
+    if names::awaits_answer(flow) {
+        return None;
+    }
     if proto_num != proto::TCP || flow.basis == ClientBasis::Inferred {
         return Some(Action::Observed);
     }
@@ -175,6 +179,9 @@ pub fn outcome_now(flow: &Flow, proto_num: u8) -> Option<Action> {
 pub fn outcome_final(flow: &Flow, proto_num: u8) -> Action {
     if let Some(a) = outcome_now(flow, proto_num) {
         return a;
+    }
+    if proto_num != proto::TCP || flow.basis == ClientBasis::Inferred {
+        return Action::Observed; // A lookup whose answer never came.
     }
     let server = 1 - flow.client_index();
     if flow.synack_seen[server] {
@@ -230,6 +237,7 @@ pub fn flow_record(
         count: 1,
         clients: 0,
         suppressed: None,
+        name: flow.name.clone(),
     }
 }
 

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::decode::Tunnel;
+use crate::flow::{NameMatch, NameVia};
 use crate::ioc::{Ioc, MatchKind};
 use crate::time::Nanos;
 
@@ -23,6 +24,14 @@ pub enum Signature {
     /// spoofed): one record per IOC and window stands for the flows whose own 1001/1002/1003
     /// records it replaces (`count`, `clients`).
     ContactStorm,
+    /// A client looked up a name IOC in DNS (the resolver is the server).
+    DomainLookup,
+    /// A client connected to an address a DNS answer for a name IOC returned, within its TTL.
+    DomainConnection,
+    /// A TLS ClientHello's SNI names a name IOC.
+    TlsSni,
+    /// An HTTP/1.x request's Host (or absolute URI) names a name IOC, or matches a URL IOC.
+    HttpHost,
 }
 
 impl Signature {
@@ -33,6 +42,37 @@ impl Signature {
             Signature::FlowSummary => 1003,
             Signature::Health => 1004,
             Signature::ContactStorm => 1005,
+            Signature::DomainLookup => 1010,
+            Signature::DomainConnection => 1011,
+            Signature::TlsSni => 1012,
+            Signature::HttpHost => 1013,
+        }
+    }
+
+    /// Signatures of per-flow alerts, in the order of per-signature match counters
+    /// (`WorkerStats::matches`, the `signature` label of the match metrics).
+    pub const ALERTS: [Signature; 6] = [
+        Signature::IocMatch,
+        Signature::IocAddressMatch,
+        Signature::DomainLookup,
+        Signature::DomainConnection,
+        Signature::TlsSni,
+        Signature::HttpHost,
+    ];
+
+    /// Index of an alert signature in [`Signature::ALERTS`].
+    pub fn alert_index(self) -> Option<usize> {
+        Signature::ALERTS.iter().position(|s| *s == self)
+    }
+
+    /// The alert signature of a match: by how a name matched, else by the address match kind.
+    pub fn for_match(kind: MatchKind, name: Option<&NameMatch>) -> Signature {
+        match name.map(|n| n.via) {
+            None => Signature::for_kind(kind),
+            Some(NameVia::Lookup) => Signature::DomainLookup,
+            Some(NameVia::Connection) => Signature::DomainConnection,
+            Some(NameVia::Sni) => Signature::TlsSni,
+            Some(NameVia::Http) => Signature::HttpHost,
         }
     }
 
@@ -142,6 +182,9 @@ pub struct FlowRecord {
     /// `Some("rule: reason")` only when an exclusion rule set to report matched (act=suppressed):
     /// what an auditor reads in CEF `reason=`.
     pub suppressed: Option<Arc<str>>,
+    /// Name IOC facts (1010-1013 and their 1003 summary): CEF `dhost`, `request` and the DNS
+    /// answer fields; `None` for address matches.
+    pub name: Option<Arc<NameMatch>>,
 }
 
 /// Periodic sensor health, so a silent sensor or a stale feed shows in Sentinel itself.

@@ -341,7 +341,7 @@ fn a_contact_storm_is_one_1005_and_the_real_session_keeps_its_records() {
     // Every folded record is counted: 150 alerts and, at the end, their 150 summaries.
     assert_eq!(stats.storms.folded, [150, 0, 150]);
     assert_eq!(stats.storms.records, 1);
-    assert_eq!(stats.matches, [2, 0]);
+    assert_eq!(stats.matches, [2, 0, 0, 0, 0, 0]);
 }
 
 #[test]

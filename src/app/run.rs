@@ -247,7 +247,7 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
                 worker = slot.counters.worker(),
                 packets = st.packets,
                 flows_created = st.flows_created,
-                alerts = st.matches[0] + st.matches[1],
+                alerts = st.matches.iter().sum::<u64>(),
                 summaries = st.summaries,
                 shadowed = st.shadowed,
                 retro_matches = st.retro_matches,

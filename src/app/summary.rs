@@ -33,6 +33,28 @@ impl Summary<'_> {
             "  matches: exact(1001)={} address(1002)={} summaries(1003)={} retro={}",
             s.matches[0], s.matches[1], s.summaries, s.retro_matches
         )?;
+        let [_, _, lookup, via, sni, http] = s.matches;
+        if lookup + via + sni + http > 0 {
+            writeln!(
+                w,
+                "  names: lookup(1010)={lookup} via_domain(1011)={via} sni(1012)={sni} http(1013)={http}"
+            )?;
+        }
+        let n = &s.names;
+        if n.dns_messages + n.tls_hellos + n.http_requests > 0 || n.skips() > 0 {
+            writeln!(
+                w,
+                "  name path: dns={} tls_hellos={} http={} skipped={} ({}) bindings: inserted={} expired={} overflow={}",
+                n.dns_messages,
+                n.tls_hellos,
+                n.http_requests,
+                n.skips(),
+                n.skip_reasons(),
+                n.bindings.inserts,
+                n.bindings.expired,
+                n.bindings.overflow + n.bindings.answer_overflow,
+            )?;
+        }
         writeln!(
             w,
             "  flows: evicted={} timed_out={} fragments_unattributed={}",

@@ -23,12 +23,15 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+pub mod dns;
 mod ether;
 mod fast;
+pub mod http;
 mod ip;
 mod link;
 #[cfg(test)]
 mod test_frames;
+pub mod tls;
 mod transport;
 mod tunnel;
 

@@ -169,8 +169,8 @@ impl Domain {
 /// The host name a record of a name-IOC match carries; `None` for address matches, so a rule
 /// with `domain` never matches them. The one line to change when records gain the name field.
 #[inline]
-fn record_host(_flow: &FlowRecord) -> Option<&str> {
-    None
+fn record_host(flow: &FlowRecord) -> Option<&str> {
+    flow.name.as_ref().map(|n| &*n.host)
 }
 
 /// Names rules are known by: a metric label, so short and plain.

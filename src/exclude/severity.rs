@@ -77,7 +77,14 @@ impl SeverityTable {
         let steps = match flow.signature {
             // A contact storm rates like the exact match it is made of: one record per IOC and
             // window, worth an analyst's look.
-            Signature::IocMatch | Signature::ContactStorm => &self.exact,
+            // A name IOC matched exactly (looked up, connected to by its answer, named in SNI
+            // or HTTP) rates like an exact address match.
+            Signature::IocMatch
+            | Signature::ContactStorm
+            | Signature::DomainLookup
+            | Signature::DomainConnection
+            | Signature::TlsSni
+            | Signature::HttpHost => &self.exact,
             Signature::IocAddressMatch => &self.other_port,
             Signature::FlowSummary => return self.summary,
             Signature::Health => return self.health,

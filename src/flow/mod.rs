@@ -4,11 +4,13 @@
 mod config;
 mod index;
 pub mod key;
+pub mod names;
 pub mod state;
 pub mod table;
 mod timers;
 
 pub use config::limits;
 pub use key::{Dir, FlowKey};
+pub use names::{NameMatch, NameVia};
 pub use state::{AlertState, ClientBasis, Flow, FlowMatch, Phase};
 pub use table::{EndReason, FlowConfig, FlowHash, FlowTable, TableStats, Timeouts};

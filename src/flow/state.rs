@@ -90,6 +90,9 @@ pub struct Flow {
     pub first: Nanos,
     /// Sequence of the flow's live entry in the timeout queues.
     pub queue_seq: u64,
+    /// Set when the match is a name IOC's (DNS, TLS SNI, HTTP), see [`super::names`]. Cold:
+    /// read only when a record is made, so it sits after the per-packet fields.
+    pub name: Option<Arc<super::NameMatch>>,
 }
 
 impl Flow {
@@ -117,6 +120,7 @@ impl Flow {
             stormed: false,
             outer: false,
             queue_seq: 0,
+            name: None,
             tunnel: Tunnel::None,
             iface: 0,
         }

@@ -3,6 +3,7 @@
 //! outputs' counters into metric families. All work happens here, on the scrape's thread; the
 //! workers only ever stored numbers.
 
+use crate::detect::names::NAME_EVENTS;
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 
@@ -219,10 +220,19 @@ impl Scrape {
             storm.add(&[id], n as f64);
         }
         out.push(storm.done());
+        // Only once the name path has run (name IOCs loaded): 27 zero series otherwise.
+        let events = s.names.events();
+        if events.iter().any(|n| *n > 0) {
+            let mut name_path = Family::new(names::NAME_PATH);
+            for (event, n) in NAME_EVENTS.iter().zip(events) {
+                name_path.add(&[event], n as f64);
+            }
+            out.push(name_path.done());
+        }
     }
 
     fn matches(&self, out: &mut Vec<MetricFamily>) {
-        let mut by_malware: [BTreeMap<String, u64>; 2] = Default::default();
+        let mut by_malware: [BTreeMap<String, u64>; MATCH_SIGNATURES.len()] = Default::default();
         let mut by_ioc: BTreeMap<String, u64> = BTreeMap::new();
         for w in self.shared.workers().iter() {
             let tally = w.tally();

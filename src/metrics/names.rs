@@ -134,6 +134,11 @@ pub const STORM_FLOWS: Spec = counter(
     &["signature"],
     "Records (1001, 1002, 1003) folded into contact-storm records (1005) instead of being sent, by the SignatureID they would have had.",
 );
+pub const NAME_PATH: Spec = counter(
+    "c2tap_name_path_total",
+    &["event"],
+    "Name IOC path (only while name IOCs are loaded): DNS messages, TLS hellos and HTTP requests read, each skip by reason, hits by kind, DNS binding table and hello gathering events.",
+);
 pub const STORM_RECORDS: Spec = counter(
     "c2tap_storm_records_total",
     NONE,
@@ -237,7 +242,7 @@ pub const BUILD_INFO: Spec = gauge(
 );
 
 /// Every family, in the order the README documents them.
-pub const ALL: [Spec; 39] = [
+pub const ALL: [Spec; 40] = [
     PACKETS,
     BYTES,
     WIRE_LEN_IMPLAUSIBLE,
@@ -258,6 +263,7 @@ pub const ALL: [Spec; 39] = [
     SHADOWED,
     ALERTS_EARLY,
     STORM_FLOWS,
+    NAME_PATH,
     STORM_RECORDS,
     STORM_UNTRACKED,
     SUPPRESSED,

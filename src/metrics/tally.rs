@@ -21,7 +21,7 @@ pub const OTHER_MALWARE: &str = "other";
 /// Label value for an IOC that names no family.
 pub const UNKNOWN_MALWARE: &str = "unknown";
 /// Alert signatures, in [`crate::pipeline::WorkerStats::matches`] order.
-pub const MATCH_SIGNATURES: [Signature; 2] = [Signature::IocMatch, Signature::IocAddressMatch];
+pub const MATCH_SIGNATURES: [Signature; Signature::ALERTS.len()] = Signature::ALERTS;
 /// "No IOC set loaded yet": per-IOC labels stay off.
 const SIZE_UNKNOWN: u64 = u64::MAX;
 
@@ -59,7 +59,7 @@ impl IocLabelGate {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MatchTally {
     /// By malware family, one map per entry of [`MATCH_SIGNATURES`].
-    pub by_malware: [HashMap<String, u64>; 2],
+    pub by_malware: [HashMap<String, u64>; MATCH_SIGNATURES.len()],
     pub by_ioc: HashMap<String, u64>,
 }
 

@@ -170,7 +170,7 @@ fn per_ioc_series_vanish_once_the_set_outgrows_the_limit() {
 fn alerts_of_a_worker_without_counting_sink_still_count() {
     let m = Metrics::new(DEFAULT_IOC_LABEL_LIMIT);
     m.worker("eth0", 0).publish(&WorkerStats {
-        matches: [4, 1],
+        matches: [4, 1, 0, 0, 0, 0],
         ..WorkerStats::default()
     });
     assert!(has(

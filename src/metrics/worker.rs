@@ -160,7 +160,7 @@ mod tests {
             flows_evicted: 5,
             flows_timed_out: 6,
             flows_active: 7,
-            matches: [8, 9],
+            matches: [8, 9, 0, 0, 0, 0],
             summaries: 10,
             shadowed: 11,
             retro_matches: 12,
@@ -174,6 +174,9 @@ mod tests {
             time_steps_back: 20,
             time_jumps: 21,
             wire_len_implausible: 22,
+            names: crate::detect::names::NameStats::from_events(std::array::from_fn(|i| {
+                200 + i as u64
+            })),
         };
         w.publish(&s);
         // Packet-time anomalies go to the replay summary only (`load` leaves them at zero);
@@ -199,7 +202,7 @@ mod tests {
         sum.add(&s);
         assert_eq!(
             (sum.packets, sum.matches, sum.decode_errors[8]),
-            (2, [16, 18], 216)
+            (2, [16, 18, 0, 0, 0, 0], 216)
         );
     }
 }

@@ -41,14 +41,19 @@ impl<S: RecordSink> Emitter<S> {
         let Some(m) = flow.matched.as_ref() else {
             return;
         };
-        let sig = Signature::for_kind(m.kind);
+        let sig = Signature::for_match(m.kind, flow.name.as_deref());
         let iface = self.interface(flow.iface);
         let rec = detect::flow_record(sig, action, key, flow, m, &iface);
         let Some(rec) = self.storms.fold_alert(rec) else {
             flow.stormed = true;
             return;
         };
-        self.stats.matches[usize::from(sig == Signature::IocAddressMatch)] += 1;
+        if let Some(n) = sig
+            .alert_index()
+            .and_then(|i| self.stats.matches.get_mut(i))
+        {
+            *n += 1;
+        }
         self.sink.emit(Record::Flow(rec));
     }
 

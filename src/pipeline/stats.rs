@@ -2,7 +2,9 @@
 //! the one list of them that metrics publishes and sums.
 
 use crate::decode::DecodeError;
+use crate::detect::names::{NameStats, NAME_EVENTS};
 use crate::detect::storm::StormStats;
+use crate::record::Signature;
 
 /// Plain per-worker counters: no atomics on the packet path; the metrics scrape reads the
 /// published copy.
@@ -17,8 +19,8 @@ pub struct WorkerStats {
     pub flows_evicted: u64,
     pub flows_timed_out: u64,
     pub flows_active: u64,
-    /// Alerts by signature: [1001, 1002].
-    pub matches: [u64; 2],
+    /// Alerts by signature, in [`Signature::ALERTS`] order (1001, 1002, 1010-1013).
+    pub matches: [u64; Signature::ALERTS.len()],
     pub summaries: u64,
     /// Flows whose alert another worker owns.
     pub shadowed: u64,
@@ -37,10 +39,13 @@ pub struct WorkerStats {
     /// Frames whose stated wire length was implausible (shorter than what was captured, or
     /// beyond [`super::WIRE_LEN_MAX`]): their captured length was counted instead.
     pub wire_len_implausible: u64,
+    /// The name path: DNS/TLS/HTTP parsed and skipped (by reason), bindings, hellos gathered.
+    pub names: NameStats,
 }
 
 /// How many counters [`WorkerStats::published`] lists.
-pub const PUBLISHED: usize = 20 + DecodeError::ALL.len();
+pub const PUBLISHED: usize =
+    18 + DecodeError::ALL.len() + Signature::ALERTS.len() + NAME_EVENTS.len();
 
 impl WorkerStats {
     /// The counters metrics publish, flat and in a fixed order, so the metrics side stores,
@@ -65,11 +70,13 @@ impl WorkerStats {
             self.storms.records,
             self.storms.untracked,
         ];
+        let names = self.names.events();
         let all = scalars
             .iter()
             .chain(&self.decode_errors)
             .chain(&self.matches)
-            .chain(&self.storms.folded);
+            .chain(&self.storms.folded)
+            .chain(&names);
         let mut out = [0; PUBLISHED];
         for (o, v) in out.iter_mut().zip(all) {
             *o = *v;
@@ -107,6 +114,7 @@ impl WorkerStats {
         {
             *v = next();
         }
+        s.names = NameStats::from_events(std::array::from_fn(|_| next()));
         s
     }
 

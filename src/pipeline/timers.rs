@@ -87,6 +87,7 @@ impl<S: RecordSink> Worker<S> {
     pub(super) fn reload(&mut self) {
         self.generation = self.iocs.generation();
         self.set = self.iocs.current();
+        self.names.reload(&*self.set);
         for key in self.table.keys_by_age() {
             let Some(flow) = self.table.get_mut(&key) else {
                 continue;

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::decode::{self, proto, Layers, LinkType, PacketMeta};
+use crate::detect::names::Names;
 use crate::detect::storm::Storms;
 use crate::detect::{self, Hit, IocHandle};
 use crate::flow::{AlertState, ClientBasis, Dir, EndReason, FlowHash, FlowKey, FlowTable};
@@ -58,6 +59,8 @@ pub struct Worker<S: RecordSink> {
     pub(super) fragments: Fragments,
     /// Scratch for the other IP layers of the frame being decoded.
     layers: Layers,
+    /// Name IOCs: DNS bindings, hellos being gathered, the packet's name match.
+    pub(super) names: Names,
     pub(super) out: Emitter<S>,
     iface: u16,
     pub(super) now: Nanos,
@@ -78,6 +81,7 @@ impl<S: RecordSink> Worker<S> {
             pending: VecDeque::new(),
             fragments: Fragments::new(),
             layers: Layers::default(),
+            names: Names::default(),
             out: Emitter {
                 sink,
                 stats: WorkerStats::default(),
@@ -117,6 +121,7 @@ impl<S: RecordSink> Worker<S> {
         s.flows_created = self.table.stats.created;
         s.flows_active = self.table.len() as u64;
         s.storms = self.out.storms.stats;
+        s.names = self.names.stats();
         s
     }
 
@@ -134,7 +139,10 @@ impl<S: RecordSink> Worker<S> {
     pub fn packet(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
         let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
+        let found = self.names.inspect(&*self.set, ts, frame, &d.meta);
+        self.names.arm(found);
         self.process(d);
+        self.names.clear();
         if !self.layers.is_empty() {
             self.other_layers(ts);
         }
@@ -153,7 +161,14 @@ impl<S: RecordSink> Worker<S> {
         }
         let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
-        if let Some(oldest) = self.ahead.push(d, &self.table) {
+        if let Some(found) = self.names.inspect(&*self.set, ts, frame, &d.meta) {
+            // A name match is processed now, after the frames held before it, and only its
+            // own flow takes it.
+            self.flush();
+            self.names.arm(Some(found));
+            self.process(d);
+            self.names.clear();
+        } else if let Some(oldest) = self.ahead.push(d, &self.table) {
             self.process(oldest);
         }
         if !self.layers.is_empty() {
@@ -260,7 +275,7 @@ impl<S: RecordSink> Worker<S> {
         };
         // The IOC check comes first: untouched traffic costs two probes in alerts-only mode.
         let hit = detect::check_packet(&self.set, &meta, sport, dport);
-        if hit.is_none() && !self.cfg.track_all {
+        if hit.is_none() && !self.cfg.track_all && !self.names.pending() {
             return;
         }
         let (key, dir, hash) = match d.flow {
@@ -320,21 +335,24 @@ impl<S: RecordSink> Worker<S> {
         }
         let mut held = false;
         if flow.matched.is_none() {
-            if let Some(h) = hit {
-                // `on_first` is relative to the packet; the flow wants it relative to `lo`.
-                let ioc_is_lo = h.on_first == from_lo;
-                if detect::attach(flow, &self.set, h, ioc_is_lo) {
-                    flow.alert = AlertState::Pending;
-                    out.claim(&key, flow);
-                    out.matched(flow, ts);
-                    self.pending.push_back((
-                        detect::holddown_deadline(flow, self.cfg.holddown),
-                        key,
-                        flow.id,
-                    ));
-                    held = true;
-                }
+            // `on_first` is relative to the packet; the flow wants it relative to `lo`.
+            let attached = match hit {
+                Some(h) => detect::attach(flow, &self.set, h, h.on_first == from_lo),
+                None => self.names.attach(flow, from_lo),
+            };
+            if attached {
+                flow.alert = AlertState::Pending;
+                out.claim(&key, flow);
+                out.matched(flow, ts);
+                self.pending.push_back((
+                    detect::holddown_deadline(flow, self.cfg.holddown),
+                    key,
+                    flow.id,
+                ));
+                held = true;
             }
+        } else {
+            self.names.update(flow);
         }
         if flow.alert == AlertState::Pending {
             if let Some(action) = detect::outcome_now(flow, key.proto) {

@@ -76,6 +76,10 @@ pub fn name_suffix(signature: Signature) -> &'static str {
         Signature::FlowSummary => " C2 flow ended",
         Signature::Health => "",
         Signature::ContactStorm => " C2 contact storm",
+        Signature::DomainLookup => " C2 domain lookup",
+        Signature::DomainConnection => " C2 connection via domain",
+        Signature::TlsSni => " C2 domain in TLS SNI",
+        Signature::HttpHost => " C2 domain in HTTP request",
     }
 }
 
@@ -284,6 +288,23 @@ fn flow_extension(
     }
     if flow.signature == Signature::ContactStorm {
         ext.num("c2tapClients", flow.clients);
+    }
+    if let Some(name) = &flow.name {
+        // Name IOCs (1010-1013): the name in DestinationHostName, the URL in RequestURL, the
+        // DNS answer in c2tap fields (README "CEF mapping"). All bounded where they are made.
+        ext.text("dhost", &name.host);
+        if name.url.is_some() {
+            ext.text("request", text(Cut::Request));
+        }
+        if name.answers.is_some() {
+            ext.text("c2tapDnsAnswers", text(Cut::Answers));
+        }
+        if let Some(ttl) = name.ttl {
+            ext.num("c2tapDnsTtl", u64::from(ttl));
+        }
+        if let Some(at) = name.answered {
+            ext.num("c2tapDnsAnswerTime", to_millis(at));
+        }
     }
 }
 

@@ -66,6 +66,7 @@ pub fn flow(ioc: Ioc) -> FlowRecord {
         count: 1,
         clients: 0,
         suppressed: None,
+        name: None,
     }
 }
 

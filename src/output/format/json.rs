@@ -71,6 +71,21 @@ fn write_flow(obj: &mut Obj, flow: &FlowRecord, severity: u8, ctx: &SensorContex
     if flow.signature == Signature::ContactStorm {
         obj.num("clients", flow.clients);
     }
+    if let Some(name) = &flow.name {
+        obj.str("host", &name.host);
+        if let Some(url) = &name.url {
+            obj.str("url", url);
+        }
+        if let Some(answers) = &name.answers {
+            obj.str("dns_answers", answers);
+        }
+        if let Some(ttl) = name.ttl {
+            obj.num("dns_ttl", u64::from(ttl));
+        }
+        if let Some(at) = name.answered {
+            obj.num("dns_answer_time", to_millis(at));
+        }
+    }
     obj.str("sensor", &ctx.hostname);
     obj.str("interface", &flow.interface);
     obj.str("mode", mode(ctx));

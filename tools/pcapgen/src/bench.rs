@@ -17,6 +17,10 @@ pub enum Shape {
     Small,
     /// Every packet a SYN from a new client port: one flow per packet.
     SynFlood,
+    /// DNS-heavy: every flow a UDP lookup and its answer, repeated ([`crate::bench_names`]).
+    Dns,
+    /// TLS-heavy: every flow a TCP connection opening with a ClientHello and its SNI.
+    Tls,
 }
 
 impl Shape {
@@ -25,6 +29,8 @@ impl Shape {
             "imix" => Some(Shape::Imix),
             "small" => Some(Shape::Small),
             "synflood" => Some(Shape::SynFlood),
+            "dns" => Some(Shape::Dns),
+            "tls" => Some(Shape::Tls),
             _ => None,
         }
     }
@@ -56,6 +62,9 @@ const HEADERS: usize = 54;
 const C2_ENDPOINTS: [([u8; 4], u16); 2] = [([138, 9, 223, 13], 8015), ([138, 9, 41, 254], 8015)];
 
 pub fn write_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummary> {
+    if matches!(spec.shape, Shape::Dns | Shape::Tls) {
+        return crate::bench_names::write_names_bench(out, spec);
+    }
     let flows = if spec.shape == Shape::SynFlood {
         spec.packets
     } else {
@@ -88,7 +97,7 @@ pub fn write_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummar
         };
         let size = match spec.shape {
             Shape::Imix => IMIX[(i % 12) as usize],
-            Shape::Small | Shape::SynFlood => 64,
+            Shape::Small | Shape::SynFlood | Shape::Dns | Shape::Tls => 64,
         };
         let frame = if nth == 0 {
             packet(client, server, sport, dport, F::SYN, 0x1000, 0, 64)

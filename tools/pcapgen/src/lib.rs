@@ -6,6 +6,7 @@
 //! the benchmark traffic shapes.
 
 pub mod bench;
+pub mod bench_names;
 pub mod fixtures;
 pub mod traffic;
 pub mod wire;

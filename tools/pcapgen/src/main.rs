@@ -10,7 +10,7 @@ use c2tap_pcapgen::{write_bench, write_fixtures, write_flood, BenchSpec, FloodSp
 
 const USAGE: &str = "usage:
   c2tap-pcapgen fixtures --out DIR
-  c2tap-pcapgen bench --shape imix|small|synflood --packets N --flows F --out FILE [--ioc-flows K]
+  c2tap-pcapgen bench --shape imix|small|synflood|dns|tls --packets N --flows F --out FILE [--ioc-flows K]
   c2tap-pcapgen flood --from c2|benign --packets N --out FILE [--genuine]";
 
 fn main() -> ExitCode {
@@ -55,7 +55,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "bench" => {
             let shape = flag("--shape")
                 .and_then(Shape::parse)
-                .ok_or("--shape must be imix, small or synflood")?;
+                .ok_or("--shape must be imix, small, synflood, dns or tls")?;
             let spec = BenchSpec {
                 shape,
                 packets: number("--packets", None)?,
@@ -66,12 +66,16 @@ fn run(args: &[String]) -> Result<(), String> {
             let s = write_bench(BufWriter::with_capacity(1 << 20, file), &spec)
                 .map_err(|e| format!("{}: {e}", out.display()))?;
             eprintln!(
-                "wrote {}: {} packets, {} frame bytes, {} flows, {} expected IOC flows (built-in Remcos C2 endpoints)",
+                "wrote {}: {} packets, {} frame bytes, {} flows, {} expected IOC flows ({})",
                 out.display(),
                 s.packets,
                 s.bytes,
                 s.flows,
-                s.ioc_flows
+                s.ioc_flows,
+                match shape {
+                    Shape::Dns | Shape::Tls => "name rmc-c2.duckdns.org",
+                    _ => "built-in Remcos C2 endpoints",
+                }
             );
             Ok(())
         }

@@ -422,6 +422,37 @@ pub fn loopback(family: u32, big_endian: bool, payload: &[u8]) -> Vec<u8> {
     f
 }
 
+/// A TLS ClientHello record (RFC 8446 §4.1.2) for `server_name` (RFC 6066 §3): a 32-byte
+/// session id, two TLS 1.3 suites, then the extensions `filler` (type, zero bytes of that
+/// length) and server_name, in that order.
+pub fn tls_client_hello(server_name: &str, filler: (u16, usize)) -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[0x42; 32]);
+    body.push(32);
+    body.extend_from_slice(&[0x24; 32]);
+    body.extend_from_slice(&[0, 4, 0x13, 0x01, 0x13, 0x02, 1, 0]);
+    let n = server_name.as_bytes();
+    let mut exts = Vec::new();
+    exts.extend_from_slice(&filler.0.to_be_bytes());
+    exts.extend_from_slice(&(filler.1 as u16).to_be_bytes());
+    exts.resize(exts.len() + filler.1, 0);
+    exts.extend_from_slice(&[0, 0]);
+    exts.extend_from_slice(&((n.len() + 5) as u16).to_be_bytes());
+    exts.extend_from_slice(&((n.len() + 3) as u16).to_be_bytes());
+    exts.push(0);
+    exts.extend_from_slice(&(n.len() as u16).to_be_bytes());
+    exts.extend_from_slice(n);
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend(exts);
+    let mut hs = vec![1, 0];
+    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    hs.extend(body);
+    let mut record = vec![0x16, 3, 1];
+    record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    record.extend(hs);
+    record
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,9 +39,7 @@ pub(super) fn emit_health(c: &ControlLoop<'_>) -> bool {
     for w in c.counters {
         let s = w.snapshot();
         packets = packets.saturating_add(s.packets);
-        matches = matches
-            .saturating_add(s.matches[0])
-            .saturating_add(s.matches[1]);
+        matches = s.matches.iter().fold(matches, |a, n| a.saturating_add(*n));
         if let Some(k) = w.kernel_snapshot() {
             drops = drops.saturating_add(k.dropped).saturating_add(k.if_dropped);
         }

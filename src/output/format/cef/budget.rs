@@ -12,23 +12,28 @@ pub(super) enum Cut {
     Cs3,
     Cs4,
     Cs5,
+    /// `request` (a URL from the wire) and `c2tapDnsAnswers` of name IOC records.
+    Request,
+    Answers,
     NameMalware,
     Interface,
     Host,
 }
 
-const CUTS: [Cut; 8] = [
+const CUTS: [Cut; 10] = [
     Cut::Cs1,
     Cut::Cs2,
     Cut::Cs3,
     Cut::Cs4,
     Cut::Cs5,
+    Cut::Request,
+    Cut::Answers,
     Cut::NameMalware,
     Cut::Interface,
     Cut::Host,
 ];
-/// `CUTS[..FIRST_TIER]` are the custom strings, shortened before anything else.
-const FIRST_TIER: usize = 5;
+/// `CUTS[..FIRST_TIER]` are the custom strings and name facts, shortened before anything else.
+const FIRST_TIER: usize = 7;
 
 impl Cut {
     pub(super) fn text<'a>(self, rec: &'a Record, ctx: &'a SensorContext) -> &'a str {
@@ -42,6 +47,16 @@ impl Cut {
             Cut::Cs3 => &flow.ioc.threat_type,
             Cut::Cs4 => &flow.ioc.source,
             Cut::Cs5 => flow.ioc.reference.as_deref().unwrap_or(""),
+            Cut::Request => flow
+                .name
+                .as_ref()
+                .and_then(|n| n.url.as_deref())
+                .unwrap_or(""),
+            Cut::Answers => flow
+                .name
+                .as_ref()
+                .and_then(|n| n.answers.as_deref())
+                .unwrap_or(""),
             Cut::Interface => &flow.interface,
             Cut::Host => &ctx.hostname,
         }
