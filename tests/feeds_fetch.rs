@@ -110,7 +110,7 @@ fn threatfox_api_ok_then_every_bad_answer_keeps_the_last_good_set() {
     let report = f.fetch(0, NOW).unwrap();
     assert_eq!(report.outcome, Ok(true), "{report:?}");
     assert_eq!(report.http_status, Some(200));
-    // Three ip:port rows pass min_confidence 75; the domain is another IOC type.
+    // Three ip:port rows pass min_confidence 75; the fourth and the domain (a name IOC) have 50.
     let good = vec![
         "138.9.223.13:8015".to_string(),
         "138.9.41.254:8015".into(),
@@ -118,8 +118,8 @@ fn threatfox_api_ok_then_every_bad_answer_keeps_the_last_good_set() {
     ];
     assert_eq!(values(&f), good);
     let status = &f.status()[0];
-    assert_eq!(status.stats.as_ref().map(|s| s.filtered.total()), Some(1));
-    assert_eq!(status.stats.as_ref().map(|s| s.other_types), Some(1));
+    assert_eq!(status.stats.as_ref().map(|s| s.filtered.total()), Some(2));
+    assert_eq!(status.stats.as_ref().map(|s| s.other_types), Some(0));
     // What was sent: a POST with the key and the configured query.
     let seen = t.stub.take_seen();
     assert_eq!(seen.len(), 1);

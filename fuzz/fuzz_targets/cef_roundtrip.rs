@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arbitrary::Arbitrary;
 use c2tap::decode::Tunnel;
+use c2tap::flow::{NameMatch, NameVia};
 use c2tap::ioc::Ioc;
 use c2tap::exclude::severity::DEFAULT;
 use c2tap::output::format::cef::{name_suffix, write_cef, write_cef_within, HEALTH_NAME};
@@ -42,6 +43,9 @@ struct Input {
     capture_problem: Option<String>,
     replay: bool,
     budget: u16,
+    /// A name IOC match (1010-1013): via, host, URL, DNS answers, TTL, answer time. All are
+    /// attacker-chosen bytes from the wire.
+    name: Option<(u8, String, Option<String>, Option<String>, Option<u32>, Option<u64>)>,
 }
 
 fn addr(v6: bool, bytes: [u8; 16]) -> IpAddr {
@@ -64,11 +68,30 @@ fn record(i: &Input) -> Record {
             stale_feeds: None,
         });
     }
-    let signature = match i.signature % 3 {
+    let signature = match i.signature % 7 {
         0 => Signature::IocMatch,
         1 => Signature::IocAddressMatch,
+        2 => Signature::DomainLookup,
+        3 => Signature::DomainConnection,
+        4 => Signature::TlsSni,
+        5 => Signature::HttpHost,
         _ => Signature::FlowSummary,
     };
+    let name = i.name.as_ref().map(|(via, host, url, answers, ttl, answered)| {
+        Arc::new(NameMatch {
+            via: match via % 4 {
+                0 => NameVia::Lookup,
+                1 => NameVia::Connection,
+                2 => NameVia::Sni,
+                _ => NameVia::Http,
+            },
+            host: Arc::from(host.as_str()),
+            url: url.as_deref().map(Arc::from),
+            answers: answers.as_deref().map(Arc::from),
+            ttl: *ttl,
+            answered: *answered,
+        })
+    });
     let tunnel = match i.tunnel.0 % 6 {
         0 => Tunnel::None,
         1 => Tunnel::Gre {
@@ -123,6 +146,7 @@ fn record(i: &Input) -> Record {
         count: i.count,
         clients: i.clients,
         suppressed: i.suppressed.as_deref().map(Arc::from),
+        name,
     })
 }
 
@@ -167,6 +191,15 @@ fn texts(rec: &Record, ctx: &SensorContext) -> Vec<(Option<&'static str>, String
     }
     if let Some(reference) = &ioc.reference {
         out.push((Some("cs5"), as_value(reference)));
+    }
+    if let Some(name) = &flow.name {
+        out.push((Some("dhost"), as_value(&name.host)));
+        if let Some(url) = &name.url {
+            out.push((Some("request"), as_value(url)));
+        }
+        if let Some(answers) = &name.answers {
+            out.push((Some("c2tapDnsAnswers"), as_value(answers)));
+        }
     }
 
     out

@@ -74,6 +74,8 @@ pub struct RawIocs {
     /// Feeds (keyed as written in `feeds`) allowed to hold broad IOCs: networks wider than
     /// /16 (IPv4) or /32 (IPv6), or in private, shared, documentation or reserved space.
     pub allow_broad: BTreeMap<String, bool>,
+    /// Feeds whose host names are zones: each matches the name and every name below it.
+    pub suffix_names: BTreeMap<String, bool>,
     /// Malware family of a feed's rows that name none (keyed as written in `feeds`).
     pub feed_malware: BTreeMap<String, String>,
     /// `[[iocs.source]]`: fetched feeds (`crate::feeds` validates them).
@@ -89,6 +91,7 @@ impl Default for RawIocs {
             filters: Filters::default(),
             feed_min_confidence: BTreeMap::new(),
             allow_broad: BTreeMap::new(),
+            suffix_names: BTreeMap::new(),
             feed_malware: BTreeMap::new(),
             source: Vec::new(),
             state_dir: None,

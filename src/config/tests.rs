@@ -280,6 +280,19 @@ fn allow_broad_names_configured_feeds() {
 }
 
 #[test]
+fn suffix_names_names_configured_feeds() {
+    let text = "[capture]\ninterfaces=[\"eth0\"]\n[iocs]\nfeeds = [\"a.txt\", \"zones.txt\"]\n\
+                [iocs.suffix_names]\n\"zones.txt\" = true\n\"c.txt\" = true\n";
+    assert_eq!(
+        problems(text),
+        vec!["iocs.suffix_names.\"c.txt\": not one of iocs.feeds"]
+    );
+    let ok = text.replace("\"c.txt\" = true\n", "");
+    let s = RawConfig::parse(&ok).ok().and_then(|r| r.validate().ok());
+    assert_eq!(s.map(|s| s.iocs.suffix_names), Some(vec![false, true]));
+}
+
+#[test]
 fn feed_malware_names_configured_feeds_and_a_family() {
     let text = "[capture]\ninterfaces=[\"eth0\"]\n[iocs]\nfeeds = [\"a.txt\", \"b.txt\"]\n\
                 [iocs.feed_malware]\n\"b.txt\" = \" Remcos \"\n\"c.txt\" = \"X\"\n\"a.txt\" = \"\"\n";

@@ -1,6 +1,7 @@
 //! Stage two: the file as written becomes [`Settings`], every problem reported at once with
 //! its key path.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -38,6 +39,7 @@ impl RawConfig {
             ),
             feed_min_confidence: self.feed_min_confidence(&mut c),
             allow_broad: self.allow_broad(&mut c),
+            suffix_names: self.suffix_names(&mut c),
             feed_malware: self.feed_malware(&mut c),
             fetch: crate::feeds::validate(
                 &self.iocs.source,
@@ -174,18 +176,25 @@ impl RawConfig {
 
     /// `[iocs.allow_broad]`, aligned with `iocs.feeds`.
     pub(super) fn allow_broad(&self, c: &mut Check) -> Vec<bool> {
+        self.per_feed_flag(c, "allow_broad", &self.iocs.allow_broad)
+    }
+
+    /// `[iocs.suffix_names]`, aligned with `iocs.feeds`.
+    pub(super) fn suffix_names(&self, c: &mut Check) -> Vec<bool> {
+        self.per_feed_flag(c, "suffix_names", &self.iocs.suffix_names)
+    }
+
+    /// A `[iocs.KEY]` table of per-feed switches, aligned with `iocs.feeds` (off when absent).
+    fn per_feed_flag(&self, c: &mut Check, key: &str, flags: &BTreeMap<String, bool>) -> Vec<bool> {
         let iocs = &self.iocs;
-        for feed in iocs.allow_broad.keys() {
+        for feed in flags.keys() {
             if !iocs.feeds.iter().any(|f| f == feed) {
-                c.fail(
-                    &format!("iocs.allow_broad.\"{feed}\""),
-                    "not one of iocs.feeds",
-                );
+                c.fail(&format!("iocs.{key}.\"{feed}\""), "not one of iocs.feeds");
             }
         }
         iocs.feeds
             .iter()
-            .map(|f| iocs.allow_broad.get(f).copied().unwrap_or(false))
+            .map(|f| flags.get(f).copied().unwrap_or(false))
             .collect()
     }
 

@@ -1,4 +1,4 @@
-//! Per-feed minimum confidence, `allow_broad` and `feed_malware`: a trusted internal list and a noisy public
+//! Per-feed minimum confidence, `allow_broad`, `suffix_names` and `feed_malware`: a trusted internal list and a noisy public
 //! feed rarely deserve the same threshold, nor the same licence to list whole networks. Beside
 //! the data path, at load and reload: each feed with a setting of its own is loaded alone with
 //! it, and the sets are merged as one load would merge them (same endpoint: one IOC, metadata
@@ -22,6 +22,8 @@ pub struct IocSettings {
     pub feed_min_confidence: Vec<Option<u8>>,
     /// Per feed, in `feeds` order: whether `[iocs.allow_broad]` lets it hold broad IOCs.
     pub allow_broad: Vec<bool>,
+    /// Per feed, in `feeds` order: whether `[iocs.suffix_names]` makes its names zones.
+    pub suffix_names: Vec<bool>,
     /// Per feed, in `feeds` order: the family `[iocs.feed_malware]` gives its unnamed rows.
     pub feed_malware: Vec<Option<String>>,
     /// `[[iocs.source]]` and `iocs.state_dir`.
@@ -42,6 +44,7 @@ pub fn load_feeds(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded,
 fn load_each(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded, LoadError> {
     let per_feed = settings.feed_min_confidence.iter().any(Option::is_some)
         || settings.allow_broad.iter().any(|&b| b)
+        || settings.suffix_names.iter().any(|&b| b)
         || settings.feed_malware.iter().any(Option::is_some);
     if !per_feed {
         return ioc::load(&settings.feeds, &settings.filters, now_epoch_secs);
@@ -54,6 +57,7 @@ fn load_each(settings: &IocSettings, now_epoch_secs: u64) -> Result<Loaded, Load
         let filters = Filters {
             min_confidence: own.or(settings.filters.min_confidence),
             allow_broad: settings.allow_broad.get(i).copied().unwrap_or(false),
+            suffix_names: settings.suffix_names.get(i).copied().unwrap_or(false),
             feed_malware: settings.feed_malware.get(i).cloned().flatten(),
             ..settings.filters.clone()
         };
