@@ -16,6 +16,7 @@
 pub mod bindings;
 pub mod hello;
 pub mod payload;
+pub mod shared;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use crate::time::{Nanos, NANOS_PER_SEC};
 
 use bindings::{BindingStats, Bindings, MAX_ADDRS_PER_ANSWER};
 use hello::{HelloStats, Hellos, Step};
+use shared::{Announce, Peers, DRAIN};
 
 const DNS_PORT: u16 = 53;
 /// Names followed through one answer's CNAME chain.
@@ -237,9 +239,16 @@ pub struct Names {
     current: Option<Found>,
     stats: NameStats,
     next_sweep: Nanos,
+    /// The other workers of the interface, when there are any ([`shared`]).
+    peers: Option<Peers>,
 }
 
 impl Names {
+    /// Share DNS bindings with the other workers of the interface (live fanout).
+    pub fn share(&mut self, peers: Peers) {
+        self.peers = Some(peers);
+    }
+
     pub fn stats(&self) -> NameStats {
         NameStats {
             bindings: self.bindings.stats,
@@ -305,6 +314,9 @@ impl Names {
         frame: &[u8],
         m: &PacketMeta,
     ) -> Option<Found> {
+        if self.peers.as_ref().is_some_and(Peers::waiting) {
+            self.receive(set);
+        }
         if ts >= self.next_sweep {
             self.next_sweep = ts.saturating_add(SWEEP);
             self.bindings.expire(ts);
@@ -341,6 +353,28 @@ impl Names {
             self.tcp(set, ts, m, payload)
         };
         found.map(|f| self.found(f))
+    }
+
+    /// Take the bindings peers made (at most [`DRAIN`] per packet). A name the current set no
+    /// longer lists is not bound; a newer local binding of the address is kept.
+    #[cold]
+    #[inline(never)]
+    fn receive(&mut self, set: &impl NameIocs) {
+        let Some(peers) = &self.peers else { return };
+        for _ in 0..DRAIN {
+            let Some(a) = peers.next() else { break };
+            if self
+                .bindings
+                .answered(a.addr)
+                .is_some_and(|t| t >= a.answered)
+            {
+                continue;
+            }
+            if let Some(ioc) = set.host_ioc(a.name.as_bytes()) {
+                self.bindings
+                    .insert(a.addr, &ioc, &a.name, a.answered, a.ttl);
+            }
+        }
     }
 
     /// Count a hit by how it matched.
@@ -463,6 +497,15 @@ impl Names {
                 *slot = addr;
                 bound += 1;
                 self.bindings.insert(addr, &ioc, &host, ts, a.ttl);
+                if let Some(peers) = &self.peers {
+                    self.bindings.stats.overflow += peers.announce(&Announce {
+                        addr,
+                        ioc: Arc::clone(&ioc),
+                        name: Arc::clone(&host),
+                        answered: ts,
+                        ttl: a.ttl,
+                    });
+                }
                 if !answers.is_empty() {
                     answers.push(',');
                 }
