@@ -18,7 +18,9 @@ use c2tap::time::Nanos;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn set() -> IocSet {
-    let sources = [FeedSource::File(Path::new(ROOT).join("pcaps/iocs/names.txt"))];
+    let sources = [FeedSource::File(
+        Path::new(ROOT).join("pcaps/iocs/names.txt"),
+    )];
     ioc::load(&sources, &Filters::default(), 1_780_000_000)
         .expect("names.txt loads")
         .set
