@@ -38,6 +38,8 @@ const DNS_PORT: u16 = 53;
 const MAX_CHAIN: usize = 8;
 /// Longest URL kept in a record (CEF `request`).
 pub const MAX_URL: usize = 1024;
+/// `ip_len` of an IPv4 TCP segment without payload (20-byte IP and TCP headers).
+const MIN_TCP_IP_LEN: u32 = 40;
 /// How often (packet time) expired bindings and stale hellos are swept.
 const SWEEP: Nanos = NANOS_PER_SEC;
 
@@ -271,12 +273,32 @@ impl Names {
         if !set.has_names() {
             return None;
         }
-        match meta {
-            Ok(m) if m.has_ports && matches!(m.proto, proto::TCP | proto::UDP) => {
-                self.inspect_meta(set, ts, frame, m)
-            }
-            _ => None,
+        let Ok(m) = meta else { return None };
+        if !m.has_ports || self.skips(m) {
+            return None;
         }
+        self.inspect_meta(set, ts, frame, m)
+    }
+
+    /// The packet cannot match, from what the decoder already knows (no frame read): nothing
+    /// is bound, gathered or waiting from a peer, it is not DNS, and it is UDP, a TCP SYN, or a
+    /// TCP segment too short to carry payload (`ip_len` ≤ 40: the smallest IPv4 + TCP headers;
+    /// an IPv6 one needs 60, so this errs towards looking). The common packet costs these few
+    /// branches; [`Names::inspect_meta`] reads the frame for the rest.
+    #[inline(always)]
+    fn skips(&self, m: &PacketMeta) -> bool {
+        let quiet = self.bindings.is_empty()
+            && self.hellos.is_empty()
+            && !self.peers.as_ref().is_some_and(Peers::waiting);
+        let tcp = m.proto == proto::TCP;
+        let nothing =
+            !tcp || m.tcp_flags & crate::decode::tcp_flags::SYN != 0 || m.ip_len <= MIN_TCP_IP_LEN;
+        quiet
+            && nothing
+            && m.sport != DNS_PORT
+            && m.dport != DNS_PORT
+            && (tcp || m.proto == proto::UDP)
+            || !matches!(m.proto, proto::TCP | proto::UDP)
     }
 
     /// The match [`Names::inspect`] returned, for the packet about to be processed.
