@@ -50,8 +50,21 @@ fn capture(shape: Shape, packets: u64, flows: u64) -> Vec<(u64, Vec<u8>)> {
 }
 
 fn run(frames: &[(u64, Vec<u8>)], cfg: WorkerConfig, ahead: bool) -> usize {
-    let iocs = Arc::new(IocHandle::new(IocSet::builtin()));
-    let mut w = Worker::new(0, cfg, iocs, Vec::<Record>::new());
+    run_with(
+        &Arc::new(IocHandle::new(IocSet::builtin())),
+        frames,
+        cfg,
+        ahead,
+    )
+}
+
+fn run_with(
+    iocs: &Arc<IocHandle>,
+    frames: &[(u64, Vec<u8>)],
+    cfg: WorkerConfig,
+    ahead: bool,
+) -> usize {
+    let mut w = Worker::new(0, cfg, Arc::clone(iocs), Vec::<Record>::new());
     for (ts, f) in frames {
         let len = f.len() as u32;
         if ahead {
@@ -121,5 +134,50 @@ fn matched_flood(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, per_packet, matched_flood);
+/// Issue 17: the name path's cost on traffic without DNS or TLS, 10,000 domain IOCs loaded
+/// (as `bench/run.sh`'s names profile) against the builtin set alone; the bound is 5 %.
+fn names_loaded(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("c2tap-bench-names-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join("names.txt");
+    let names: String = (0..10_000)
+        .map(|i| format!("c2-{i}.duckdns.org\n"))
+        .collect();
+    if let Err(e) = std::fs::write(&file, names) {
+        panic!("{}: {e}", file.display());
+    }
+    let sources = [
+        c2tap::ioc::FeedSource::Builtin,
+        c2tap::ioc::FeedSource::File(file),
+    ];
+    let with_names =
+        match c2tap::ioc::load(&sources, &c2tap::ioc::Filters::default(), 1_780_000_000) {
+            Ok(l) => l.set,
+            Err(e) => panic!("names: {e}"),
+        };
+    assert!(with_names.has_names());
+    let with_names = Arc::new(IocHandle::new(with_names));
+    let builtin = Arc::new(IocHandle::new(IocSet::builtin()));
+    let mut g = c.benchmark_group("pipeline_names");
+    g.sample_size(10);
+    let cases = [
+        (
+            "small_200k_flows",
+            capture(Shape::Small, 1_000_000, 200_000),
+        ),
+        ("synflood", capture(Shape::SynFlood, 600_000, 0)),
+    ];
+    let cfg = WorkerConfig::default();
+    for (name, frames) in &cases {
+        g.throughput(Throughput::Elements(frames.len() as u64));
+        for (set, loaded) in [("builtin", &builtin), ("names_10k", &with_names)] {
+            let id = BenchmarkId::new(*name, set);
+            g.bench_function(id, |b| b.iter(|| run_with(loaded, frames, cfg, true)));
+        }
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, per_packet, matched_flood, names_loaded);
 criterion_main!(benches);

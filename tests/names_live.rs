@@ -200,8 +200,31 @@ fn want(sig: u64, act: &str, server: &str, host: &str, url: &str, answers: &str,
     )
 }
 
-#[test]
-fn real_resolver_and_clients_give_exactly_the_name_records() {
+/// Stops the sensor (after the last packets had time to be read): its records and its alerts
+/// (every record but the 1003 summaries), sorted.
+fn stop(sensor: &mut Sensor) -> (Vec<serde_json::Value>, Vec<Rec>) {
+    std::thread::sleep(Duration::from_secs(4));
+    let status = sensor.stop(Duration::from_secs(30));
+    assert!(status.success(), "{status}; log:\n{}", sensor.log());
+    let records = sensor.records();
+    let mut alerts: Vec<Rec> = records
+        .iter()
+        .filter(|r| r["signature_id"] != 1003)
+        .map(rec)
+        .collect();
+    alerts.sort();
+    (records, alerts)
+}
+
+/// The lab, its servers and a capturing sensor, dropped in that field order (sensor first).
+struct Rig {
+    sensor: Sensor,
+    _servers: Servers,
+    _dir: tempfile::TempDir,
+    lab: Lab,
+}
+
+fn rig(workers: u32) -> Rig {
     require(is_root(), "root (network namespaces)");
     for tool in ["dnsmasq", "dig", "openssl", "curl", "python3", "ss"] {
         require(has(tool), tool);
@@ -228,17 +251,30 @@ fn real_resolver_and_clients_give_exactly_the_name_records() {
         ]);
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let _servers = start_servers(&lab, dir.path());
+    let servers = start_servers(&lab, dir.path());
     let iocs = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/iocs/names.txt");
-    let mut sensor = Sensor::start(
+    let sensor = Sensor::start(
         &lab,
         &Setup {
             feeds: format!("[\"{}\"]", iocs.display()),
             health: "0",
+            workers,
             ..Setup::default()
         },
     );
     sensor.wait_log("capture started", Duration::from_secs(30));
+    Rig {
+        sensor,
+        _servers: servers,
+        _dir: dir,
+        lab,
+    }
+}
+
+#[test]
+fn real_resolver_and_clients_give_exactly_the_name_records() {
+    let mut rig = rig(1);
+    let (lab, sensor) = (&rig.lab, &mut rig.sensor);
 
     let dig = |extra: &[&str], name: &str| {
         let mut c = in_ns(&lab.sender, "dig");
@@ -276,16 +312,7 @@ fn real_resolver_and_clients_give_exactly_the_name_records() {
         .arg("http://rmc-c2.duckdns.org:8080/panel/gate.php");
     run(http);
 
-    std::thread::sleep(Duration::from_secs(4));
-    let status = sensor.stop(Duration::from_secs(30));
-    assert!(status.success(), "{status}; log:\n{}", sensor.log());
-    let records = sensor.records();
-    let mut alerts: Vec<Rec> = records
-        .iter()
-        .filter(|r| r["signature_id"] != 1003)
-        .map(rec)
-        .collect();
-    alerts.sort();
+    let (records, alerts) = stop(sensor);
     let dns = format!("{RESOLVER}:53");
     let mut expected = vec![
         want(1010, "observed", &dns, "rmc-c2.duckdns.org", "", RMC, "60"),
@@ -354,5 +381,64 @@ fn real_resolver_and_clients_give_exactly_the_name_records() {
     assert_eq!(
         summaries, alerted,
         "one 1003 per alert, with the same name facts"
+    );
+}
+
+/// With two workers, AF_PACKET fanout hashes the DNS answer and each connection to the
+/// address it returned (different flows) to either worker: every connection is still a 1011.
+/// Eight connections from eight ports make it near certain (1 − 2⁻⁸) that some land on the
+/// worker that did not see the answer.
+#[test]
+fn two_workers_share_dns_bindings() {
+    let mut rig = rig(2);
+    let (lab, sensor) = (&rig.lab, &mut rig.sensor);
+    let mut dig = in_ns(&lab.sender, "dig");
+    dig.arg(format!("@{RESOLVER}")).args([
+        "+tries=1",
+        "+time=5",
+        "+short",
+        "cdn-c2.duckdns.org",
+        "A",
+    ]);
+    let resolved = String::from_utf8_lossy(&run(dig).stdout).into_owned();
+    assert_eq!(
+        resolved.lines().last().map(str::trim),
+        Some(CDN),
+        "{resolved}"
+    );
+    const CONNECTIONS: usize = 8;
+    for port in 0..CONNECTIONS {
+        let mut curl = in_ns(&lab.sender, "curl");
+        curl.args(["-s", "-o", "/dev/null", "--max-time", "10", "--local-port"])
+            .arg((41000 + port).to_string())
+            .arg(format!("http://{CDN}:8080/"));
+        run(curl);
+    }
+    let (records, alerts) = stop(sensor);
+    let conn = want(
+        1011,
+        "established",
+        &format!("{CDN}:8080"),
+        "cdn-c2.duckdns.org",
+        "",
+        CDN,
+        "60",
+    );
+    let mut expected = vec![want(
+        1010,
+        "observed",
+        &format!("{RESOLVER}:53"),
+        "cdn-c2.duckdns.org",
+        "",
+        CDN,
+        "60",
+    )];
+    expected.extend(std::iter::repeat_n(conn, CONNECTIONS));
+    expected.sort();
+    assert_eq!(
+        alerts,
+        expected,
+        "records:\n{records:#?}\nlog:\n{}",
+        sensor.log()
     );
 }

@@ -163,6 +163,7 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
     let mut all_counters: Vec<Arc<WorkerCounters>> = Vec::new();
     for (idx, name) in s.capture.interfaces.iter().enumerate() {
         let claims: Arc<Claims> = Arc::new(Claims::default());
+        let mut peers = crate::detect::names::shared::share(s.capture.workers).into_iter();
         let mut slots = Vec::with_capacity(s.capture.workers);
         let mut heartbeats = Vec::with_capacity(s.capture.workers);
         for w in 0..s.capture.workers {
@@ -171,6 +172,9 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
             let mut worker = Worker::new(w, s.worker, Arc::clone(&feeds.handle), sink);
             if s.capture.workers > 1 {
                 worker = worker.with_claims(Arc::clone(&claims));
+                if let Some(p) = peers.next() {
+                    worker = worker.with_bindings(p);
+                }
             }
             let heartbeat = Arc::new(std::sync::atomic::AtomicU64::new(capture::now_ms()));
             all_counters.push(Arc::clone(&counters));

@@ -16,6 +16,7 @@
 pub mod bindings;
 pub mod hello;
 pub mod payload;
+pub mod shared;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -30,12 +31,15 @@ use crate::time::{Nanos, NANOS_PER_SEC};
 
 use bindings::{BindingStats, Bindings, MAX_ADDRS_PER_ANSWER};
 use hello::{HelloStats, Hellos, Step};
+use shared::{Announce, Peers, DRAIN};
 
 const DNS_PORT: u16 = 53;
 /// Names followed through one answer's CNAME chain.
 const MAX_CHAIN: usize = 8;
 /// Longest URL kept in a record (CEF `request`).
 pub const MAX_URL: usize = 1024;
+/// `ip_len` of an IPv4 TCP segment without payload (20-byte IP and TCP headers).
+const MIN_TCP_IP_LEN: u32 = 40;
 /// How often (packet time) expired bindings and stale hellos are swept.
 const SWEEP: Nanos = NANOS_PER_SEC;
 
@@ -237,9 +241,16 @@ pub struct Names {
     current: Option<Found>,
     stats: NameStats,
     next_sweep: Nanos,
+    /// The other workers of the interface, when there are any ([`shared`]).
+    peers: Option<Peers>,
 }
 
 impl Names {
+    /// Share DNS bindings with the other workers of the interface (live fanout).
+    pub fn share(&mut self, peers: Peers) {
+        self.peers = Some(peers);
+    }
+
     pub fn stats(&self) -> NameStats {
         NameStats {
             bindings: self.bindings.stats,
@@ -262,12 +273,32 @@ impl Names {
         if !set.has_names() {
             return None;
         }
-        match meta {
-            Ok(m) if m.has_ports && matches!(m.proto, proto::TCP | proto::UDP) => {
-                self.inspect_meta(set, ts, frame, m)
-            }
-            _ => None,
+        let Ok(m) = meta else { return None };
+        if !m.has_ports || self.skips(m) {
+            return None;
         }
+        self.inspect_meta(set, ts, frame, m)
+    }
+
+    /// The packet cannot match, from what the decoder already knows (no frame read): nothing
+    /// is bound, gathered or waiting from a peer, it is not DNS, and it is UDP, a TCP SYN, or a
+    /// TCP segment too short to carry payload (`ip_len` ≤ 40: the smallest IPv4 + TCP headers;
+    /// an IPv6 one needs 60, so this errs towards looking). The common packet costs these few
+    /// branches; [`Names::inspect_meta`] reads the frame for the rest.
+    #[inline(always)]
+    fn skips(&self, m: &PacketMeta) -> bool {
+        let quiet = self.bindings.is_empty()
+            && self.hellos.is_empty()
+            && !self.peers.as_ref().is_some_and(Peers::waiting);
+        let tcp = m.proto == proto::TCP;
+        let nothing =
+            !tcp || m.tcp_flags & crate::decode::tcp_flags::SYN != 0 || m.ip_len <= MIN_TCP_IP_LEN;
+        quiet
+            && nothing
+            && m.sport != DNS_PORT
+            && m.dport != DNS_PORT
+            && (tcp || m.proto == proto::UDP)
+            || !matches!(m.proto, proto::TCP | proto::UDP)
     }
 
     /// The match [`Names::inspect`] returned, for the packet about to be processed.
@@ -305,6 +336,9 @@ impl Names {
         frame: &[u8],
         m: &PacketMeta,
     ) -> Option<Found> {
+        if self.peers.as_ref().is_some_and(Peers::waiting) {
+            self.receive(set);
+        }
         if ts >= self.next_sweep {
             self.next_sweep = ts.saturating_add(SWEEP);
             self.bindings.expire(ts);
@@ -341,6 +375,28 @@ impl Names {
             self.tcp(set, ts, m, payload)
         };
         found.map(|f| self.found(f))
+    }
+
+    /// Take the bindings peers made (at most [`DRAIN`] per packet). A name the current set no
+    /// longer lists is not bound; a newer local binding of the address is kept.
+    #[cold]
+    #[inline(never)]
+    fn receive(&mut self, set: &impl NameIocs) {
+        let Some(peers) = &self.peers else { return };
+        for _ in 0..DRAIN {
+            let Some(a) = peers.next() else { break };
+            if self
+                .bindings
+                .answered(a.addr)
+                .is_some_and(|t| t >= a.answered)
+            {
+                continue;
+            }
+            if let Some(ioc) = set.host_ioc(a.name.as_bytes()) {
+                self.bindings
+                    .insert(a.addr, &ioc, &a.name, a.answered, a.ttl);
+            }
+        }
     }
 
     /// Count a hit by how it matched.
@@ -463,6 +519,15 @@ impl Names {
                 *slot = addr;
                 bound += 1;
                 self.bindings.insert(addr, &ioc, &host, ts, a.ttl);
+                if let Some(peers) = &self.peers {
+                    self.bindings.stats.overflow += peers.announce(&Announce {
+                        addr,
+                        ioc: Arc::clone(&ioc),
+                        name: Arc::clone(&host),
+                        answered: ts,
+                        ttl: a.ttl,
+                    });
+                }
                 if !answers.is_empty() {
                     answers.push(',');
                 }

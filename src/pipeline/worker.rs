@@ -102,6 +102,13 @@ impl<S: RecordSink> Worker<S> {
         self
     }
 
+    /// Share DNS bindings with the other workers of the same capture (live fanout): the DNS
+    /// answer and the connection it leads to may reach different workers.
+    pub fn with_bindings(mut self, peers: crate::detect::names::shared::Peers) -> Self {
+        self.names.share(peers);
+        self
+    }
+
     /// Name the interface (or replayed file) the following packets come from. Frames held
     /// by [`Worker::packet_ahead`] came from the previous one, so they are processed first.
     pub fn set_interface(&mut self, name: &str) {

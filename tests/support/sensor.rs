@@ -44,6 +44,8 @@ pub struct Setup {
     pub extra: String,
     /// `RUST_LOG` for the sensor; `None` leaves the level to `[logging]`.
     pub rust_log: Option<&'static str>,
+    /// `capture.workers`.
+    pub workers: u32,
 }
 
 impl Default for Setup {
@@ -54,6 +56,7 @@ impl Default for Setup {
             aggregate_window: "0s",
             extra: String::new(),
             rust_log: Some("info"),
+            workers: 1,
         }
     }
 }
@@ -73,7 +76,7 @@ fn write_config(path: &Path, iface: &str, records: &Path, setup: &Setup) {
         r#"
 [capture]
 interfaces = ["{iface}"]
-workers = 1
+workers = {workers}
 buffer_size = "4MiB"
 timeout = "20ms"
 [iocs]
@@ -94,6 +97,7 @@ interval = "{health}"
         agg = setup.aggregate_window,
         health = setup.health,
         extra = setup.extra,
+        workers = setup.workers,
     );
     std::fs::write(path, config).expect("write config");
 }

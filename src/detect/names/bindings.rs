@@ -2,7 +2,7 @@
 //! A later flow to such an address is "C2 connection via domain" (1011) even though no feed
 //! lists the address.
 //!
-//! One per worker, bounded: at most [`MAX_BINDINGS`] addresses, at most
+//! One per worker, fed by its own DNS answers and by its peers' ([`super::shared`]); bounded: at most [`MAX_BINDINGS`] addresses, at most
 //! [`MAX_ADDRS_PER_ANSWER`] addresses taken from one answer; each TTL clamped to
 //! [[`TTL_MIN`], [`TTL_MAX`]] seconds. Expired entries leave first (a min-heap on expiry); a full
 //! table of live entries drops the one expiring soonest. Every insert, expiry and overflow is
@@ -32,7 +32,8 @@ pub struct BindingStats {
     pub inserts: u64,
     /// Entries that left because their (clamped) TTL ran out.
     pub expired: u64,
-    /// Live entries dropped because the table was full.
+    /// Live entries dropped because the table was full, and announcements to a peer worker
+    /// dropped because its inbox was full ([`super::shared`]).
     pub overflow: u64,
     /// Addresses past [`MAX_ADDRS_PER_ANSWER`] in one answer, not bound.
     pub answer_overflow: u64,
@@ -80,6 +81,12 @@ impl Bindings {
         self.map
             .get(&addr)
             .filter(|b| b.expires > now && b.answered <= now)
+    }
+
+    /// When the binding of `addr` (live or not yet swept) was answered.
+    #[inline]
+    pub fn answered(&self, addr: IpAddr) -> Option<Nanos> {
+        self.map.get(&addr).map(|b| b.answered)
     }
 
     pub fn insert(&mut self, addr: IpAddr, ioc: &Arc<Ioc>, name: &Arc<str>, now: Nanos, ttl: u32) {
