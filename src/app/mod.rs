@@ -14,12 +14,3 @@ pub mod summary;
 pub fn hostname() -> String {
     crate::output::format::syslog::local_hostname()
 }
-
-/// Seconds since the Unix epoch on the wall clock (0 if the clock is before it): "today" for
-/// IOC ages and exclusion-rule expiry.
-pub fn epoch_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}

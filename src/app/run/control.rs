@@ -337,7 +337,7 @@ fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
             restart.join(", ")
         );
     }
-    for w in settings.exclusions.lint(feeds::epoch_secs()) {
+    for w in settings.exclusions.lint(crate::time::wall_secs()) {
         tracing::warn!("{w}");
     }
     c.feeds.install(feeds, "reloaded on SIGHUP");

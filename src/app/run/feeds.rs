@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use crate::capture::prefilter;
 use crate::config::IocSettings;
@@ -98,7 +98,7 @@ fn start_fetching(
         .collect();
     metrics.feed_sources(&sources);
     let shared = Arc::new(fetch::Shared::default());
-    let now = fetch::epoch_secs();
+    let now = crate::time::wall_secs();
     for report in fetch::start(&mut fetcher, &shared) {
         let status = fetcher.status().into_iter().find(|s| s.name == report.name);
         match (&report.outcome, &status) {
@@ -134,7 +134,7 @@ fn start_fetching(
 fn log_report(metrics: &Metrics, report: &Report, status: &SourceStatus) {
     let failed = report.outcome.as_ref().err().map(|(r, _)| *r);
     metrics.feed_status(status, failed);
-    let now = fetch::epoch_secs();
+    let now = crate::time::wall_secs();
     match &report.outcome {
         Ok(true) => tracing::info!(
             source = %report.name,
@@ -157,13 +157,6 @@ fn log_report(metrics: &Metrics, report: &Report, status: &SourceStatus) {
             "fetched feed: {why}; keeping the last good set"
         ),
     }
-}
-
-pub fn epoch_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn paths(settings: &IocSettings) -> Vec<PathBuf> {
@@ -244,7 +237,7 @@ impl Feeds {
             handle,
             metrics,
             stamps: built.stamps,
-            loaded_at: epoch_secs(),
+            loaded_at: crate::time::wall_secs(),
             size,
             generation: built.generation,
             _fetching: fetching,
@@ -288,7 +281,7 @@ impl Feeds {
         self.settings = built.settings;
         self.stamps = built.stamps;
         self.generation = built.generation;
-        self.loaded_at = epoch_secs();
+        self.loaded_at = crate::time::wall_secs();
     }
 
     /// A rebuild that failed: the current set stays. The stamps are remembered anyway, so a
@@ -312,7 +305,7 @@ fn timed_load(
     metrics: &Metrics,
 ) -> Result<Loaded, LoadError> {
     let started = Instant::now();
-    let now = epoch_secs();
+    let now = crate::time::wall_secs();
     let files = match settings.feeds.is_empty() && !fetched.is_empty() {
         true => Ok(None),
         false => crate::feeds::load_feeds(settings, now).map(Some),
