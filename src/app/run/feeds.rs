@@ -44,6 +44,8 @@ pub struct Feeds {
     pub size: usize,
     /// The fetched sets' generation in the set in force.
     generation: u64,
+    /// The fetched sets in force, to name the sources whose set moved.
+    fetched_sets: Vec<(String, Arc<Loaded>)>,
     /// Stops the fetch thread when the sensor stops (dropping it is enough).
     _fetching: Option<Sender<fetch::Command>>,
 }
@@ -185,6 +187,7 @@ pub struct Built {
     expr: Option<String>,
     stamps: Vec<Option<SystemTime>>,
     generation: u64,
+    fetched_sets: Vec<(String, Arc<Loaded>)>,
 }
 
 impl Built {
@@ -210,6 +213,7 @@ pub fn build(
         expr,
         stamps,
         generation: published.generation,
+        fetched_sets: published.sets,
     })
 }
 
@@ -240,6 +244,7 @@ impl Feeds {
             loaded_at: crate::time::wall_secs(),
             size,
             generation: built.generation,
+            fetched_sets: built.fetched_sets,
             _fetching: fetching,
         })
     }
@@ -255,6 +260,18 @@ impl Feeds {
         fetched().is_some_and(|f| f.generation() != self.generation)
     }
 
+    /// Why a feed reload is due, for its log lines: a changed feed file, or the fetched
+    /// sources whose set moved since the set in force was built.
+    pub fn reload_cause(&self) -> String {
+        match self.changed() {
+            true => "a feed file changed".to_string(),
+            false => {
+                let now = fetched().map(|f| f.snapshot().sets).unwrap_or_default();
+                fetched_cause(&self.fetched_sets, &now)
+            }
+        }
+    }
+
     /// What a reload thread needs to rebuild the set as configured now.
     pub fn recipe(&self) -> (IocSettings, Option<usize>, Metrics) {
         (self.settings.clone(), self.prefilter, self.metrics.clone())
@@ -263,10 +280,13 @@ impl Feeds {
     /// Swaps a built set in. Quick: everything slow happened in [`build`].
     pub fn install(&mut self, built: Built, why: &str) {
         let why = match built.generation != self.generation && !self.changed() {
-            true => "reloaded: a fetched feed changed",
-            false => why,
+            true => format!(
+                "reloaded: {}",
+                fetched_cause(&self.fetched_sets, &built.fetched_sets)
+            ),
+            false => why.to_string(),
         };
-        log_loaded(&built.loaded, why);
+        log_loaded(&built.loaded, &why);
         self.size = built.size();
         // The filter is published before the set so a worker that sees the new generation
         // finds the matching filter.
@@ -281,6 +301,7 @@ impl Feeds {
         self.settings = built.settings;
         self.stamps = built.stamps;
         self.generation = built.generation;
+        self.fetched_sets = built.fetched_sets;
         self.loaded_at = crate::time::wall_secs();
     }
 
@@ -294,6 +315,26 @@ impl Feeds {
             iocs = self.size,
             "IOC reload ({why}) failed; keeping the last good set"
         );
+    }
+}
+
+/// "a fetched feed changed (a, b)": the sources whose set is new, replaced or gone between
+/// `before` and `after` (the same `Arc` is the same set).
+fn fetched_cause(before: &[(String, Arc<Loaded>)], after: &[(String, Arc<Loaded>)]) -> String {
+    let same = |a: &[(String, Arc<Loaded>)], name: &str, set: &Arc<Loaded>| {
+        a.iter().any(|(n, s)| n == name && Arc::ptr_eq(s, set))
+    };
+    let mut names: Vec<&str> = after
+        .iter()
+        .filter(|(n, s)| !same(before, n, s))
+        .chain(before.iter().filter(|(n, s)| !same(after, n, s)))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.is_empty() {
+        true => "a fetched feed changed".to_string(),
+        false => format!("a fetched feed changed ({})", names.join(", ")),
     }
 }
 
@@ -344,5 +385,34 @@ fn prefilter_expr(set: &IocSet, max: Option<usize>) -> Option<String> {
             tracing::warn!(error = %e, "kernel prefilter off: matching every packet in userspace");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> Arc<Loaded> {
+        Arc::new(Loaded {
+            set: IocSet::default(),
+            stats: Default::default(),
+        })
+    }
+
+    #[test]
+    fn a_fetched_reload_names_the_sources_whose_set_moved() {
+        let (a, b, b2) = (set(), set(), set());
+        let before = vec![("abuse".to_string(), a.clone()), ("fox".to_string(), b)];
+        let after = vec![("abuse".to_string(), a), ("fox".to_string(), b2.clone())];
+        assert_eq!(
+            fetched_cause(&before, &after),
+            "a fetched feed changed (fox)"
+        );
+        let gone = vec![("fox".to_string(), b2)];
+        assert_eq!(
+            fetched_cause(&after, &gone),
+            "a fetched feed changed (abuse)"
+        );
+        assert_eq!(fetched_cause(&gone, &gone), "a fetched feed changed");
     }
 }
