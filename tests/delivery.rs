@@ -5,6 +5,8 @@
 //! `c2tap_output_records_dropped_total` with its reason; `sent` counts each record once.
 //! Shutdown mid-stream (what SIGTERM calls) and a restart on the same spool are part of each.
 
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/require.rs"]
 mod require;
 #[path = "support/rsyslog.rs"]
@@ -475,48 +477,19 @@ fn disk_full_under_the_spool_is_counted_and_the_rest_delivered() {
 fn relp_over_tls_to_rsyslog_with_a_test_ca() {
     require_rsyslog(true);
     let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    std::fs::create_dir_all(&pki).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "c2tap test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server_cert =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap()
-            .signed_by(&server_key, &ca)
-            .unwrap();
-    let (ca_path, cert_path, key_path) = (
-        pki.join("ca.pem"),
-        pki.join("server.pem"),
-        pki.join("server.key"),
-    );
-    std::fs::write(&ca_path, ca.pem()).unwrap();
-    std::fs::write(&cert_path, server_cert.pem()).unwrap();
-    std::fs::write(&key_path, server_key.serialize_pem()).unwrap();
-    let client_key = rcgen::KeyPair::generate().unwrap();
-    let client_cert = rcgen::CertificateParams::new(vec!["sensor01".to_string()])
-        .unwrap()
-        .signed_by(&client_key, &ca)
-        .unwrap();
-    std::fs::write(pki.join("client.pem"), client_cert.pem()).unwrap();
-    std::fs::write(pki.join("client.key"), client_key.serialize_pem()).unwrap();
+    let pki = pki::make_pki(&dir.path().join("pki"));
     let listen = Listen::RelpTls {
-        ca: ca_path.clone(),
-        cert: cert_path,
-        key: key_path,
+        ca: pki.ca.clone(),
+        cert: pki.cert,
+        key: pki.key,
     };
     let port = rsyslog::free_port(&listen);
     let mut daemon = Rsyslog::new(&dir.path().join("rsyslog"), listen, port);
     daemon.start();
     let opts = OutputOptions {
-        tls_ca: Some(ca_path),
-        tls_cert: Some(pki.join("client.pem")),
-        tls_key: Some(pki.join("client.key")),
+        tls_ca: Some(pki.ca),
+        tls_cert: Some(pki.client_cert),
+        tls_key: Some(pki.client_key),
         ..options(&dir.path().join("spool"))
     };
     let d = start(&format!("relp+tls://127.0.0.1:{port}"), &opts);
