@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use c2tap::ioc::Ioc;
 use c2tap::output::format::cef_parse::{cef_part, parse_cef};
 use c2tap::output::format::examples::{self, ctx};
-use c2tap::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats};
+use c2tap::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats, ShutdownReport};
 use c2tap::record::RecordSink;
 use c2tap::record::{Record, Totals};
 
@@ -119,6 +119,35 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The second run of a spool test: a real rsyslogd on `port` receives what the `first` run
+/// spooled, and every one of `total` records is then received or counted lost.
+fn drain_to_rsyslog(
+    rs_dir: &Path,
+    port: u16,
+    url: &str,
+    opts: &OutputOptions,
+    total: u64,
+    first: &ShutdownReport,
+) {
+    let mut daemon = Rsyslog::new(rs_dir, Listen::Tcp, port);
+    daemon.start();
+    let d = start(url, opts);
+    wait_until("spool drained", WAIT, || d.stats()[0].spool_records == 0);
+    let second = d.shutdown(Duration::from_secs(30));
+    assert!(second.complete, "{second:?}");
+    daemon.stop();
+    let received: Vec<u64> = daemon
+        .raw_lines()
+        .iter()
+        .filter_map(|l| number(l))
+        .collect();
+    assert_accounted(
+        total,
+        &received,
+        &[first.outputs[0].clone(), second.outputs[0].clone()],
+    );
 }
 
 fn start(url: &str, opts: &OutputOptions) -> Dispatcher {
@@ -265,24 +294,15 @@ fn receiver_that_never_reads_is_down_and_its_records_spooled_then_delivered() {
     let deaf_got = deaf.kill();
     assert!(deaf_got.is_empty());
     // Next run, a real receiver on the same port gets all of it.
-    let rs_dir = dir.path().join("rsyslog");
     require_rsyslog(false);
-    let mut daemon = Rsyslog::new(&rs_dir, Listen::Tcp, port);
-    daemon.start();
-    let d = start(&format!("tcp://127.0.0.1:{port}"), &opts);
-    wait_until("spool drained", WAIT, || d.stats()[0].spool_records == 0);
-    let second = d.shutdown(Duration::from_secs(30));
-    assert!(second.complete, "{second:?}");
-    daemon.stop();
-    let received: Vec<u64> = daemon
-        .raw_lines()
-        .iter()
-        .filter_map(|l| number(l))
-        .collect();
-    assert_accounted(
+    let url = format!("tcp://127.0.0.1:{port}");
+    drain_to_rsyslog(
+        &dir.path().join("rsyslog"),
+        port,
+        &url,
+        &opts,
         total,
-        &received,
-        &[first.outputs[0].clone(), second.outputs[0].clone()],
+        &first,
     );
 }
 
@@ -453,22 +473,13 @@ fn disk_full_under_the_spool_is_counted_and_the_rest_delivered() {
     assert!(spool_error > 0 && full.spool_records > 0, "{full:?}");
     // SIGTERM with a full disk: what does not fit is counted, not lost silently.
     let first = d.shutdown(Duration::from_secs(1));
-    let mut daemon = Rsyslog::new(&dir.path().join("rsyslog"), Listen::Tcp, port);
-    daemon.start();
-    let d = start(&url, &opts);
-    wait_until("spool drained", WAIT, || d.stats()[0].spool_records == 0);
-    let second = d.shutdown(Duration::from_secs(30));
-    assert!(second.complete, "{second:?}");
-    daemon.stop();
-    let received: Vec<u64> = daemon
-        .raw_lines()
-        .iter()
-        .filter_map(|l| number(l))
-        .collect();
-    assert_accounted(
+    drain_to_rsyslog(
+        &dir.path().join("rsyslog"),
+        port,
+        &url,
+        &opts,
         total,
-        &received,
-        &[first.outputs[0].clone(), second.outputs[0].clone()],
+        &first,
     );
     drop(fs);
 }
