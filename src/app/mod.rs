@@ -2,6 +2,7 @@
 //! command line and calls into here.
 
 pub mod check_config;
+pub mod exit;
 pub mod feeds_cmd;
 pub mod iocs;
 pub mod replay;
