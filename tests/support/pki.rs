@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 /// The PEM files [`make_pki`] wrote.
+#[derive(Clone, Debug)]
 pub struct Pki {
     pub ca: PathBuf,
     pub cert: PathBuf,
