@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use c2tap::flow::{AlertState, Dir, EndReason, Flow, FlowConfig, FlowHash, FlowKey, FlowTable};
+use c2tap::flow::{AlertState, Dir, Flow, FlowConfig, FlowHash, FlowKey, FlowTable};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dashmap::DashMap;
 use foldhash::fast::RandomState;
@@ -29,19 +29,9 @@ const OPS: u32 = 1 << 16;
 /// The worker's lookahead depth (src/pipeline/lookahead.rs); 8 and 32 are measured too.
 const DEPTH: usize = 16;
 
-fn key(n: u32) -> FlowKey {
-    FlowKey {
-        lo_addr: u128::from(0x0a01_0000 + n) | 0xffff_0000_0000,
-        hi_addr: u128::from(0xc000_0201u32 + n % 254) | 0xffff_0000_0000,
-        lo_port: 10_000 + (n % 50_000) as u16,
-        hi_port: 443,
-        proto: 6,
-        vlan: 0,
-        vni: 0,
-    }
-}
-
-fn noop(_: FlowKey, _: Flow, _: EndReason) {}
+#[path = "support/flow_keys.rs"]
+mod flow_keys;
+use flow_keys::{key, noop};
 
 fn filled(flows: u32, max_flows: usize) -> FlowTable {
     let mut t = FlowTable::new(FlowConfig {

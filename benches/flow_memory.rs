@@ -6,21 +6,11 @@
 
 use std::hint::black_box;
 
-use c2tap::flow::{EndReason, Flow, FlowConfig, FlowKey, FlowTable};
+use c2tap::flow::{FlowConfig, FlowTable};
 
-fn key(n: u32) -> FlowKey {
-    FlowKey {
-        lo_addr: u128::from(0x0a00_0000 + n) | 0xffff_0000_0000,
-        hi_addr: u128::from(0xc000_0201u32 + n % 254) | 0xffff_0000_0000,
-        lo_port: 10_000 + (n % 50_000) as u16,
-        hi_port: 443,
-        proto: 6,
-        vlan: 0,
-        vni: 0,
-    }
-}
-
-fn noop(_: FlowKey, _: Flow, _: EndReason) {}
+#[path = "support/flow_keys.rs"]
+mod flow_keys;
+use flow_keys::{key, noop};
 
 /// VmRSS of this process, bytes.
 fn rss() -> u64 {

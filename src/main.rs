@@ -272,38 +272,6 @@ fn check_config(args: CheckConfigArgs) -> Result<()> {
     app::check_config::command(&args.config, &mut io::stdout().lock())
 }
 
-/// The error and its causes on one line, skipping causes whose text the message above them
-/// already includes (many module errors print their source inline).
-fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
-    }
-    line
-}
-
-/// Whether the error is a write to a pipe whose reader has gone (also when serde_json wrote).
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    let broken = Some(io::ErrorKind::BrokenPipe);
-    e.chain().any(|cause| {
-        let json = |j: &serde_json::Error| j.io_error_kind() == broken;
-        cause.downcast_ref::<serde_json::Error>().is_some_and(json)
-            || cause.downcast_ref::<io::Error>().is_some_and(|io| {
-                io.kind() == io::ErrorKind::BrokenPipe
-                    || io
-                        .get_ref()
-                        .and_then(|inner| inner.downcast_ref::<serde_json::Error>())
-                        .is_some_and(json)
-            })
-    })
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -317,9 +285,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `c2tap kql | head -1`: the reader has what it wanted. Quiet success, as ripgrep does.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if app::exit::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "c2tap: {}", one_line(&e));
+            let _ = writeln!(io::stderr(), "c2tap: {}", app::exit::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -22,10 +22,7 @@ mod netns;
 #[path = "support/require.rs"]
 mod require;
 
-/// Two namespaces joined by a veth pair (needs root).
-fn lab() -> netns::Lab {
-    netns::Lab::new().unwrap_or_else(|e| panic!("this test needs root and network namespaces: {e}"))
-}
+use netns::lab;
 
 const C2TAP: &str = env!("CARGO_BIN_EXE_c2tap");
 const NOBODY: u32 = 65534;

@@ -5,6 +5,8 @@
 //! `c2tap_output_records_dropped_total` with its reason; `sent` counts each record once.
 //! Shutdown mid-stream (what SIGTERM calls) and a restart on the same spool are part of each.
 
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/require.rs"]
 mod require;
 #[path = "support/rsyslog.rs"]
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use c2tap::ioc::Ioc;
 use c2tap::output::format::cef_parse::{cef_part, parse_cef};
 use c2tap::output::format::examples::{self, ctx};
-use c2tap::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats};
+use c2tap::output::{Dispatcher, OutputOptions, OutputSpec, OutputStats, ShutdownReport};
 use c2tap::record::RecordSink;
 use c2tap::record::{Record, Totals};
 
@@ -117,6 +119,35 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The second run of a spool test: a real rsyslogd on `port` receives what the `first` run
+/// spooled, and every one of `total` records is then received or counted lost.
+fn drain_to_rsyslog(
+    rs_dir: &Path,
+    port: u16,
+    url: &str,
+    opts: &OutputOptions,
+    total: u64,
+    first: &ShutdownReport,
+) {
+    let mut daemon = Rsyslog::new(rs_dir, Listen::Tcp, port);
+    daemon.start();
+    let d = start(url, opts);
+    wait_until("spool drained", WAIT, || d.stats()[0].spool_records == 0);
+    let second = d.shutdown(Duration::from_secs(30));
+    assert!(second.complete, "{second:?}");
+    daemon.stop();
+    let received: Vec<u64> = daemon
+        .raw_lines()
+        .iter()
+        .filter_map(|l| number(l))
+        .collect();
+    assert_accounted(
+        total,
+        &received,
+        &[first.outputs[0].clone(), second.outputs[0].clone()],
+    );
 }
 
 fn start(url: &str, opts: &OutputOptions) -> Dispatcher {
@@ -263,24 +294,15 @@ fn receiver_that_never_reads_is_down_and_its_records_spooled_then_delivered() {
     let deaf_got = deaf.kill();
     assert!(deaf_got.is_empty());
     // Next run, a real receiver on the same port gets all of it.
-    let rs_dir = dir.path().join("rsyslog");
     require_rsyslog(false);
-    let mut daemon = Rsyslog::new(&rs_dir, Listen::Tcp, port);
-    daemon.start();
-    let d = start(&format!("tcp://127.0.0.1:{port}"), &opts);
-    wait_until("spool drained", WAIT, || d.stats()[0].spool_records == 0);
-    let second = d.shutdown(Duration::from_secs(30));
-    assert!(second.complete, "{second:?}");
-    daemon.stop();
-    let received: Vec<u64> = daemon
-        .raw_lines()
-        .iter()
-        .filter_map(|l| number(l))
-        .collect();
-    assert_accounted(
+    let url = format!("tcp://127.0.0.1:{port}");
+    drain_to_rsyslog(
+        &dir.path().join("rsyslog"),
+        port,
+        &url,
+        &opts,
         total,
-        &received,
-        &[first.outputs[0].clone(), second.outputs[0].clone()],
+        &first,
     );
 }
 
@@ -451,22 +473,13 @@ fn disk_full_under_the_spool_is_counted_and_the_rest_delivered() {
     assert!(spool_error > 0 && full.spool_records > 0, "{full:?}");
     // SIGTERM with a full disk: what does not fit is counted, not lost silently.
     let first = d.shutdown(Duration::from_secs(1));
-    let mut daemon = Rsyslog::new(&dir.path().join("rsyslog"), Listen::Tcp, port);
-    daemon.start();
-    let d = start(&url, &opts);
-    wait_until("spool drained", WAIT, || d.stats()[0].spool_records == 0);
-    let second = d.shutdown(Duration::from_secs(30));
-    assert!(second.complete, "{second:?}");
-    daemon.stop();
-    let received: Vec<u64> = daemon
-        .raw_lines()
-        .iter()
-        .filter_map(|l| number(l))
-        .collect();
-    assert_accounted(
+    drain_to_rsyslog(
+        &dir.path().join("rsyslog"),
+        port,
+        &url,
+        &opts,
         total,
-        &received,
-        &[first.outputs[0].clone(), second.outputs[0].clone()],
+        &first,
     );
     drop(fs);
 }
@@ -475,48 +488,19 @@ fn disk_full_under_the_spool_is_counted_and_the_rest_delivered() {
 fn relp_over_tls_to_rsyslog_with_a_test_ca() {
     require_rsyslog(true);
     let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    std::fs::create_dir_all(&pki).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "c2tap test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server_cert =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap()
-            .signed_by(&server_key, &ca)
-            .unwrap();
-    let (ca_path, cert_path, key_path) = (
-        pki.join("ca.pem"),
-        pki.join("server.pem"),
-        pki.join("server.key"),
-    );
-    std::fs::write(&ca_path, ca.pem()).unwrap();
-    std::fs::write(&cert_path, server_cert.pem()).unwrap();
-    std::fs::write(&key_path, server_key.serialize_pem()).unwrap();
-    let client_key = rcgen::KeyPair::generate().unwrap();
-    let client_cert = rcgen::CertificateParams::new(vec!["sensor01".to_string()])
-        .unwrap()
-        .signed_by(&client_key, &ca)
-        .unwrap();
-    std::fs::write(pki.join("client.pem"), client_cert.pem()).unwrap();
-    std::fs::write(pki.join("client.key"), client_key.serialize_pem()).unwrap();
+    let pki = pki::make_pki(&dir.path().join("pki"));
     let listen = Listen::RelpTls {
-        ca: ca_path.clone(),
-        cert: cert_path,
-        key: key_path,
+        ca: pki.ca.clone(),
+        cert: pki.cert,
+        key: pki.key,
     };
     let port = rsyslog::free_port(&listen);
     let mut daemon = Rsyslog::new(&dir.path().join("rsyslog"), listen, port);
     daemon.start();
     let opts = OutputOptions {
-        tls_ca: Some(ca_path),
-        tls_cert: Some(pki.join("client.pem")),
-        tls_key: Some(pki.join("client.key")),
+        tls_ca: Some(pki.ca),
+        tls_cert: Some(pki.client_cert),
+        tls_key: Some(pki.client_key),
         ..options(&dir.path().join("spool"))
     };
     let d = start(&format!("relp+tls://127.0.0.1:{port}"), &opts);

@@ -393,7 +393,7 @@ fn the_cache_outlives_the_publisher_and_a_corrupt_copy_is_refused() {
 
 /// The wall clock: `feeds status` ages copies against it.
 fn feeds_now() -> u64 {
-    c2tap::feeds::epoch_secs()
+    c2tap::time::wall_secs()
 }
 
 fn c2tap_bin() -> &'static str {

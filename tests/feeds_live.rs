@@ -21,11 +21,7 @@ use sensor::{lab, pcap, Sensor, Setup};
 #[allow(unsafe_code)] // setns has no std wrapper
 fn stub_in(ns: &str, pki: &Pki, port: u16) -> Stub {
     let path = format!("/var/run/netns/{ns}");
-    let pki = Pki {
-        ca: pki.ca.clone(),
-        cert: pki.cert.clone(),
-        key: pki.key.clone(),
-    };
+    let pki = pki.clone();
     std::thread::spawn(move || {
         use std::os::fd::AsRawFd;
         let file = std::fs::File::open(&path).unwrap();

@@ -10,17 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netns::Lab;
+use netns::{lab, Lab};
 
 fn pcap(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("pcaps")
         .join(name)
-}
-
-/// Two namespaces joined by a veth pair (needs root).
-fn lab() -> Lab {
-    Lab::new().unwrap_or_else(|e| panic!("this test needs root and network namespaces: {e}"))
 }
 
 /// A running sensor; killed on drop if a test fails before stopping it.

@@ -3,6 +3,8 @@
 //! `tls://` works from the command line (`--syslog-ca`) and from `--config`'s
 //! `[outputs.options]`, against a real rsyslogd with the gtls driver.
 
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/require.rs"]
 mod require;
 #[path = "support/rsyslog.rs"]
@@ -32,37 +34,13 @@ fn require_rsyslog_with_tls() {
     );
 }
 
-/// A test CA and a server certificate for 127.0.0.1/localhost: (ca, cert, key) paths.
-fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "c2tap replay test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-        .unwrap()
-        .signed_by(&server_key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, server.pem()).unwrap();
-    std::fs::write(&paths.2, server_key.serialize_pem()).unwrap();
-    paths
-}
-
 fn tls_daemon(dir: &Path) -> (Rsyslog, PathBuf) {
-    let (ca, cert, key) = pki(dir);
+    let pki = pki::make_pki(dir);
+    let ca = pki.ca.clone();
     let listen = Listen::Tls {
-        ca: ca.clone(),
-        cert,
-        key,
+        ca: pki.ca,
+        cert: pki.cert,
+        key: pki.key,
     };
     let port = rsyslog::free_port(&listen);
     let mut daemon = Rsyslog::new(dir, listen, port);
@@ -190,7 +168,7 @@ fn an_untrusted_tls_receiver_is_refused_with_the_reason() {
     let (daemon, _ca) = tls_daemon(dir.path());
     // A CA that did not sign the receiver's certificate.
     let other = tempfile::tempdir().unwrap();
-    let (other_ca, _, _) = pki(other.path());
+    let other_ca = pki::make_pki(other.path()).ca;
     let url = format!("tls://127.0.0.1:{}", daemon.port);
     let out = c2tap(&[
         "replay",

@@ -3,6 +3,8 @@
 //! a receiver that restarts, is absent at start, or whose spool fills; shutdown flushes.
 //! Each test skips (passing, with a message) when rsyslogd is not installed.
 
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/require.rs"]
 mod require;
 #[path = "support/rsyslog.rs"]
@@ -205,28 +207,12 @@ fn tls_with_test_ca() {
         "rsyslog's gtls driver (package rsyslog-gnutls)",
     );
     let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
-    std::fs::create_dir_all(&pki).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "c2tap test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let server_key = rcgen::KeyPair::generate().unwrap();
-    let server_params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
-    let (ca_path, cert_path, key_path) = (
-        pki.join("ca.pem"),
-        pki.join("server.pem"),
-        pki.join("server.key"),
-    );
-    std::fs::write(&ca_path, ca.pem()).unwrap();
-    std::fs::write(&cert_path, server_cert.pem()).unwrap();
-    std::fs::write(&key_path, server_key.serialize_pem()).unwrap();
+    let pki::Pki {
+        ca: ca_path,
+        cert: cert_path,
+        key: key_path,
+        ..
+    } = pki::make_pki(&dir.path().join("pki"));
     let listen = Listen::Tls {
         ca: ca_path.clone(),
         cert: cert_path,

@@ -15,7 +15,7 @@ pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
         config: Some(path.to_path_buf()),
         ..RunFlags::default()
     };
-    let now = super::epoch_secs();
+    let now = crate::time::wall_secs();
     match startup::check(&flags, None, Feeds::Load, now) {
         Ok(checked) => {
             let s = &checked.settings;
@@ -84,7 +84,7 @@ pub fn check_config_with_warnings(path: &Path, out: &mut dyn Write) -> std::io::
     if valid {
         // Valid, so this load succeeds.
         if let Ok(settings) = crate::config::load(path) {
-            for w in settings.exclusions.lint(super::epoch_secs()) {
+            for w in settings.exclusions.lint(crate::time::wall_secs()) {
                 writeln!(out, "{}: warning: {w}", path.display())?;
             }
         }

@@ -69,7 +69,7 @@ fn settings(config: &Path) -> Result<(FetchSettings, crate::ioc::Filters)> {
 /// Prints each source's cached copy; returns how many are stale, missing or corrupt.
 pub fn status(config: &Path, out: &mut dyn Write) -> Result<usize> {
     let (fetch, filters) = settings(config)?;
-    let now = feeds::epoch_secs();
+    let now = crate::time::wall_secs();
     let mut fetcher = Fetcher::new(fetch.clone(), filters, false);
     // The cached copies are read where the sensor keeps them; loaded from a private directory.
     let staging = private_dir()?;
@@ -143,7 +143,7 @@ pub fn fetch(config: &Path, only: Option<&str>, out: &mut dyn Write) -> Result<u
     let mut fetcher = Fetcher::new(fetch, filters, false);
     let mut failed = 0;
     for i in 0..fetcher.names().len() {
-        let Some(report) = fetcher.fetch(i, feeds::epoch_secs()) else {
+        let Some(report) = fetcher.fetch(i, crate::time::wall_secs()) else {
             continue;
         };
         let status = fetcher.status().get(i).cloned();

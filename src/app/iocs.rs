@@ -11,7 +11,7 @@ use crate::ioc::{self, FeedSource, Filters, Loaded};
 /// Loads `feeds` (file paths or `builtin`) through `filters`, judged against today's date.
 pub fn load(feeds: &[String], filters: &Filters) -> Result<Loaded> {
     let sources: Vec<FeedSource> = feeds.iter().map(|s| FeedSource::parse(s)).collect();
-    let loaded = ioc::load(&sources, filters, super::epoch_secs())?;
+    let loaded = ioc::load(&sources, filters, crate::time::wall_secs())?;
     let mut err = io::stderr().lock();
     for warning in loaded
         .stats

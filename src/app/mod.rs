@@ -2,6 +2,7 @@
 //! command line and calls into here.
 
 pub mod check_config;
+pub mod exit;
 pub mod feeds_cmd;
 pub mod iocs;
 pub mod replay;
@@ -13,13 +14,4 @@ pub mod summary;
 /// The host name records carry (CEF `dvchost`, syslog HOSTNAME) unless configured.
 pub fn hostname() -> String {
     crate::output::format::syslog::local_hostname()
-}
-
-/// Seconds since the Unix epoch on the wall clock (0 if the clock is before it): "today" for
-/// IOC ages and exclusion-rule expiry.
-pub fn epoch_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -178,7 +178,7 @@ fn output_options(path: &Path) -> Result<OutputOptions> {
 fn exclusions(path: &Path) -> Result<(ExclusionSet, SeverityTable)> {
     let (rules, table) = config::load_exclusions(path)?;
     let mut err = io::stderr().lock();
-    for w in rules.lint(super::epoch_secs()) {
+    for w in rules.lint(crate::time::wall_secs()) {
         writeln!(err, "c2tap replay: warning: {}: {w}", path.display())?;
     }
     Ok((rules, table))
@@ -191,7 +191,7 @@ fn serve_metrics(
     load_time: Duration,
 ) -> Result<(Metrics, MetricsServer)> {
     let m = Metrics::new(metrics::DEFAULT_IOC_LABEL_LIMIT);
-    m.iocs_loaded(loaded, load_time.as_secs_f64(), super::epoch_secs());
+    m.iocs_loaded(loaded, load_time.as_secs_f64(), crate::time::wall_secs());
     let server =
         metrics::serve(m.clone(), addr).with_context(|| format!("metrics endpoint on {addr}"))?;
     let _ = writeln!(

@@ -54,7 +54,7 @@ pub struct RunFlags {
 /// Config file (or defaults) with the flags applied, validated as one, with everything
 /// [`super::startup::check`] checks before capture (the feeds are loaded by `run` itself).
 pub fn settings(flags: &RunFlags) -> Result<Settings, ConfigError> {
-    let now = feeds::epoch_secs();
+    let now = crate::time::wall_secs();
     super::startup::check(
         flags,
         flags.user.as_deref(),
@@ -142,7 +142,7 @@ pub fn run(settings: Settings, flags: RunFlags) -> Result<()> {
     };
     let tables = ChainTables::new(&s.exclusions, s.severity.clone(), Some(&metrics));
     let outputs = start_outputs(s, ctx, &tables, &metrics)?;
-    for w in s.exclusions.lint(feeds::epoch_secs()) {
+    for w in s.exclusions.lint(crate::time::wall_secs()) {
         tracing::warn!("{w}");
     }
     let output_samples = Arc::new(Mutex::new(Vec::new()));

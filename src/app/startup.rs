@@ -77,7 +77,17 @@ pub fn check(
         None => None,
     };
     let reader = Reader::new(account.as_ref(), raw.user.is_some());
-    check_outputs(&raw, &reader, &mut problems);
+    // Typed once by the config: from the settings when they validated, else `[outputs]` alone.
+    let (specs, options) = match &validated {
+        Ok(s) => (
+            s.outputs.specs.iter().cloned().enumerate().collect(),
+            Some(s.outputs.options.clone()),
+        ),
+        Err(_) => raw.outputs_alone(),
+    };
+    if let Some(options) = &options {
+        check_outputs(&specs, options, &reader, &mut problems);
+    }
     check_feed_files(&raw, &reader, &mut problems);
     let settings = match validated {
         Ok(settings) if problems.is_empty() => settings,
@@ -187,10 +197,13 @@ impl Reader {
     }
 }
 
-fn check_outputs(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) {
-    let Ok(opts) = OutputOptions::from_table(raw.outputs.options.clone()) else {
-        return; // reported by the config's own validation
-    };
+/// `specs`: the outputs that parsed, each with its index in `outputs.urls`.
+fn check_outputs(
+    specs: &[(usize, OutputSpec)],
+    opts: &OutputOptions,
+    reader: &Reader,
+    problems: &mut Vec<Problem>,
+) {
     if let Some(dir) = &opts.spool_dir {
         // The outputs create their spool directories in it, as the service user.
         let probe = match dir.is_dir() {
@@ -202,12 +215,9 @@ fn check_outputs(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) 
         }
     }
     let mut tls_checked = false;
-    for (i, url) in raw.outputs.urls.iter().enumerate() {
+    for (i, spec) in specs {
         let key = format!("outputs.urls[{i}]");
-        let Ok(spec) = url.parse::<OutputSpec>() else {
-            continue;
-        };
-        match &spec {
+        match spec {
             OutputSpec::Tls { .. } if !tls_checked => {
                 tls_checked = true;
                 let mut files_ok = true;
@@ -232,7 +242,7 @@ fn check_outputs(raw: &RawConfig, reader: &Reader, problems: &mut Vec<Problem>) 
                     }
                 }
                 if files_ok {
-                    if let Err(e) = Connector::new(&spec, &opts) {
+                    if let Err(e) = Connector::new(spec, opts) {
                         problems.push(problem(&key, e.to_string()));
                     }
                 }

@@ -242,10 +242,10 @@ impl RawConfig {
             c.fail("outputs.urls", "at least one output is required");
         }
         let mut specs = Vec::with_capacity(self.outputs.urls.len());
-        for (i, url) in self.outputs.urls.iter().enumerate() {
-            match url.parse::<OutputSpec>() {
+        for (i, spec) in self.output_specs().into_iter().enumerate() {
+            match spec {
                 Ok(spec) => specs.push(spec),
-                Err(e) => c.fail(&format!("outputs.urls[{i}]"), e.to_string()),
+                Err(e) => c.fail(&format!("outputs.urls[{i}]"), e),
             }
         }
         let options = match OutputOptions::from_config(&self.outputs.options) {
@@ -256,6 +256,25 @@ impl RawConfig {
             }
         };
         OutputSettings { specs, options }
+    }
+
+    /// Each of `outputs.urls`, typed or why not, in order (the index is the key's).
+    fn output_specs(&self) -> Vec<Result<OutputSpec, String>> {
+        let parse = |url: &String| url.parse::<OutputSpec>().map_err(|e| e.to_string());
+        self.outputs.urls.iter().map(parse).collect()
+    }
+
+    /// `[outputs]` typed on its own, whatever else in the file is wrong, so the checks on what
+    /// the sensor will open (TLS files, `file://` outputs, the spool directory) run beside the
+    /// other problems: the URLs that parse, each with its index in `outputs.urls`, and the
+    /// options if they parse. What does not parse is reported by [`RawConfig::validate`].
+    pub fn outputs_alone(&self) -> (Vec<(usize, OutputSpec)>, Option<OutputOptions>) {
+        let specs = self.output_specs().into_iter().enumerate();
+        let specs = specs.filter_map(|(i, s)| s.ok().map(|s| (i, s))).collect();
+        (
+            specs,
+            OutputOptions::from_config(&self.outputs.options).ok(),
+        )
     }
 
     pub(super) fn validate_capture(&self, c: &mut Check) -> CaptureSettings {

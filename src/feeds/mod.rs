@@ -17,7 +17,7 @@ mod threatfox;
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::ioc::{Endpoint, IocSetBuilder, LoadStats, Loaded};
 
@@ -74,17 +74,10 @@ impl Shared {
     }
 }
 
-pub fn epoch_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Reads the caches (so the first IOC set already holds them), publishes, and returns the
 /// reports of that first step. Called before [`spawn`], on the thread that builds the sensor.
 pub fn start(fetcher: &mut Fetcher, shared: &Shared) -> Vec<Report> {
-    let reports = fetcher.load_cache(epoch_secs());
+    let reports = fetcher.load_cache(crate::time::wall_secs());
     shared.publish(fetcher, true);
     reports
 }
@@ -108,9 +101,9 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("c2tap-fetch".into())
         .spawn(move || loop {
-            let (due, _) = fetcher.due(epoch_secs());
+            let (due, _) = fetcher.due(crate::time::wall_secs());
             for i in due {
-                if let Some(report) = fetcher.fetch(i, epoch_secs()) {
+                if let Some(report) = fetcher.fetch(i, crate::time::wall_secs()) {
                     if let Some(status) = fetcher.status().get(i) {
                         on_report(&report, status);
                     }
@@ -119,7 +112,7 @@ pub fn spawn(
                 }
             }
             // The next due time once this round's fetches rescheduled their sources.
-            let now = epoch_secs();
+            let now = crate::time::wall_secs();
             let (_, next) = fetcher.due(now);
             let wait = next.map_or(60, |t| t.saturating_sub(now).clamp(1, 60));
             match commands.recv_timeout(Duration::from_secs(wait)) {

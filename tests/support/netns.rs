@@ -35,6 +35,12 @@ fn ok(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// A plugged lab, or a panic with the reason: a test that needs one either runs or fails.
+#[allow(dead_code)] // not every test binary that includes this file uses it
+pub fn lab() -> Lab {
+    Lab::new().unwrap_or_else(|e| panic!("this test needs root and network namespaces: {e}"))
+}
+
 impl Lab {
     /// `Err` with the reason when this machine does not allow namespaces (the caller skips).
     pub fn new() -> Result<Lab, String> {

@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use pcap::BreakLoop;
 
@@ -109,19 +109,8 @@ pub struct InterfacePlan {
     pub prefilter: Option<Arc<Mutex<PrefilterState>>>,
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn wall_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+pub use crate::time::wall_millis as now_ms;
+use crate::time::wall_nanos;
 
 /// Runs one interface until shutdown: open, capture, and on failure retry with backoff.
 /// Returns the workers so the caller can `finish()` them.

@@ -54,8 +54,9 @@ const NEVER: Duration = Duration::from_secs(86_400 * 365);
 enum Pending {
     /// SIGHUP: the whole config.
     Config(Job<Result<Prepared, String>>),
-    /// A feed file changed: the feeds as configured now.
-    Feeds(Job<Result<feeds::Built, String>>),
+    /// A feed file changed or a fetched source published a new set: the feeds as configured
+    /// now, with the cause for the log lines.
+    Feeds(Job<Result<feeds::Built, String>>, String),
 }
 
 /// The capture state as the control loop last published it.
@@ -272,11 +273,12 @@ fn start_config_reload(c: &ControlLoop<'_>) -> Option<Pending> {
 
 fn start_feed_reload(c: &ControlLoop<'_>) -> Option<Pending> {
     let (settings, prefilter_max, metrics) = c.feeds.recipe();
+    let cause = c.feeds.reload_cause();
     let job = Job::spawn("c2tap-feeds", reload::RELOAD_LIMIT, move || {
         feeds::build(settings, prefilter_max, &metrics).map_err(|e| e.to_string())
     });
     match job {
-        Ok(job) => Some(Pending::Feeds(job)),
+        Ok(job) => Some(Pending::Feeds(job, cause)),
         Err(e) => {
             tracing::error!(error = %e, "cannot start the feed reload thread");
             None
@@ -306,17 +308,15 @@ fn finish_reload(c: &mut ControlLoop<'_>, job: Pending) -> Option<Pending> {
             ),
             Polled::Lost => reload_refused(c, "the reload thread failed"),
         },
-        Pending::Feeds(job) => match job.poll() {
-            Polled::Running => return Some(Pending::Feeds(job)),
+        Pending::Feeds(job, cause) => match job.poll() {
+            Polled::Running => return Some(Pending::Feeds(job, cause)),
             Polled::Done(Ok(built)) => {
-                c.feeds.install(built, "reloaded: a feed file changed");
+                c.feeds.install(built, &format!("reloaded: {cause}"));
                 c.control.wake_all();
             }
-            Polled::Done(Err(why)) => c.feeds.keep("a feed file changed", &why),
-            Polled::TimedOut => c.feeds.keep("a feed file changed", "timed out"),
-            Polled::Lost => c
-                .feeds
-                .keep("a feed file changed", "the reload thread failed"),
+            Polled::Done(Err(why)) => c.feeds.keep(&cause, &why),
+            Polled::TimedOut => c.feeds.keep(&cause, "timed out"),
+            Polled::Lost => c.feeds.keep(&cause, "the reload thread failed"),
         },
     }
     None
@@ -337,7 +337,7 @@ fn apply(c: &mut ControlLoop<'_>, new: Prepared) {
             restart.join(", ")
         );
     }
-    for w in settings.exclusions.lint(feeds::epoch_secs()) {
+    for w in settings.exclusions.lint(crate::time::wall_secs()) {
         tracing::warn!("{w}");
     }
     c.feeds.install(feeds, "reloaded on SIGHUP");

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use crate::capture::prefilter;
 use crate::config::IocSettings;
@@ -44,6 +44,8 @@ pub struct Feeds {
     pub size: usize,
     /// The fetched sets' generation in the set in force.
     generation: u64,
+    /// The fetched sets in force, to name the sources whose set moved.
+    fetched_sets: Vec<(String, Arc<Loaded>)>,
     /// Stops the fetch thread when the sensor stops (dropping it is enough).
     _fetching: Option<Sender<fetch::Command>>,
 }
@@ -98,7 +100,7 @@ fn start_fetching(
         .collect();
     metrics.feed_sources(&sources);
     let shared = Arc::new(fetch::Shared::default());
-    let now = fetch::epoch_secs();
+    let now = crate::time::wall_secs();
     for report in fetch::start(&mut fetcher, &shared) {
         let status = fetcher.status().into_iter().find(|s| s.name == report.name);
         match (&report.outcome, &status) {
@@ -134,7 +136,7 @@ fn start_fetching(
 fn log_report(metrics: &Metrics, report: &Report, status: &SourceStatus) {
     let failed = report.outcome.as_ref().err().map(|(r, _)| *r);
     metrics.feed_status(status, failed);
-    let now = fetch::epoch_secs();
+    let now = crate::time::wall_secs();
     match &report.outcome {
         Ok(true) => tracing::info!(
             source = %report.name,
@@ -157,13 +159,6 @@ fn log_report(metrics: &Metrics, report: &Report, status: &SourceStatus) {
             "fetched feed: {why}; keeping the last good set"
         ),
     }
-}
-
-pub fn epoch_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn paths(settings: &IocSettings) -> Vec<PathBuf> {
@@ -192,6 +187,7 @@ pub struct Built {
     expr: Option<String>,
     stamps: Vec<Option<SystemTime>>,
     generation: u64,
+    fetched_sets: Vec<(String, Arc<Loaded>)>,
 }
 
 impl Built {
@@ -217,6 +213,7 @@ pub fn build(
         expr,
         stamps,
         generation: published.generation,
+        fetched_sets: published.sets,
     })
 }
 
@@ -244,9 +241,10 @@ impl Feeds {
             handle,
             metrics,
             stamps: built.stamps,
-            loaded_at: epoch_secs(),
+            loaded_at: crate::time::wall_secs(),
             size,
             generation: built.generation,
+            fetched_sets: built.fetched_sets,
             _fetching: fetching,
         })
     }
@@ -262,6 +260,18 @@ impl Feeds {
         fetched().is_some_and(|f| f.generation() != self.generation)
     }
 
+    /// Why a feed reload is due, for its log lines: a changed feed file, or the fetched
+    /// sources whose set moved since the set in force was built.
+    pub fn reload_cause(&self) -> String {
+        match self.changed() {
+            true => "a feed file changed".to_string(),
+            false => {
+                let now = fetched().map(|f| f.snapshot().sets).unwrap_or_default();
+                fetched_cause(&self.fetched_sets, &now)
+            }
+        }
+    }
+
     /// What a reload thread needs to rebuild the set as configured now.
     pub fn recipe(&self) -> (IocSettings, Option<usize>, Metrics) {
         (self.settings.clone(), self.prefilter, self.metrics.clone())
@@ -270,10 +280,13 @@ impl Feeds {
     /// Swaps a built set in. Quick: everything slow happened in [`build`].
     pub fn install(&mut self, built: Built, why: &str) {
         let why = match built.generation != self.generation && !self.changed() {
-            true => "reloaded: a fetched feed changed",
-            false => why,
+            true => format!(
+                "reloaded: {}",
+                fetched_cause(&self.fetched_sets, &built.fetched_sets)
+            ),
+            false => why.to_string(),
         };
-        log_loaded(&built.loaded, why);
+        log_loaded(&built.loaded, &why);
         self.size = built.size();
         // The filter is published before the set so a worker that sees the new generation
         // finds the matching filter.
@@ -288,7 +301,8 @@ impl Feeds {
         self.settings = built.settings;
         self.stamps = built.stamps;
         self.generation = built.generation;
-        self.loaded_at = epoch_secs();
+        self.fetched_sets = built.fetched_sets;
+        self.loaded_at = crate::time::wall_secs();
     }
 
     /// A rebuild that failed: the current set stays. The stamps are remembered anyway, so a
@@ -304,6 +318,26 @@ impl Feeds {
     }
 }
 
+/// "a fetched feed changed (a, b)": the sources whose set is new, replaced or gone between
+/// `before` and `after` (the same `Arc` is the same set).
+fn fetched_cause(before: &[(String, Arc<Loaded>)], after: &[(String, Arc<Loaded>)]) -> String {
+    let same = |a: &[(String, Arc<Loaded>)], name: &str, set: &Arc<Loaded>| {
+        a.iter().any(|(n, s)| n == name && Arc::ptr_eq(s, set))
+    };
+    let mut names: Vec<&str> = after
+        .iter()
+        .filter(|(n, s)| !same(before, n, s))
+        .chain(before.iter().filter(|(n, s)| !same(after, n, s)))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.is_empty() {
+        true => "a fetched feed changed".to_string(),
+        false => format!("a fetched feed changed ({})", names.join(", ")),
+    }
+}
+
 /// The file feeds (none → the built-in set, unless a fetched source has a set) plus the
 /// fetched sets.
 fn timed_load(
@@ -312,7 +346,7 @@ fn timed_load(
     metrics: &Metrics,
 ) -> Result<Loaded, LoadError> {
     let started = Instant::now();
-    let now = epoch_secs();
+    let now = crate::time::wall_secs();
     let files = match settings.feeds.is_empty() && !fetched.is_empty() {
         true => Ok(None),
         false => crate::feeds::load_feeds(settings, now).map(Some),
@@ -353,3 +387,7 @@ fn prefilter_expr(set: &IocSet, max: Option<usize>) -> Option<String> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "feeds_tests.rs"]
+mod tests;

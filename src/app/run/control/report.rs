@@ -44,7 +44,7 @@ pub(super) fn emit_health(c: &ControlLoop<'_>) -> bool {
             drops = drops.saturating_add(k.dropped).saturating_add(k.if_dropped);
         }
     }
-    let now = feeds::epoch_secs();
+    let now = crate::time::wall_secs();
     let capture_problem = Capture::of(c.links).problem();
     let status = match &capture_problem {
         None => format!(
