@@ -14,28 +14,27 @@
 //! counted in [`NameStats`].
 
 pub mod bindings;
+mod dns_path;
 pub mod hello;
 pub mod payload;
+mod payload_path;
 pub mod shared;
+mod stats;
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::decode::dns::{self, DnsError, Message, Name, Rdata};
-use crate::decode::http::{self, HttpError};
-use crate::decode::tls::{self, TlsError};
 use crate::decode::{proto, DecodeError, PacketMeta};
-use crate::flow::{AlertState, ClientBasis, Flow, FlowKey, FlowMatch, NameMatch, NameVia};
+use crate::flow::{AlertState, ClientBasis, Flow, FlowMatch, NameMatch, NameVia};
 use crate::ioc::{Ioc, IocSet, MatchKind};
 use crate::time::{Nanos, NANOS_PER_SEC};
 
-use bindings::{BindingStats, Bindings, MAX_ADDRS_PER_ANSWER};
-use hello::{HelloStats, Hellos, Step};
-use shared::{Announce, Peers, DRAIN};
+use bindings::Bindings;
+use hello::Hellos;
+use shared::{Peers, DRAIN};
+
+pub use stats::{NameStats, NAME_EVENTS};
 
 const DNS_PORT: u16 = 53;
-/// Names followed through one answer's CNAME chain.
-const MAX_CHAIN: usize = 8;
 /// Longest URL kept in a record (CEF `request`).
 pub const MAX_URL: usize = 1024;
 /// `ip_len` of an IPv4 TCP segment without payload (20-byte IP and TCP headers).
@@ -64,163 +63,6 @@ impl NameIocs for IocSet {
     }
     fn url_ioc(&self, host: &[u8], path: &[u8]) -> Option<Arc<Ioc>> {
         self.match_url(host, path).map(|n| Arc::clone(&n.ioc))
-    }
-}
-
-/// Counters of the name path (plain integers, published with the worker's stats).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NameStats {
-    pub dns_messages: u64,
-    pub dns_errors: [u64; DnsError::ALL.len()],
-    /// Answers past [`dns::MAX_ANSWERS`] in one message, not read.
-    pub dns_answers_over_limit: u64,
-    pub tls_hellos: u64,
-    pub tls_errors: [u64; TlsError::ALL.len()],
-    pub http_requests: u64,
-    pub http_errors: [u64; HttpError::ALL.len()],
-    /// Packets whose name matched, by how: lookup, connection, SNI, HTTP (a flow's first such
-    /// packet makes its alert; a bound flow hits on each packet).
-    pub hits: [u64; 4],
-    pub bindings: BindingStats,
-    pub hellos: HelloStats,
-}
-
-/// Counter labels of [`NameStats::events`], a closed set (the `event` label of
-/// `c2tap_name_path_total`).
-pub const NAME_EVENTS: [&str; 27] = [
-    "dns_message",
-    "dns_truncated",
-    "dns_bad_label",
-    "dns_name_too_long",
-    "dns_bad_pointer",
-    "dns_not_one_question",
-    "dns_bad_tcp_length",
-    "dns_answers_over_limit",
-    "tls_hello",
-    "tls_not_hello",
-    "tls_incomplete",
-    "tls_bad_length",
-    "tls_too_long",
-    "http_request",
-    "http_not_request",
-    "http_no_end",
-    "http_bad_host",
-    "hit_lookup",
-    "hit_connection",
-    "hit_sni",
-    "hit_http",
-    "binding_insert",
-    "binding_expired",
-    "binding_overflow",
-    "binding_answer_overflow",
-    "hello_gathered",
-    "hello_abandoned",
-];
-
-impl NameStats {
-    /// Every counter in [`NAME_EVENTS`] order (hellos not gathered for lack of room count as
-    /// abandoned), for publishing as metrics.
-    pub fn events(&self) -> [u64; NAME_EVENTS.len()] {
-        let [t, bl, nl, bp, nq, tl] = self.dns_errors;
-        let [nh, inc, blen, tlong] = self.tls_errors;
-        let [nr, ne, bh] = self.http_errors;
-        let [h0, h1, h2, h3] = self.hits;
-        let b = &self.bindings;
-        [
-            self.dns_messages,
-            t,
-            bl,
-            nl,
-            bp,
-            nq,
-            tl,
-            self.dns_answers_over_limit,
-            self.tls_hellos,
-            nh,
-            inc,
-            blen,
-            tlong,
-            self.http_requests,
-            nr,
-            ne,
-            bh,
-            h0,
-            h1,
-            h2,
-            h3,
-            b.inserts,
-            b.expired,
-            b.overflow,
-            b.answer_overflow,
-            self.hellos.started,
-            self.hellos.abandoned + self.hellos.overflow,
-        ]
-    }
-
-    /// The inverse of [`NameStats::events`] (binding table size and hello overflow, not
-    /// counters, are left at zero).
-    pub fn from_events(e: [u64; NAME_EVENTS.len()]) -> NameStats {
-        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, hs, ha] =
-            e;
-        NameStats {
-            dns_messages: dm,
-            dns_errors: [t, bl, nl, bp, nq, tl],
-            dns_answers_over_limit: over,
-            tls_hellos: th,
-            tls_errors: [nh, inc, blen, tlong],
-            http_requests: hr,
-            http_errors: [nr, ne, bh],
-            hits: [h0, h1, h2, h3],
-            bindings: BindingStats {
-                inserts: bi,
-                expired: be,
-                overflow: bo,
-                answer_overflow: ba,
-                len: 0,
-            },
-            hellos: HelloStats {
-                started: hs,
-                overflow: 0,
-                abandoned: ha,
-            },
-        }
-    }
-
-    /// Every counted skip: malformed or bounded-out DNS, TLS and HTTP, answers past the
-    /// limit, hellos abandoned or not gathered for lack of room.
-    pub fn skips(&self) -> u64 {
-        let sum = |a: &[u64]| a.iter().sum::<u64>();
-        sum(&self.dns_errors)
-            + sum(&self.tls_errors)
-            + sum(&self.http_errors)
-            + self.dns_answers_over_limit
-            + self.hellos.abandoned
-            + self.hellos.overflow
-    }
-
-    /// The non-zero skip counters as `reason=n` pairs (closed set of reasons).
-    pub fn skip_reasons(&self) -> String {
-        let mut out = String::new();
-        let dns = DnsError::ALL.iter().map(|e| e.kind()).zip(self.dns_errors);
-        let tls = TlsError::ALL.iter().map(|e| e.kind()).zip(self.tls_errors);
-        let http = HttpError::ALL
-            .iter()
-            .map(|e| e.kind())
-            .zip(self.http_errors);
-        let more = [
-            ("dns_answers_over_limit", self.dns_answers_over_limit),
-            ("tls_hello_abandoned", self.hellos.abandoned),
-            ("tls_hello_no_room", self.hellos.overflow),
-        ];
-        for (kind, n) in dns.chain(tls).chain(http).chain(more) {
-            if n > 0 {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                let _ = write!(out, "{kind}={n}");
-            }
-        }
-        out
     }
 }
 
@@ -426,259 +268,6 @@ impl Names {
         })
     }
 
-    fn dns(
-        &mut self,
-        set: &impl NameIocs,
-        ts: Nanos,
-        m: &PacketMeta,
-        payload: &[u8],
-    ) -> Option<Found> {
-        let bytes = if m.proto == proto::TCP {
-            match dns::tcp_message(payload) {
-                Ok(b) => b,
-                Err(e) => return self.dns_error(e),
-            }
-        } else {
-            payload
-        };
-        let mut qname = Name::default();
-        let msg = match Message::parse(bytes, &mut qname) {
-            Ok(msg) => msg,
-            Err(e) => return self.dns_error(e),
-        };
-        self.stats.dns_messages += 1;
-        if usize::from(msg.answer_count) > dns::MAX_ANSWERS && msg.is_response {
-            self.stats.dns_answers_over_limit +=
-                u64::from(msg.answer_count) - dns::MAX_ANSWERS as u64;
-        }
-        // The chain: the question name, then every CNAME target reached from a name in it.
-        let mut chain = [Name::default(); MAX_CHAIN];
-        let mut chain_len = 1;
-        chain[0] = qname;
-        let mut ioc = set.host_ioc(qname.as_bytes());
-        let mut owner = Name::default();
-        let mut target = Name::default();
-        if msg.is_response {
-            // CNAMEs may come in any order: a few passes reach a fixed point.
-            for _ in 0..MAX_CHAIN {
-                let before = chain_len;
-                for a in msg.answers() {
-                    let Ok(a) = a else { break };
-                    let Rdata::Cname(at) = a.data else { continue };
-                    if msg.name_at(a.name_at, &mut owner).is_err()
-                        || msg.name_at(at, &mut target).is_err()
-                    {
-                        continue;
-                    }
-                    let in_chain = |n: &Name, chain: &[Name]| chain.iter().any(|c| c == n);
-                    if in_chain(&owner, chain.get(..chain_len).unwrap_or(&[]))
-                        && !in_chain(&target, chain.get(..chain_len).unwrap_or(&[]))
-                    {
-                        if let Some(slot) = chain.get_mut(chain_len) {
-                            *slot = target;
-                            chain_len += 1;
-                            if ioc.is_none() {
-                                ioc = set.host_ioc(target.as_bytes());
-                            }
-                        }
-                    }
-                }
-                if chain_len == before {
-                    break;
-                }
-            }
-        }
-        let ioc = ioc?;
-        let host: Arc<str> = Arc::from(String::from_utf8_lossy(qname.as_bytes()));
-        let mut answers = String::new();
-        let mut ttl = None;
-        let mut bound = 0;
-        let mut bound_addrs = [std::net::IpAddr::from([0u8; 4]); MAX_ADDRS_PER_ANSWER];
-        if msg.is_response {
-            for a in msg.answers() {
-                let Ok(a) = a else {
-                    if let Err(e) = a {
-                        self.dns_error(e);
-                    }
-                    break;
-                };
-                let Rdata::Addr(addr) = a.data else { continue };
-                if msg.name_at(a.name_at, &mut owner).is_err()
-                    || !chain.get(..chain_len).unwrap_or(&[]).contains(&owner)
-                {
-                    continue;
-                }
-                let seen = bound_addrs.get(..bound).unwrap_or(&[]);
-                if seen.contains(&addr) {
-                    continue;
-                }
-                let Some(slot) = bound_addrs.get_mut(bound) else {
-                    self.bindings.stats.answer_overflow += 1;
-                    continue;
-                };
-                *slot = addr;
-                bound += 1;
-                self.bindings.insert(addr, &ioc, &host, ts, a.ttl);
-                if let Some(peers) = &self.peers {
-                    self.bindings.stats.overflow += peers.announce(&Announce {
-                        addr,
-                        ioc: Arc::clone(&ioc),
-                        name: Arc::clone(&host),
-                        answered: ts,
-                        ttl: a.ttl,
-                    });
-                }
-                if !answers.is_empty() {
-                    answers.push(',');
-                }
-                let _ = write!(answers, "{addr}");
-                ttl = Some(ttl.map_or(a.ttl, |t: u32| t.min(a.ttl)));
-            }
-        }
-        // The client is the query's sender: the response goes to it.
-        let server_is_dst = !msg.is_response;
-        Some(Found {
-            ioc,
-            name: Arc::new(NameMatch {
-                via: NameVia::Lookup,
-                host,
-                url: None,
-                answers: msg.is_response.then(|| Arc::from(answers)),
-                ttl,
-                answered: msg.is_response.then_some(ts),
-            }),
-            server_is_dst,
-        })
-    }
-
-    fn dns_error(&mut self, e: DnsError) -> Option<Found> {
-        if let Some(c) = self.stats.dns_errors.get_mut(e.index()) {
-            *c += 1;
-        }
-        None
-    }
-
-    fn tcp(
-        &mut self,
-        set: &impl NameIocs,
-        ts: Nanos,
-        m: &PacketMeta,
-        p: payload::Payload<'_>,
-    ) -> Option<Found> {
-        let key = FlowKey::of(m, m.sport, m.dport).0;
-        if !self.hellos.is_empty() {
-            match self.hellos.extend(&key, p.seq, p.bytes, ts) {
-                Step::Unknown => {}
-                Step::Ignored | Step::Abandoned => return None,
-                Step::Bytes(stream) => {
-                    let mut out = [0u8; 255];
-                    let r = tls::sni(stream, &mut out);
-                    if r == Err(TlsError::Incomplete) {
-                        return None; // Still gathering: not a skip.
-                    }
-                    self.hellos.finish(&key);
-                    return self.sni_result(set, r);
-                }
-            }
-        }
-        if tls::starts_hello(p.bytes) {
-            let mut out = [0u8; 255];
-            let r = tls::sni(p.bytes, &mut out);
-            if r == Err(TlsError::Incomplete) {
-                self.hellos.start(key, p.seq, p.bytes, ts);
-                return None;
-            }
-            return self.sni_result(set, r);
-        }
-        if http::starts_request(p.bytes) {
-            return self.http(set, p.bytes);
-        }
-        None
-    }
-
-    fn sni_result(
-        &mut self,
-        set: &impl NameIocs,
-        r: Result<Option<&[u8]>, TlsError>,
-    ) -> Option<Found> {
-        let name = match r {
-            Ok(Some(n)) => n,
-            Ok(None) => {
-                self.stats.tls_hellos += 1;
-                return None;
-            }
-            Err(e) => {
-                if let Some(c) = self.stats.tls_errors.get_mut(e.index()) {
-                    *c += 1;
-                }
-                return None;
-            }
-        };
-        self.stats.tls_hellos += 1;
-        let mut host = [0u8; 255];
-        let host = normalise(name, &mut host);
-        let ioc = set.host_ioc(host)?;
-        Some(Found {
-            ioc,
-            name: Arc::new(NameMatch {
-                via: NameVia::Sni,
-                host: Arc::from(String::from_utf8_lossy(host)),
-                url: None,
-                answers: None,
-                ttl: None,
-                answered: None,
-            }),
-            server_is_dst: true,
-        })
-    }
-
-    fn http(&mut self, set: &impl NameIocs, payload: &[u8]) -> Option<Found> {
-        let req = match http::request(payload) {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(c) = self.stats.http_errors.get_mut(e.index()) {
-                    *c += 1;
-                }
-                return None;
-            }
-        };
-        self.stats.http_requests += 1;
-        let raw_host = req.host?;
-        let mut buf = [0u8; 255];
-        let host = normalise(raw_host, &mut buf);
-        let authority = req.authority.unwrap_or(raw_host);
-        let authority = authority
-            .iter()
-            .rposition(|&b| b == b'@')
-            .and_then(|at| authority.get(at + 1..))
-            .unwrap_or(authority);
-        let ioc = set
-            .url_ioc(authority, req.path)
-            .or_else(|| set.host_ioc(host))?;
-        let mut url = String::from("http://");
-        url.push_str(&String::from_utf8_lossy(authority).to_ascii_lowercase());
-        url.push_str(&String::from_utf8_lossy(req.path));
-        if url.len() > MAX_URL {
-            let mut cut = MAX_URL;
-            while !url.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            url.truncate(cut);
-        }
-        Some(Found {
-            ioc,
-            name: Arc::new(NameMatch {
-                via: NameVia::Http,
-                host: Arc::from(String::from_utf8_lossy(host)),
-                url: Some(Arc::from(url)),
-                answers: None,
-                ttl: None,
-                answered: None,
-            }),
-            server_is_dst: true,
-        })
-    }
-
     /// Attach the packet's name match to its flow (which matched nothing yet). True when it
     /// did: the worker then holds the alert like any new match.
     pub fn attach(&mut self, flow: &mut Flow, from_lo: bool) -> bool {
@@ -727,16 +316,6 @@ pub fn awaits_answer(flow: &Flow) -> bool {
             .name
             .as_ref()
             .is_some_and(|n| n.via == NameVia::Lookup && n.answered.is_none())
-}
-
-/// Lower-case, trailing dot dropped: how name IOCs are kept.
-fn normalise<'o>(name: &[u8], out: &'o mut [u8; 255]) -> &'o [u8] {
-    let name = name.strip_suffix(b".").unwrap_or(name);
-    let n = name.len().min(out.len());
-    for (o, b) in out.iter_mut().zip(name.iter().take(n)) {
-        *o = b.to_ascii_lowercase();
-    }
-    out.get(..n).unwrap_or(&[])
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use c2tap_pcapgen::wire;
 
 use super::*;
 use crate::decode::dns::build as dnsb;
-use crate::decode::dns::{TYPE_A, TYPE_AAAA, TYPE_CNAME};
+use crate::decode::dns::{DnsError, TYPE_A, TYPE_AAAA, TYPE_CNAME};
+use crate::decode::http::HttpError;
 use crate::decode::tls::build as tlsb;
 use crate::decode::{decode, LinkType};
 
