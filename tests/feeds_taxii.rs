@@ -28,6 +28,12 @@ const NOW: u64 = 1_778_457_600;
 
 /// A venv with medallion, made once per target dir (scripts/deps.sh installs python3-venv).
 fn medallion_python() -> PathBuf {
+    // The tests of this file run in parallel: one makes the venv while the others wait, or a
+    // second `python3 -m venv` on a fresh machine races the first and fails.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("medallion-venv");
     let python = venv.join("bin/python");
     let has = |python: &Path| {
