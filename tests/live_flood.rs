@@ -33,8 +33,8 @@ const MAX_FLOWS: u64 = 10_000;
 /// Capture buffer, the same for both (c2tap's `buffer_size`, tcpdump's `-B` in KiB).
 const BUFFER_KIB: u64 = 4096;
 
-/// Under CI a missing tool fails the test; elsewhere the test says why it did nothing.
-fn have(tool: &str) -> bool {
+/// A missing tool fails the test with the reason (it never passes by doing nothing).
+fn need(tool: &str) {
     let found = Command::new(tool)
         .arg("--version")
         .stdout(Stdio::null())
@@ -42,7 +42,6 @@ fn have(tool: &str) -> bool {
         .status()
         .is_ok();
     require::require(found, &format!("{tool} (scripts/deps.sh installs it)"));
-    found
 }
 
 /// tcpdump on the sensor's interface, writing nowhere; its drop count comes at exit.
@@ -107,9 +106,8 @@ impl Drop for Tcpdump {
 
 #[test]
 fn a_live_matched_flood_drops_no_more_than_tcpdump_and_hides_nothing() {
-    if !have("tcpreplay") || !have("tcpdump") {
-        return;
-    }
+    need("tcpreplay");
+    need("tcpdump");
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("flood.pcap");
     let spec = FloodSpec {

@@ -70,6 +70,38 @@ pub fn write_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummar
     } else {
         spec.flows.min(spec.packets)
     };
+    write_flows(out, spec, flows, |i, flow, nth, ioc| {
+        let (client, sport) = client_of(flow);
+        let (server, dport) = match ioc {
+            Some(k) => C2_ENDPOINTS[(k % 2) as usize],
+            None => benign_server(flow),
+        };
+        let size = match spec.shape {
+            Shape::Imix => IMIX[(i % 12) as usize],
+            Shape::Small | Shape::SynFlood | Shape::Dns | Shape::Tls => 64,
+        };
+        if nth == 0 {
+            return packet(client, server, sport, dport, F::SYN, 0x1000, 0, 64);
+        }
+        let step = nth as u32 * 1460;
+        let (src, dst, sp, dp, seq, ack) = if nth % 2 == 1 {
+            (server, client, dport, sport, 0x9000 + step, 0x1001)
+        } else {
+            (client, server, sport, dport, 0x1001 + step, 0x9000)
+        };
+        packet(src, dst, sp, dp, F::ACK | F::PSH, seq, ack, size)
+    })
+}
+
+/// The loop every benchmark shape shares: `spec.packets` frames round-robin over `flows`
+/// flows, `spec.ioc_flows` of them spread evenly and marked IOC flows. `frame(i, flow, nth,
+/// ioc)` makes packet `i`, the `nth` of `flow`; `ioc` is the IOC flow's index among them.
+pub(crate) fn write_flows<W: Write>(
+    out: W,
+    spec: &BenchSpec,
+    flows: u64,
+    mut frame: impl FnMut(u64, u64, u64, Option<u64>) -> Vec<u8>,
+) -> io::Result<BenchSummary> {
     if flows == 0 || spec.ioc_flows > flows {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -88,30 +120,10 @@ pub fn write_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummar
     for i in 0..spec.packets {
         let flow = i % flows;
         let nth = i / flows;
-        let is_ioc = flow % stride == 0 && flow / stride < spec.ioc_flows;
-        let (client, sport) = client_of(flow);
-        let (server, dport) = if is_ioc {
-            C2_ENDPOINTS[(flow / stride % 2) as usize]
-        } else {
-            benign_server(flow)
-        };
-        let size = match spec.shape {
-            Shape::Imix => IMIX[(i % 12) as usize],
-            Shape::Small | Shape::SynFlood | Shape::Dns | Shape::Tls => 64,
-        };
-        let frame = if nth == 0 {
-            packet(client, server, sport, dport, F::SYN, 0x1000, 0, 64)
-        } else {
-            let step = nth as u32 * 1460;
-            let (src, dst, sp, dp, seq, ack) = if nth % 2 == 1 {
-                (server, client, dport, sport, 0x9000 + step, 0x1001)
-            } else {
-                (client, server, sport, dport, 0x1001 + step, 0x9000)
-            };
-            packet(src, dst, sp, dp, F::ACK | F::PSH, seq, ack, size)
-        };
-        bytes += frame.len() as u64;
-        w.write(T0_NS + i * 1_000, &frame, None)?;
+        let ioc = (flow % stride == 0 && flow / stride < spec.ioc_flows).then_some(flow / stride);
+        let f = frame(i, flow, nth, ioc);
+        bytes += f.len() as u64;
+        w.write(T0_NS + i * 1_000, &f, None)?;
     }
     w.into_inner().flush()?;
     Ok(BenchSummary {

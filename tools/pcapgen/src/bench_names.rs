@@ -6,10 +6,9 @@
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::bench::{BenchSpec, BenchSummary, Shape};
-use crate::traffic::{link, Encap, T0_NS};
+use crate::bench::{write_flows, BenchSpec, BenchSummary, Shape};
+use crate::traffic::Encap;
 use crate::wire::{self, tcp_flags as F, TcpHeader};
-use crate::writer::{PcapFormat, PcapWriter};
 
 /// The IOC name the benchmark's IOC flows look up or name in their SNI.
 pub const NAME_IOC: &str = "rmc-c2.duckdns.org";
@@ -17,39 +16,18 @@ const RESOLVER: [u8; 4] = [192, 0, 2, 53];
 
 pub fn write_names_bench<W: Write>(out: W, spec: &BenchSpec) -> io::Result<BenchSummary> {
     let flows = spec.flows.min(spec.packets);
-    if flows == 0 || spec.ioc_flows > flows || flows > 1 << 24 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "need 1 <= flows <= 16,777,216 and ioc-flows <= flows (and <= packets)",
-        ));
-    }
-    let stride = flows.checked_div(spec.ioc_flows).unwrap_or(u64::MAX);
-    let mut w = PcapWriter::new(out, PcapFormat::new(link::ETHERNET))?;
-    let mut bytes = 0;
-    for i in 0..spec.packets {
-        let flow = i % flows;
-        let nth = i / flows;
-        let is_ioc = flow % stride == 0 && flow / stride < spec.ioc_flows;
-        let name = if is_ioc {
+    write_flows(out, spec, flows, |_, flow, nth, ioc| {
+        let name = if ioc.is_some() {
             NAME_IOC.to_string()
         } else {
             format!("host{flow}.example.com")
         };
         let client = 0x0a01_0000u32.wrapping_add(flow as u32).to_be_bytes();
         let sport = 10_000 + (flow % 50_000) as u16;
-        let frame = match spec.shape {
+        match spec.shape {
             Shape::Dns => dns_packet(client, sport, flow as u16, &name, nth % 2 == 1),
             _ => tls_packet(client, sport, flow, nth, &name),
-        };
-        bytes += frame.len() as u64;
-        w.write(T0_NS + i * 1_000, &frame, None)?;
-    }
-    w.into_inner().flush()?;
-    Ok(BenchSummary {
-        packets: spec.packets,
-        flows,
-        ioc_flows: spec.ioc_flows,
-        bytes,
+        }
     })
 }
 
