@@ -334,6 +334,50 @@ fn https_export_conditional_gzip_oversized_and_shrink() {
     let report = f.fetch(0, NOW + 14_400).unwrap();
     assert_eq!(failure(&report), Reason::NotAFeed, "{report:?}");
     assert_eq!(values(&f), full);
+    // The same smaller set again and again, over more than an interval (1h): the feed really
+    // shrank, and the third agreeing fetch replaces the set (a different count would restart).
+    t.stub
+        .answer(|_| Reply::ok("text/plain", "138.9.223.13:8015\n"));
+    let report = f.fetch(0, NOW + 14_500).unwrap();
+    assert_eq!(failure(&report), Reason::Shrink, "{report:?}");
+    assert_eq!(values(&f), full);
+    let report = f.fetch(0, NOW + 14_800).unwrap();
+    assert_eq!(report.outcome, Ok(true), "{report:?}");
+    assert_eq!(report.confirmed_shrink, Some(full.len()));
+    assert_eq!(values(&f), ["138.9.223.13:8015"]);
+}
+
+#[test]
+fn a_shrink_is_accepted_only_after_agreeing_fetches_over_an_interval() {
+    let t = setup();
+    t.stub
+        .answer(|_| Reply::ok("text/plain", fixture("threatfox-recent.csv")));
+    let mut f = t.fetcher(EXPORT);
+    assert_eq!(f.fetch(0, NOW).unwrap().outcome, Ok(true));
+    let full = values(&f);
+    t.stub
+        .answer(|_| Reply::ok("text/plain", "138.9.223.13:8015\n"));
+    // Three in a row within minutes: still refused (a deploy gone wrong looks like this).
+    for at in [60, 360, 660] {
+        let report = f.fetch(0, NOW + at).unwrap();
+        assert_eq!(failure(&report), Reason::Shrink, "{report:?}");
+    }
+    // The full set once more (the publisher recovered) ends the streak: it restarts.
+    t.stub
+        .answer(|_| Reply::ok("text/plain", fixture("threatfox-recent.csv")));
+    assert_eq!(f.fetch(0, NOW + 3_000).unwrap().outcome, Ok(true));
+    t.stub
+        .answer(|_| Reply::ok("text/plain", "138.9.223.13:8015\n"));
+    for at in [3_700, 4_000] {
+        let report = f.fetch(0, NOW + at).unwrap();
+        assert_eq!(failure(&report), Reason::Shrink, "{report:?}");
+    }
+    assert_eq!(values(&f), full);
+    // Its third, an interval after its first: accepted.
+    let report = f.fetch(0, NOW + 3_700 + 3_600).unwrap();
+    assert_eq!(report.outcome, Ok(true), "{report:?}");
+    assert_eq!(report.confirmed_shrink, Some(full.len()));
+    assert_eq!(values(&f), ["138.9.223.13:8015"]);
 }
 
 #[test]

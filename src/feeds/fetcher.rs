@@ -56,6 +56,28 @@ pub struct Report {
     pub requests: u32,
     /// `Ok(true)`: a new set; `Ok(false)`: unchanged (304, nothing new); `Err`: kept the old.
     pub outcome: Result<bool, (Reason, String)>,
+    /// The new set is a shrink beyond `max_shrink` that enough fetches confirmed: the size of
+    /// the set it replaced (logged at warn level).
+    pub confirmed_shrink: Option<usize>,
+}
+
+/// Fetches in a row, spanning at least one interval, that must return the same smaller set
+/// before a shrink beyond `max_shrink` is accepted: one odd reply is a publisher's accident,
+/// the same answer for an interval is the feed (IOCs retired in bulk).
+pub const SHRINK_CONFIRMATIONS: u32 = 3;
+
+impl Report {
+    /// What reading the cached copy at start did (no request made).
+    fn from_cache(name: String, outcome: Result<bool, (Reason, String)>) -> Report {
+        Report {
+            name,
+            http_status: None,
+            bytes: 0,
+            requests: 0,
+            outcome,
+            confirmed_shrink: None,
+        }
+    }
 }
 
 struct Slot {
@@ -63,6 +85,17 @@ struct Slot {
     good: Option<(Cached, Arc<Loaded>)>,
     status: SourceStatus,
     next_due: u64,
+    /// A refused shrink: its IOC count, when it was first seen, and how many fetches in a
+    /// row returned that count.
+    shrink: Option<Shrink>,
+    confirmed_shrink: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Shrink {
+    iocs: usize,
+    since: u64,
+    times: u32,
 }
 
 /// The sources and their sets. Owned by one thread (the fetch thread, or `c2tap feeds`).
@@ -100,6 +133,8 @@ impl Fetcher {
                     from_cache: false,
                 },
                 next_due: 0,
+                shrink: None,
+                confirmed_shrink: None,
             })
             .collect();
         Fetcher {
@@ -132,13 +167,10 @@ impl Fetcher {
                 Ok(None) => continue,
                 Err(e) => {
                     slot.status.last_error = Some((Reason::Cache, e.to_string()));
-                    reports.push(Report {
+                    reports.push(Report::from_cache(
                         name,
-                        http_status: None,
-                        bytes: 0,
-                        requests: 0,
-                        outcome: Err((Reason::Cache, e.to_string())),
-                    });
+                        Err((Reason::Cache, e.to_string())),
+                    ));
                     continue;
                 }
             };
@@ -157,24 +189,12 @@ impl Fetcher {
                         .success_at
                         .saturating_add(slot.source.interval.as_secs());
                     slot.set_good(cached, loaded);
-                    reports.push(Report {
-                        name,
-                        http_status: None,
-                        bytes: 0,
-                        requests: 0,
-                        outcome: Ok(true),
-                    });
+                    reports.push(Report::from_cache(name, Ok(true)));
                 }
                 Err((_, why)) => {
                     let why = format!("the cached copy does not load: {why}");
                     slot.status.last_error = Some((Reason::Cache, why.clone()));
-                    reports.push(Report {
-                        name,
-                        http_status: None,
-                        bytes: 0,
-                        requests: 0,
-                        outcome: Err((Reason::Cache, why)),
-                    });
+                    reports.push(Report::from_cache(name, Err((Reason::Cache, why))));
                 }
             }
         }
@@ -192,6 +212,7 @@ impl Fetcher {
         let result = source::fetch(&slot.source, prev, now, &mut counters)
             .map_err(|e| (e.reason, e.detail))
             .and_then(|fetched| slot.apply(fetched, &dirs, &filters, now, write_cache));
+        let confirmed_shrink = slot.confirmed_shrink.take().filter(|_| result.is_ok());
         slot.status.last_attempt = Some(now);
         slot.status.http_status = counters.status;
         slot.status.bytes = counters.bytes;
@@ -227,6 +248,7 @@ impl Fetcher {
             bytes: counters.bytes,
             requests: counters.requests,
             outcome: result,
+            confirmed_shrink,
         })
     }
 
@@ -281,6 +303,7 @@ impl Slot {
                 let Some((cached, _)) = self.good.as_mut() else {
                     return Err((Reason::Empty, "nothing new and no earlier set".into()));
                 };
+                self.shrink = None;
                 cached.meta.success_at = now;
                 if write_cache {
                     cache::write(dir, &self.source.name, cached)
@@ -296,16 +319,35 @@ impl Slot {
         let keep = 1000 - u64::from(self.source.max_shrink_permille.min(999));
         let permille = u64::from(self.source.max_shrink_permille);
         if permille > 0 && (after as u64) * 1000 < (before as u64) * keep {
-            return Err((
-                Reason::Shrink,
-                format!(
-                    "{after} IOCs where the last good set had {before} (more than max_shrink = \
-                     {:.3} fewer{}); refused",
-                    permille as f64 / 1000.0,
-                    if full { "" } else { " after the merge" }
-                ),
-            ));
+            let shrink = match self.shrink {
+                Some(s) if s.iocs == after => Shrink {
+                    times: s.times + 1,
+                    ..s
+                },
+                _ => Shrink {
+                    iocs: after,
+                    since: now,
+                    times: 1,
+                },
+            };
+            let interval = self.source.interval.as_secs();
+            if shrink.times < SHRINK_CONFIRMATIONS || now < shrink.since.saturating_add(interval) {
+                self.shrink = Some(shrink);
+                return Err((
+                    Reason::Shrink,
+                    format!(
+                        "{after} IOCs where the last good set had {before} (more than max_shrink \
+                         = {:.3} fewer{}); refused ({} of {SHRINK_CONFIRMATIONS} fetches in a \
+                         row over at least an interval accept it)",
+                        permille as f64 / 1000.0,
+                        if full { "" } else { " after the merge" },
+                        shrink.times,
+                    ),
+                ));
+            }
+            self.confirmed_shrink = Some(before);
         }
+        self.shrink = None;
         meta.success_at = now;
         meta.iocs = after as u64;
         let cached = Cached { meta, body };

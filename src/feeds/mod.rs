@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::ioc::{Endpoint, IocSetBuilder, LoadStats, Loaded};
 
 pub use cache::{prepare_dir, read_attempt, Attempt, CacheError};
-pub use fetcher::{Fetcher, Report, SourceStatus};
+pub use fetcher::{Fetcher, Report, SourceStatus, SHRINK_CONFIRMATIONS};
 pub use files::{load_feeds, IocSettings};
 pub use settings::{
     validate, ByteCount, FetchSettings, Kind, RawSource, Source, TaxiiAuth, Units,

@@ -138,6 +138,14 @@ fn log_report(metrics: &Metrics, report: &Report, status: &SourceStatus) {
     metrics.feed_status(status, failed);
     let now = crate::time::wall_secs();
     match &report.outcome {
+        Ok(true) if report.confirmed_shrink.is_some() => tracing::warn!(
+            source = %report.name,
+            before = report.confirmed_shrink.unwrap_or(0),
+            iocs = status.iocs,
+            "fetched feed: a shrink beyond max_shrink, confirmed by {} fetches in a row, \
+             replaces the set",
+            crate::feeds::SHRINK_CONFIRMATIONS
+        ),
         Ok(true) => tracing::info!(
             source = %report.name,
             http_status = report.http_status,
