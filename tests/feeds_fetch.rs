@@ -574,3 +574,58 @@ fn a_taxii_server_that_never_stops_paging_is_cut_off() {
     );
     assert!(f.sets().is_empty());
 }
+
+/// TAXII servers behind an API gateway take a key in a header of their choosing instead of
+/// Basic auth (medallion, the reference server the other TAXII tests run, knows only Basic):
+/// every request carries it, none carries `Authorization`, and a wrong key is an `auth`
+/// failure.
+#[test]
+fn a_taxii_api_key_goes_in_its_header_on_every_request() {
+    let t = setup();
+    std::fs::write(t.dir.path().join("taxii.key"), "s3cret\n").unwrap();
+    let port = t.stub.port;
+    let want = std::sync::Arc::new(std::sync::Mutex::new("s3cret".to_string()));
+    let key = std::sync::Arc::clone(&want);
+    t.stub.answer(move |seen| {
+        if seen.header("x-api-key") != Some(key.lock().unwrap().as_str()) {
+            return Reply::status(401);
+        }
+        let body = match seen.path.as_str() {
+            "/taxii2/" => {
+                serde_json::json!({ "api_roots": [format!("https://127.0.0.1:{port}/api1/")] })
+            }
+            "/api1/collections/" => {
+                serde_json::json!({ "collections": [{ "id": "c1", "can_read": true }] })
+            }
+            _ => serde_json::json!({ "more": false, "objects": [{
+                "type": "indicator", "spec_version": "2.1",
+                "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                "created": "2026-05-09T00:00:00.000Z", "modified": "2026-05-09T00:00:00.000Z",
+                "pattern": "[network-traffic:dst_ref.value = '138.9.223.13' AND network-traffic:dst_port = 8015]",
+                "pattern_type": "stix", "valid_from": "2026-05-09T00:00:00Z",
+                "labels": ["Remcos"]
+            }] }),
+        };
+        Reply::ok("application/taxii+json;version=2.1", body.to_string())
+    });
+    let sources = format!(
+        "[[iocs.source]]\nname = \"gw\"\nkind = \"taxii21\"\nurl = \"URL/taxii2/\"\n\
+         collection = \"c1\"\nca_file = \"CA\"\napi_key_header = \"X-Api-Key\"\n\
+         api_key_file = \"{}\"\n",
+        t.dir.path().join("taxii.key").display()
+    );
+    let mut f = t.fetcher(&sources);
+    let report = f.fetch(0, NOW).unwrap();
+    assert_eq!(report.outcome, Ok(true), "{report:?}");
+    assert_eq!(values(&f), ["138.9.223.13:8015"]);
+    let seen = t.stub.take_seen();
+    assert_eq!(seen.len(), 3, "discovery, collections, objects");
+    for s in &seen {
+        assert_eq!(s.header("x-api-key"), Some("s3cret"), "{}", s.path);
+        assert_eq!(s.header("authorization"), None, "{}", s.path);
+    }
+    *want.lock().unwrap() = "rotated".to_string();
+    let report = f.fetch(0, NOW + 3600).unwrap();
+    assert_eq!(failure(&report), Reason::Auth, "{report:?}");
+    assert_eq!(values(&f), ["138.9.223.13:8015"]);
+}
