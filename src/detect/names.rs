@@ -5,7 +5,7 @@
 //! keeps only the decoded facts), and costs nothing unless the loaded set has names:
 //! - DNS is parsed only on port 53 (UDP, and TCP with its length prefix);
 //! - TLS and HTTP only on a TCP segment that starts like a ClientHello or a request line (a
-//!   young flow's first client payload), or continues a hello being gathered ([`hello`]);
+//!   young flow's first client payload), or continues one being gathered ([`gather`]);
 //! - the binding table ([`bindings`]) is probed only while it holds an address.
 //!
 //! A match leaves a [`Found`] for the packet's own flow; the worker attaches it when it
@@ -15,7 +15,7 @@
 
 pub mod bindings;
 mod dns_path;
-pub mod hello;
+pub mod gather;
 pub mod payload;
 mod payload_path;
 pub mod shared;
@@ -29,7 +29,7 @@ use crate::ioc::{Ioc, IocSet, MatchKind};
 use crate::time::{Nanos, NANOS_PER_SEC};
 
 use bindings::Bindings;
-use hello::Hellos;
+use gather::Gather;
 use shared::{Peers, DRAIN};
 
 pub use stats::{NameStats, NAME_EVENTS};
@@ -79,7 +79,8 @@ pub struct Found {
 #[derive(Default)]
 pub struct Names {
     bindings: Bindings,
-    hellos: Hellos,
+    /// First client payloads (TLS hellos, HTTP request heads) being gathered ([`gather`]).
+    hellos: Gather,
     current: Option<Found>,
     stats: NameStats,
     next_sweep: Nanos,
@@ -96,7 +97,7 @@ impl Names {
     pub fn stats(&self) -> NameStats {
         NameStats {
             bindings: self.bindings.stats,
-            hellos: self.hellos.stats,
+            gather: self.hellos.stats,
             ..self.stats
         }
     }
