@@ -16,8 +16,10 @@
 pub mod bindings;
 mod dns_path;
 pub mod gather;
+mod late;
 pub mod payload;
 mod payload_path;
+pub mod recent;
 pub mod shared;
 mod stats;
 
@@ -86,6 +88,10 @@ pub struct Names {
     next_sweep: Nanos,
     /// The other workers of the interface, when there are any ([`shared`]).
     peers: Option<Peers>,
+    /// The flows this worker created last, while it shares bindings ([`recent`]).
+    recent: recent::Recent,
+    /// The oldest answer among peer bindings taken since the recent flows were last scanned.
+    late_since: Option<Nanos>,
 }
 
 impl Names {
@@ -221,7 +227,9 @@ impl Names {
     }
 
     /// Take the bindings peers made (at most [`DRAIN`] per packet). A name the current set no
-    /// longer lists is not bound; a newer local binding of the address is kept.
+    /// longer lists is not bound; a newer local binding of the address is kept. Flows this
+    /// worker created before a binding arrived are matched by the worker afterwards
+    /// ([`Names::take_late`]).
     #[cold]
     #[inline(never)]
     fn receive(&mut self, set: &impl NameIocs) {
@@ -238,6 +246,9 @@ impl Names {
             if let Some(ioc) = set.host_ioc(a.name.as_bytes()) {
                 self.bindings
                     .insert(a.addr, &ioc, &a.name, a.answered, a.ttl);
+                // Even with no flow remembered yet: the worker's lookahead may hold the
+                // frame that creates one.
+                self.late_since = Some(self.late_since.map_or(a.answered, |t| t.min(a.answered)));
             }
         }
     }

@@ -32,7 +32,7 @@ pub struct NameStats {
 
 /// Counter labels of [`NameStats::events`], a closed set (the `event` label of
 /// `c2tap_name_path_total`).
-pub const NAME_EVENTS: [&str; 29] = [
+pub const NAME_EVENTS: [&str; 30] = [
     "dns_message",
     "dns_truncated",
     "dns_bad_label",
@@ -58,6 +58,7 @@ pub const NAME_EVENTS: [&str; 29] = [
     "binding_expired",
     "binding_overflow",
     "binding_answer_overflow",
+    "binding_late",
     "hello_gathered",
     "hello_abandoned",
     "http_gathered",
@@ -103,6 +104,7 @@ impl NameStats {
             b.expired,
             b.overflow,
             b.answer_overflow,
+            b.late,
             g_hs,
             g_ha + g_ho,
             g_rs,
@@ -110,10 +112,10 @@ impl NameStats {
         ]
     }
 
-    /// The inverse of [`NameStats::events`] (binding table size and gathering overflow, not
-    /// apart in the events, are left at zero).
+    /// The inverse of [`NameStats::events`] (binding table size, late scans and gathering
+    /// overflow, not apart in the events, are left at zero).
     pub fn from_events(e: [u64; NAME_EVENTS.len()]) -> NameStats {
-        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, hs, ha, rs, ra] =
+        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, blate, hs, ha, rs, ra] =
             e;
         NameStats {
             dns_messages: dm,
@@ -129,7 +131,8 @@ impl NameStats {
                 expired: be,
                 overflow: bo,
                 answer_overflow: ba,
-                len: 0,
+                late: blate,
+                ..BindingStats::default()
             },
             gather: GatherStats {
                 started: [hs, rs],
