@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use crate::flow::FlowKey;
 use crate::time::Nanos;
 
-/// Flows remembered per worker (about 80 bytes each).
+/// Flows remembered per worker (at most 128 bytes each: 128 KiB per worker).
 pub const RECENT: usize = 1024;
 
 /// A flow as it was created.
@@ -123,5 +123,6 @@ mod tests {
         assert_eq!(r.newest(0).map(|e| e.id), Some(top));
         assert_eq!(r.newest(RECENT - 1).map(|e| e.id), Some(10));
         assert_eq!(r.newest(RECENT), None);
+        assert!(std::mem::size_of::<Entry>() <= 128);
     }
 }
