@@ -280,6 +280,7 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000)) {
             let _ = request(&bytes);
+            let _ = request_or_more(&bytes);
             let _ = starts_request(&bytes);
             let mut req = b"GET ".to_vec();
             req.extend(&bytes);

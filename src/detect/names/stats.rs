@@ -16,7 +16,7 @@ use super::gather::GatherStats;
 pub struct NameStats {
     pub dns_messages: u64,
     pub dns_errors: [u64; DnsError::ALL.len()],
-    /// Answers past [`dns::MAX_ANSWERS`] in one message, not read.
+    /// Answers past [`dns::MAX_ANSWERS`](crate::decode::dns::MAX_ANSWERS) in one message, not read.
     pub dns_answers_over_limit: u64,
     pub tls_hellos: u64,
     pub tls_errors: [u64; TlsError::ALL.len()],
