@@ -49,6 +49,9 @@ impl<S: RecordSink> Worker<S> {
                 break;
             }
             visited += 1;
+            if !self.names.binds(&e) {
+                continue;
+            }
             let Some(flow) = self.table.get_mut(&e.key) else {
                 continue;
             };

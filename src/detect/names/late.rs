@@ -48,6 +48,13 @@ impl Names {
         self.bindings.stats.late_visited += n as u64;
     }
 
+    /// True when an address of `e`'s first packet was bound when that packet was seen (the
+    /// cheap test before its flow is looked up).
+    #[inline]
+    pub fn binds(&self, e: &Entry) -> bool {
+        self.bindings.get(e.dst, e.first).is_some() || self.bindings.get(e.src, e.first).is_some()
+    }
+
     /// Match `flow` (remembered as `e`, unmatched) if an address of its first packet was bound
     /// when that packet was seen: the 1011 it would have had, had the binding been there.
     pub fn attach_late(&mut self, flow: &mut Flow, e: &Entry) -> bool {
