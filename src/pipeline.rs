@@ -13,6 +13,7 @@ use crate::time::{Nanos, NANOS_PER_SEC};
 mod claims;
 mod emitter;
 mod fragments;
+mod late;
 mod lookahead;
 pub mod stats;
 mod timers;

@@ -165,6 +165,17 @@ fn start_servers(lab: &Lab, dir: &Path) -> Servers {
     servers
 }
 
+/// An HTTP client that sends its request in three writes, 300 ms apart, with Nagle off (so
+/// each write is a segment), and prints the status line. Arguments: address, port.
+const SPLIT_CLIENT: &str = "import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for part in [b'GET /split.php HT', b'TP/1.1\\r\\nHost: rmc-c2.duckdns.org:8080\\r\\n', b'\\r\\n']:
+    s.sendall(part)
+    time.sleep(0.3)
+print(s.recv(100).decode(errors='replace').splitlines()[0])
+";
+
 /// The record fields compared: signature, act, client address (ports are ephemeral), server,
 /// host, URL, DNS answers, TTL.
 type Rec = (u64, String, String, String, String, String, String, String);
@@ -311,6 +322,16 @@ fn real_resolver_and_clients_give_exactly_the_name_records() {
         .arg(format!("rmc-c2.duckdns.org:8080:{WEB}"))
         .arg("http://rmc-c2.duckdns.org:8080/panel/gate.php");
     run(http);
+    // A client that writes its request in three parts (curl cannot): the request line cut
+    // mid-version, then `Host`, then the blank line, each its own segment (TCP_NODELAY and a
+    // pause between writes).
+    let mut split = in_ns(&lab.sender, "python3");
+    split.args(["-c", SPLIT_CLIENT, WEB, "8080"]);
+    let reply = run(split);
+    assert!(
+        String::from_utf8_lossy(&reply.stdout).starts_with("HTTP/1."),
+        "{reply:?}"
+    );
 
     let (records, alerts) = stop(sensor);
     let dns = format!("{RESOLVER}:53");
@@ -350,6 +371,15 @@ fn real_resolver_and_clients_give_exactly_the_name_records() {
             &format!("{WEB}:8080"),
             "rmc-c2.duckdns.org",
             "http://rmc-c2.duckdns.org:8080/panel/gate.php",
+            "",
+            "",
+        ),
+        want(
+            1013,
+            "established",
+            &format!("{WEB}:8080"),
+            "rmc-c2.duckdns.org",
+            "http://rmc-c2.duckdns.org:8080/split.php",
             "",
             "",
         ),

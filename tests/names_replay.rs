@@ -286,6 +286,25 @@ fn http_host_and_url_iocs_are_1013_with_the_url() {
 }
 
 #[test]
+fn an_http_request_split_over_three_segments_is_1013() {
+    let recs = records("names-http-split.pcap");
+    assert_eq!(
+        alerts(&recs),
+        vec![want(
+            1013,
+            "established",
+            "10.1.9.55:49955",
+            "203.0.113.65:80",
+            "rmc-c2.duckdns.org",
+            Some("http://rmc-c2.duckdns.org/gate.php?id=9"),
+            None,
+            None
+        )]
+    );
+    summaries_match(&recs);
+}
+
+#[test]
 fn alerts_only_mode_still_reports_a_lookup_with_its_answer() {
     let cfg = WorkerConfig {
         track_all: false,
@@ -302,6 +321,7 @@ fn without_name_iocs_the_fixtures_are_quiet() {
         "names-cname-connect.pcap",
         "names-tls-sni-split.pcap",
         "names-http.pcap",
+        "names-http-split.pcap",
     ] {
         let (records, _, _) = replay_records(
             &[pcap(file)],

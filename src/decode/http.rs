@@ -4,6 +4,8 @@
 //! Only what matching needs is read: the request target (origin-form `/path` or absolute-form
 //! `http://host[:port]/path`) and the host. Borrowed slices, no allocation; a request line or
 //! header block without an end inside the bound is an error value ([`HttpError::NoEnd`]).
+//! [`request_or_more`] tells a head that is merely cut short (more segments may complete it)
+//! from one that is malformed or too long.
 
 /// Most bytes of a request inspected (request line and headers up to `Host`).
 pub const MAX_REQUEST: usize = 2048;
@@ -50,13 +52,28 @@ pub struct Request<'a> {
 }
 
 /// Does this payload start like a request line (an upper-case token and a space)? The cheap
-/// test before anything is parsed.
+/// test before anything is parsed. A payload that is only the start of a method (`GE`, a
+/// client that writes its first bytes apart) counts: the rest may follow in the next segments.
 #[inline]
 pub fn starts_request(payload: &[u8]) -> bool {
     let head = payload.get(..MAX_METHOD + 1).unwrap_or(payload);
     match head.iter().position(|&b| b == b' ') {
         Some(n) => n > 0 && head.iter().take(n).all(u8::is_ascii_uppercase),
-        None => false,
+        None => {
+            !payload.is_empty()
+                && payload.len() <= MAX_METHOD
+                && payload.iter().all(u8::is_ascii_uppercase)
+        }
+    }
+}
+
+/// [`request`], with a head cut short inside the bound as `Ok(None)`: the payload so far is a
+/// prefix of a request that more bytes may complete. A head with no end within
+/// [`MAX_REQUEST`] bytes stays [`HttpError::NoEnd`].
+pub fn request_or_more(payload: &[u8]) -> Result<Option<Request<'_>>, HttpError> {
+    match request(payload) {
+        Err(HttpError::NoEnd) if payload.len() < MAX_REQUEST => Ok(None),
+        r => r.map(Some),
     }
 }
 
@@ -237,10 +254,33 @@ mod tests {
         assert!(!starts_request(b" GET"));
     }
 
+    #[test]
+    fn a_head_cut_short_is_told_from_one_without_end() {
+        assert!(starts_request(b"GE"));
+        assert!(!starts_request(b"GET\r\n"));
+        assert!(!starts_request(b""));
+        assert_eq!(request_or_more(b"GE"), Ok(None));
+        assert_eq!(request_or_more(b"GET /x HTTP/1.1\r\n"), Ok(None));
+        assert_eq!(
+            request_or_more(b"GET /x HTTP/1.1\r\nAccept: */*\r\nHo"),
+            Ok(None)
+        );
+        let mut long = b"GET /".to_vec();
+        long.extend(vec![b'a'; MAX_REQUEST]);
+        assert_eq!(request_or_more(&long), Err(HttpError::NoEnd));
+        assert_eq!(
+            request_or_more(b"GET / SIP/2.0\r\n"),
+            Err(HttpError::NotRequest)
+        );
+        let r = request_or_more(b"GET /x HTTP/1.1\r\nHost: a.example\r\n").unwrap();
+        assert_eq!(r.and_then(|r| r.host), Some(&b"a.example"[..]));
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000)) {
             let _ = request(&bytes);
+            let _ = request_or_more(&bytes);
             let _ = starts_request(&bytes);
             let mut req = b"GET ".to_vec();
             req.extend(&bytes);

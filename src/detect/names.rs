@@ -5,7 +5,7 @@
 //! keeps only the decoded facts), and costs nothing unless the loaded set has names:
 //! - DNS is parsed only on port 53 (UDP, and TCP with its length prefix);
 //! - TLS and HTTP only on a TCP segment that starts like a ClientHello or a request line (a
-//!   young flow's first client payload), or continues a hello being gathered ([`hello`]);
+//!   young flow's first client payload), or continues one being gathered ([`gather`]);
 //! - the binding table ([`bindings`]) is probed only while it holds an address.
 //!
 //! A match leaves a [`Found`] for the packet's own flow; the worker attaches it when it
@@ -15,9 +15,11 @@
 
 pub mod bindings;
 mod dns_path;
-pub mod hello;
+pub mod gather;
+mod late;
 pub mod payload;
 mod payload_path;
+pub mod recent;
 pub mod shared;
 mod stats;
 
@@ -29,7 +31,7 @@ use crate::ioc::{Ioc, IocSet, MatchKind};
 use crate::time::{Nanos, NANOS_PER_SEC};
 
 use bindings::Bindings;
-use hello::Hellos;
+use gather::Gather;
 use shared::{Peers, DRAIN};
 
 pub use stats::{NameStats, NAME_EVENTS};
@@ -79,12 +81,17 @@ pub struct Found {
 #[derive(Default)]
 pub struct Names {
     bindings: Bindings,
-    hellos: Hellos,
+    /// First client payloads (TLS hellos, HTTP request heads) being gathered ([`gather`]).
+    hellos: Gather,
     current: Option<Found>,
     stats: NameStats,
     next_sweep: Nanos,
     /// The other workers of the interface, when there are any ([`shared`]).
     peers: Option<Peers>,
+    /// The flows this worker created last, while it shares bindings ([`recent`]).
+    recent: recent::Recent,
+    /// The oldest answer among peer bindings taken since the recent flows were last scanned.
+    late_since: Option<Nanos>,
 }
 
 impl Names {
@@ -96,7 +103,7 @@ impl Names {
     pub fn stats(&self) -> NameStats {
         NameStats {
             bindings: self.bindings.stats,
-            hellos: self.hellos.stats,
+            gather: self.hellos.stats,
             ..self.stats
         }
     }
@@ -220,7 +227,9 @@ impl Names {
     }
 
     /// Take the bindings peers made (at most [`DRAIN`] per packet). A name the current set no
-    /// longer lists is not bound; a newer local binding of the address is kept.
+    /// longer lists is not bound; a newer local binding of the address is kept. Flows this
+    /// worker created before a binding arrived are matched by the worker afterwards
+    /// ([`Names::take_late`]).
     #[cold]
     #[inline(never)]
     fn receive(&mut self, set: &impl NameIocs) {
@@ -237,6 +246,9 @@ impl Names {
             if let Some(ioc) = set.host_ioc(a.name.as_bytes()) {
                 self.bindings
                     .insert(a.addr, &ioc, &a.name, a.answered, a.ttl);
+                // Even with no flow remembered yet: the worker's lookahead may hold the
+                // frame that creates one.
+                self.late_since = Some(self.late_since.map_or(a.answered, |t| t.min(a.answered)));
             }
         }
     }

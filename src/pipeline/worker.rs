@@ -150,6 +150,9 @@ impl<S: RecordSink> Worker<S> {
         self.names.arm(found);
         self.process(d);
         self.names.clear();
+        if self.names.late() {
+            self.late_bindings();
+        }
         if !self.layers.is_empty() {
             self.other_layers(ts);
         }
@@ -177,6 +180,11 @@ impl<S: RecordSink> Worker<S> {
             self.names.clear();
         } else if let Some(oldest) = self.ahead.push(d, &self.table) {
             self.process(oldest);
+        }
+        if self.names.late() {
+            // Peer bindings arrived: the flows of the frames held so far exist first.
+            self.flush();
+            self.late_bindings();
         }
         if !self.layers.is_empty() {
             self.other_layers(ts);
@@ -328,6 +336,9 @@ impl<S: RecordSink> Worker<S> {
             flow.tunnel = meta.tunnel;
             flow.outer = meta.outer;
             flow.iface = self.iface;
+            if self.cfg.track_all && self.names.remembers() && self.set.has_names() {
+                super::late::remember(&mut self.names, key, flow, meta, from_lo);
+            }
         }
         let class_before = FlowTable::class(&key, flow);
         flow.count(dir, ts, meta.ip_len);

@@ -38,6 +38,13 @@ pub struct BindingStats {
     /// Addresses past [`MAX_ADDRS_PER_ANSWER`] in one answer, not bound.
     pub answer_overflow: u64,
     pub len: u64,
+    /// Flows created before a peer's binding arrived, matched when it did
+    /// ([`super::recent`]).
+    pub late: u64,
+    /// Scans of the recent flows for peer bindings (at most one per batch taken), and the
+    /// entries they looked at (at most [`RECENT`](super::recent::RECENT) each).
+    pub late_scans: u64,
+    pub late_visited: u64,
 }
 
 /// What an address is bound to.

@@ -10,9 +10,9 @@ use crate::decode::PacketMeta;
 use crate::flow::{FlowKey, NameMatch, NameVia};
 use crate::time::Nanos;
 
-use super::hello::Step;
+use super::gather::{Kind, Step};
 use super::payload;
-use super::{Found, NameIocs, Names, MAX_URL};
+use super::{Found, NameIocs, NameStats, Names, MAX_URL};
 
 impl Names {
     pub(super) fn tcp(
@@ -27,7 +27,7 @@ impl Names {
             match self.hellos.extend(&key, p.seq, p.bytes, ts) {
                 Step::Unknown => {}
                 Step::Ignored | Step::Abandoned => return None,
-                Step::Bytes(stream) => {
+                Step::Bytes(Kind::Hello, stream) => {
                     let mut out = [0u8; 255];
                     let r = tls::sni(stream, &mut out);
                     if r == Err(TlsError::Incomplete) {
@@ -36,19 +36,36 @@ impl Names {
                     self.hellos.finish(&key);
                     return self.sni_result(set, r);
                 }
+                Step::Bytes(Kind::Request, stream) => {
+                    let r = http::request_or_more(stream);
+                    if r == Ok(None) {
+                        return None; // Still gathering: not a skip.
+                    }
+                    // The request borrows the gathered bytes: its match is made (owned)
+                    // before they go back to the pool.
+                    let found = http_found(&mut self.stats, set, r);
+                    self.hellos.finish(&key);
+                    return found;
+                }
             }
         }
         if tls::starts_hello(p.bytes) {
             let mut out = [0u8; 255];
             let r = tls::sni(p.bytes, &mut out);
             if r == Err(TlsError::Incomplete) {
-                self.hellos.start(key, p.seq, p.bytes, ts);
+                self.hellos.start(key, Kind::Hello, p.seq, p.bytes, ts);
                 return None;
             }
             return self.sni_result(set, r);
         }
         if http::starts_request(p.bytes) {
-            return self.http(set, p.bytes);
+            return match http::request_or_more(p.bytes) {
+                Ok(None) => {
+                    self.hellos.start(key, Kind::Request, p.seq, p.bytes, ts);
+                    None
+                }
+                r => http_found(&mut self.stats, set, r),
+            };
         }
         None
     }
@@ -88,53 +105,59 @@ impl Names {
             server_is_dst: true,
         })
     }
+}
 
-    pub(super) fn http(&mut self, set: &impl NameIocs, payload: &[u8]) -> Option<Found> {
-        let req = match http::request(payload) {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(c) = self.stats.http_errors.get_mut(e.index()) {
-                    *c += 1;
-                }
-                return None;
+/// The match of a parsed request head, if its host or URL is an IOC; parse errors counted
+/// (a head still cut short is neither).
+fn http_found(
+    stats: &mut NameStats,
+    set: &impl NameIocs,
+    r: Result<Option<http::Request<'_>>, http::HttpError>,
+) -> Option<Found> {
+    let req = match r {
+        Ok(r) => r?,
+        Err(e) => {
+            if let Some(c) = stats.http_errors.get_mut(e.index()) {
+                *c += 1;
             }
-        };
-        self.stats.http_requests += 1;
-        let raw_host = req.host?;
-        let mut buf = [0u8; 255];
-        let host = normalise(raw_host, &mut buf);
-        let authority = req.authority.unwrap_or(raw_host);
-        let authority = authority
-            .iter()
-            .rposition(|&b| b == b'@')
-            .and_then(|at| authority.get(at + 1..))
-            .unwrap_or(authority);
-        let ioc = set
-            .url_ioc(authority, req.path)
-            .or_else(|| set.host_ioc(host))?;
-        let mut url = String::from("http://");
-        url.push_str(&String::from_utf8_lossy(authority).to_ascii_lowercase());
-        url.push_str(&String::from_utf8_lossy(req.path));
-        if url.len() > MAX_URL {
-            let mut cut = MAX_URL;
-            while !url.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            url.truncate(cut);
+            return None;
         }
-        Some(Found {
-            ioc,
-            name: Arc::new(NameMatch {
-                via: NameVia::Http,
-                host: Arc::from(String::from_utf8_lossy(host)),
-                url: Some(Arc::from(url)),
-                answers: None,
-                ttl: None,
-                answered: None,
-            }),
-            server_is_dst: true,
-        })
+    };
+    stats.http_requests += 1;
+    let raw_host = req.host?;
+    let mut buf = [0u8; 255];
+    let host = normalise(raw_host, &mut buf);
+    let authority = req.authority.unwrap_or(raw_host);
+    let authority = authority
+        .iter()
+        .rposition(|&b| b == b'@')
+        .and_then(|at| authority.get(at + 1..))
+        .unwrap_or(authority);
+    let ioc = set
+        .url_ioc(authority, req.path)
+        .or_else(|| set.host_ioc(host))?;
+    let mut url = String::from("http://");
+    url.push_str(&String::from_utf8_lossy(authority).to_ascii_lowercase());
+    url.push_str(&String::from_utf8_lossy(req.path));
+    if url.len() > MAX_URL {
+        let mut cut = MAX_URL;
+        while !url.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        url.truncate(cut);
     }
+    Some(Found {
+        ioc,
+        name: Arc::new(NameMatch {
+            via: NameVia::Http,
+            host: Arc::from(String::from_utf8_lossy(host)),
+            url: Some(Arc::from(url)),
+            answers: None,
+            ttl: None,
+            answered: None,
+        }),
+        server_is_dst: true,
+    })
 }
 
 /// Lower-case, trailing dot dropped: how name IOCs are kept.

@@ -9,14 +9,14 @@ use crate::decode::http::HttpError;
 use crate::decode::tls::TlsError;
 
 use super::bindings::BindingStats;
-use super::hello::HelloStats;
+use super::gather::GatherStats;
 
 /// Counters of the name path (plain integers, published with the worker's stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NameStats {
     pub dns_messages: u64,
     pub dns_errors: [u64; DnsError::ALL.len()],
-    /// Answers past [`dns::MAX_ANSWERS`] in one message, not read.
+    /// Answers past [`dns::MAX_ANSWERS`](crate::decode::dns::MAX_ANSWERS) in one message, not read.
     pub dns_answers_over_limit: u64,
     pub tls_hellos: u64,
     pub tls_errors: [u64; TlsError::ALL.len()],
@@ -26,12 +26,13 @@ pub struct NameStats {
     /// packet makes its alert; a bound flow hits on each packet).
     pub hits: [u64; 4],
     pub bindings: BindingStats,
-    pub hellos: HelloStats,
+    /// First payloads gathered over segments, by [`Kind`](super::gather::Kind).
+    pub gather: GatherStats,
 }
 
 /// Counter labels of [`NameStats::events`], a closed set (the `event` label of
 /// `c2tap_name_path_total`).
-pub const NAME_EVENTS: [&str; 27] = [
+pub const NAME_EVENTS: [&str; 30] = [
     "dns_message",
     "dns_truncated",
     "dns_bad_label",
@@ -57,19 +58,26 @@ pub const NAME_EVENTS: [&str; 27] = [
     "binding_expired",
     "binding_overflow",
     "binding_answer_overflow",
+    "binding_late",
     "hello_gathered",
     "hello_abandoned",
+    "http_gathered",
+    "http_abandoned",
 ];
 
 impl NameStats {
-    /// Every counter in [`NAME_EVENTS`] order (hellos not gathered for lack of room count as
-    /// abandoned), for publishing as metrics.
+    /// Every counter in [`NAME_EVENTS`] order (first payloads not gathered for lack of room
+    /// count as abandoned), for publishing as metrics.
     pub fn events(&self) -> [u64; NAME_EVENTS.len()] {
         let [t, bl, nl, bp, nq, tl] = self.dns_errors;
         let [nh, inc, blen, tlong] = self.tls_errors;
         let [nr, ne, bh] = self.http_errors;
         let [h0, h1, h2, h3] = self.hits;
         let b = &self.bindings;
+        // Indexed by `Kind`: hello, request.
+        let [g_hs, g_rs] = self.gather.started;
+        let [g_ha, g_ra] = self.gather.abandoned;
+        let [g_ho, g_ro] = self.gather.overflow;
         [
             self.dns_messages,
             t,
@@ -96,15 +104,18 @@ impl NameStats {
             b.expired,
             b.overflow,
             b.answer_overflow,
-            self.hellos.started,
-            self.hellos.abandoned + self.hellos.overflow,
+            b.late,
+            g_hs,
+            g_ha + g_ho,
+            g_rs,
+            g_ra + g_ro,
         ]
     }
 
-    /// The inverse of [`NameStats::events`] (binding table size and hello overflow, not
-    /// counters, are left at zero).
+    /// The inverse of [`NameStats::events`] (binding table size, late scans and gathering
+    /// overflow, not apart in the events, are left at zero).
     pub fn from_events(e: [u64; NAME_EVENTS.len()]) -> NameStats {
-        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, hs, ha] =
+        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, blate, hs, ha, rs, ra] =
             e;
         NameStats {
             dns_messages: dm,
@@ -120,26 +131,27 @@ impl NameStats {
                 expired: be,
                 overflow: bo,
                 answer_overflow: ba,
-                len: 0,
+                late: blate,
+                ..BindingStats::default()
             },
-            hellos: HelloStats {
-                started: hs,
-                overflow: 0,
-                abandoned: ha,
+            gather: GatherStats {
+                started: [hs, rs],
+                overflow: [0, 0],
+                abandoned: [ha, ra],
             },
         }
     }
 
     /// Every counted skip: malformed or bounded-out DNS, TLS and HTTP, answers past the
-    /// limit, hellos abandoned or not gathered for lack of room.
+    /// limit, first payloads abandoned or not gathered for lack of room.
     pub fn skips(&self) -> u64 {
         let sum = |a: &[u64]| a.iter().sum::<u64>();
         sum(&self.dns_errors)
             + sum(&self.tls_errors)
             + sum(&self.http_errors)
             + self.dns_answers_over_limit
-            + self.hellos.abandoned
-            + self.hellos.overflow
+            + sum(&self.gather.abandoned)
+            + sum(&self.gather.overflow)
     }
 
     /// The non-zero skip counters as `reason=n` pairs (closed set of reasons).
@@ -151,10 +163,15 @@ impl NameStats {
             .iter()
             .map(|e| e.kind())
             .zip(self.http_errors);
+        // Indexed by `Kind`: hello, request.
+        let [g_ha, g_ra] = self.gather.abandoned;
+        let [g_ho, g_ro] = self.gather.overflow;
         let more = [
             ("dns_answers_over_limit", self.dns_answers_over_limit),
-            ("tls_hello_abandoned", self.hellos.abandoned),
-            ("tls_hello_no_room", self.hellos.overflow),
+            ("tls_hello_abandoned", g_ha),
+            ("tls_hello_no_room", g_ho),
+            ("http_request_abandoned", g_ra),
+            ("http_request_no_room", g_ro),
         ];
         for (kind, n) in dns.chain(tls).chain(http).chain(more) {
             if n > 0 {

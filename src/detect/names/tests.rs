@@ -286,7 +286,7 @@ fn a_split_client_hello_matches_on_the_segment_that_completes_its_sni() {
     assert_eq!(&*f.name.host, "c2.example.org");
     assert!(f.server_is_dst);
     assert!(names.hellos.is_empty());
-    assert_eq!(names.stats().hellos.started, 1);
+    assert_eq!(names.stats().gather.started, [1, 0]);
 }
 
 #[test]
@@ -315,7 +315,7 @@ fn a_hello_with_a_gap_is_abandoned_and_counted() {
         ),
         None
     );
-    assert_eq!(names.stats().hellos.abandoned, 1);
+    assert_eq!(names.stats().gather.abandoned, [1, 0]);
 }
 
 #[test]
@@ -347,12 +347,171 @@ fn http_host_and_url_iocs() {
         run(&mut names, &set(), SEC, &eth(&conn.client_data(other))),
         None
     );
-    let endless = b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    assert!(names.hellos.is_empty(), "complete heads are not gathered");
+    // A line without end within the bound is a counted skip at once (nothing to gather).
+    let mut endless = b"GET /".to_vec();
+    endless.resize(crate::decode::http::MAX_REQUEST + 10, b'a');
     assert_eq!(
-        run(&mut names, &set(), SEC, &eth(&conn.client_data(endless))),
+        run(&mut names, &set(), SEC, &eth(&conn.client_data(&endless))),
         None
     );
     assert_eq!(names.stats().http_errors[HttpError::NoEnd.index()], 1);
+    assert!(names.hellos.is_empty());
+}
+
+/// A client's HTTP connection (port 80) and the frames of `parts`, one segment each.
+fn http_segments(port: u16, parts: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut conn = TcpConn::new(
+        format!("10.1.0.5:{port}").parse().unwrap(),
+        "203.0.113.10:80".parse().unwrap(),
+        1,
+        1,
+    );
+    parts.iter().map(|p| eth(&conn.client_data(p))).collect()
+}
+
+/// Runs `frames` in order; the match each gave.
+fn run_all(names: &mut Names, frames: &[&Vec<u8>]) -> Vec<Option<Found>> {
+    frames.iter().map(|f| run(names, &set(), SEC, f)).collect()
+}
+
+fn assert_http_c2(f: &Option<Found>) {
+    let f = f.as_ref().expect("a match");
+    assert_eq!(f.name.via, NameVia::Http);
+    assert_eq!(&*f.name.host, "c2.example.org");
+    assert!(f.server_is_dst);
+}
+
+#[test]
+fn a_request_line_split_over_segments_matches_on_the_one_that_completes_it() {
+    for (port, parts) in [
+        (
+            41001,
+            [
+                &b"GET /gate.php HT"[..],
+                b"TP/1.1\r\nHost: c2.example.org\r\n\r\n",
+            ],
+        ),
+        // The method itself cut: the first segment is only its start.
+        (
+            41002,
+            [
+                &b"GE"[..],
+                b"T /gate.php HTTP/1.1\r\nHost: C2.example.org\r\n\r\n",
+            ],
+        ),
+        // Between headers: the request line complete, Host in the next write.
+        (
+            41003,
+            [
+                &b"GET /gate.php HTTP/1.1\r\nUser-Agent: x\r\n"[..],
+                b"Host: c2.example.org\r\n\r\n",
+            ],
+        ),
+    ] {
+        let mut names = Names::default();
+        let f = http_segments(port, &parts);
+        let got = run_all(&mut names, &[&f[0], &f[1]]);
+        assert_eq!(got[0], None, "{parts:?}");
+        assert_http_c2(&got[1]);
+        assert_eq!(
+            got[1]
+                .as_ref()
+                .unwrap()
+                .name
+                .url
+                .as_deref()
+                .map(|u| u.ends_with("/gate.php")),
+            Some(true)
+        );
+        assert!(names.hellos.is_empty());
+        let s = names.stats();
+        assert_eq!(s.gather.started, [0, 1]);
+        assert_eq!(s.gather.abandoned, [0, 0]);
+        assert_eq!(s.http_requests, 1);
+        assert_eq!(s.skips(), 0, "{}", s.skip_reasons());
+    }
+}
+
+#[test]
+fn host_in_the_third_segment_matches_and_retransmissions_are_ignored() {
+    let mut names = Names::default();
+    let f = http_segments(
+        41004,
+        &[
+            b"GET / HTTP/1.1\r\n",
+            b"Accept: */*\r\n",
+            b"Host: c2.example.org\r\n\r\n",
+        ],
+    );
+    // Each segment sent twice (a retransmission): the copies change nothing.
+    let got = run_all(&mut names, &[&f[0], &f[0], &f[1], &f[0], &f[1], &f[2]]);
+    assert!(got[..5].iter().all(Option::is_none), "{got:?}");
+    assert_http_c2(&got[5]);
+    assert_eq!(names.stats().gather.started, [0, 1]);
+    assert_eq!(names.stats().skips(), 0);
+}
+
+#[test]
+fn a_request_over_five_segments_is_abandoned_and_counted() {
+    let mut names = Names::default();
+    let f = http_segments(
+        41005,
+        &[
+            b"GET / HTTP/1.1\r\n",
+            b"A: 1\r\n",
+            b"B: 2\r\n",
+            b"C: 3\r\n",
+            b"Host: c2.example.org\r\n\r\n",
+        ],
+    );
+    let got = run_all(&mut names, &f.iter().collect::<Vec<_>>());
+    assert!(got.iter().all(Option::is_none), "{got:?}");
+    let s = names.stats();
+    assert_eq!(s.gather.started, [0, 1]);
+    assert_eq!(s.gather.abandoned, [0, 1]);
+    assert!(names.hellos.is_empty());
+    assert!(
+        s.skip_reasons().contains("http_request_abandoned=1"),
+        "{}",
+        s.skip_reasons()
+    );
+    let events = s.events();
+    let at = |name: &str| events[NAME_EVENTS.iter().position(|e| *e == name).unwrap()];
+    assert_eq!((at("http_gathered"), at("http_abandoned")), (1, 1));
+    assert_eq!((at("hello_gathered"), at("hello_abandoned")), (0, 0));
+    assert_eq!(NameStats::from_events(events).gather, s.gather);
+}
+
+#[test]
+fn a_request_out_of_order_is_abandoned_and_counted() {
+    let mut names = Names::default();
+    let f = http_segments(
+        41006,
+        &[
+            b"GET / HTTP/1.1\r\n",
+            b"Accept: */*\r\n",
+            b"Host: c2.example.org\r\n\r\n",
+        ],
+    );
+    // The third segment before the second: a gap (no reassembly beyond in-order segments).
+    let got = run_all(&mut names, &[&f[0], &f[2], &f[1]]);
+    assert!(got.iter().all(Option::is_none), "{got:?}");
+    assert_eq!(names.stats().gather.abandoned, [0, 1]);
+    assert!(names.hellos.is_empty());
+}
+
+#[test]
+fn a_request_still_cut_after_the_window_is_abandoned() {
+    let mut names = Names::default();
+    let f = http_segments(
+        41007,
+        &[b"GET / HTTP/1.1\r\n", b"Host: c2.example.org\r\n\r\n"],
+    );
+    assert_eq!(run(&mut names, &set(), SEC, &f[0]), None);
+    let late = SEC + gather::GATHER_WINDOW + 1;
+    assert_eq!(run(&mut names, &set(), late, &f[1]), None);
+    assert_eq!(names.stats().gather.abandoned, [0, 1]);
 }
 
 #[test]
