@@ -18,20 +18,25 @@ mod dns_path;
 pub mod hello;
 pub mod payload;
 mod payload_path;
+mod recent;
+mod retro;
 pub mod shared;
 mod stats;
 
 use std::sync::Arc;
 
 use crate::decode::{proto, DecodeError, PacketMeta};
-use crate::flow::{AlertState, ClientBasis, Flow, FlowMatch, NameMatch, NameVia};
-use crate::ioc::{Ioc, IocSet, MatchKind};
+use crate::flow::{AlertState, Flow, NameMatch, NameVia};
+use crate::ioc::{Ioc, IocSet};
 use crate::time::{Nanos, NANOS_PER_SEC};
 
 use bindings::Bindings;
 use hello::Hellos;
+use recent::Recent;
 use shared::{Peers, DRAIN};
 
+pub use recent::RecentStats;
+pub use retro::{Retro, RetroFlow};
 pub use stats::{NameStats, NAME_EVENTS};
 
 const DNS_PORT: u16 = 53;
@@ -85,6 +90,8 @@ pub struct Names {
     next_sweep: Nanos,
     /// The other workers of the interface, when there are any ([`shared`]).
     peers: Option<Peers>,
+    /// Names that matched nothing, for a later set ([`recent`], [`retro`]).
+    recent: Recent,
 }
 
 impl Names {
@@ -97,6 +104,7 @@ impl Names {
         NameStats {
             bindings: self.bindings.stats,
             hellos: self.hellos.stats,
+            recent: self.recent.stats,
             ..self.stats
         }
     }
@@ -150,7 +158,8 @@ impl Names {
     }
 
     /// A new IOC set: bindings of names it no longer lists go (their flows would no longer be
-    /// C2 connections); hellos being gathered stay (they are matched with the new set).
+    /// C2 connections); hellos being gathered stay (they are matched with the new set). The
+    /// names seen before it are matched next, by [`Names::retro`].
     pub fn reload(&mut self, set: &impl NameIocs) {
         if self.bindings.is_empty() {
             return;
@@ -278,16 +287,7 @@ impl Names {
             // The flow was open before the answer: not a connection the answer led to.
             return false;
         }
-        let server_is_lo = f.server_is_dst != from_lo;
-        if flow.basis == ClientBasis::Inferred {
-            flow.client_is_lo = !server_is_lo;
-        }
-        flow.matched = Some(FlowMatch {
-            kind: MatchKind::Exact,
-            ioc: f.ioc,
-            ioc_is_lo: server_is_lo,
-        });
-        flow.name = Some(f.name);
+        retro::give(flow, f.ioc, f.name, f.server_is_dst != from_lo);
         true
     }
 

@@ -2,10 +2,11 @@
 //! flow timeouts, the fragment cache's expiry, storm windows, and the IOC reload check.
 
 use crate::detect;
-use crate::flow::AlertState;
+use crate::flow::{AlertState, Flow, FlowKey};
 use crate::record::RecordSink;
 use crate::time::{Nanos, NANOS_PER_MILLI};
 
+use super::emitter::Emitter;
 use super::worker::Worker;
 use super::{TIME_JUMP, TIME_STEP_BACK};
 
@@ -99,12 +100,48 @@ impl<S: RecordSink> Worker<S> {
                 continue;
             };
             if detect::attach(flow, &self.set, h, h.on_first) {
-                self.out.stats.retro_matches += 1;
-                self.out.claim(&key, flow);
-                let action = detect::outcome_final(flow, key.proto);
-                self.out.alert(&key, flow, action);
+                retro_alert(&mut self.out, &key, flow);
+                self.table.requeue(&key);
+            }
+        }
+        self.reload_names();
+    }
+
+    /// The names seen before the new set (TLS SNI, HTTP, DNS) that it lists: their open flows
+    /// are reported like an address retro-match, and open flows to the addresses their kept
+    /// answers gave (one walk of the table for all of them).
+    fn reload_names(&mut self) {
+        let retro = self.names.retro(&*self.set, self.now);
+        for m in retro.flows {
+            let key = m.key;
+            let Some(flow) = self.table.get_mut(&key) else {
+                continue;
+            };
+            if self.names.attach_retro(flow, m) {
+                retro_alert(&mut self.out, &key, flow);
+                self.table.requeue(&key);
+            }
+        }
+        if !retro.bound {
+            return;
+        }
+        for key in self.table.keys_by_age() {
+            let Some(flow) = self.table.get_mut(&key) else {
+                continue;
+            };
+            if self.names.bound_retro(&key, flow) {
+                retro_alert(&mut self.out, &key, flow);
                 self.table.requeue(&key);
             }
         }
     }
+}
+
+/// A flow open before the set that now matches it: its alert leaves now, with its true start
+/// and the outcome known so far.
+fn retro_alert<S: RecordSink>(out: &mut Emitter<S>, key: &FlowKey, flow: &mut Flow) {
+    out.stats.retro_matches += 1;
+    out.claim(key, flow);
+    let action = detect::outcome_final(flow, key.proto);
+    out.alert(key, flow, action);
 }

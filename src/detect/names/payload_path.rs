@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::decode::http;
 use crate::decode::tls::{self, TlsError};
 use crate::decode::PacketMeta;
-use crate::flow::{FlowKey, NameMatch, NameVia};
+use crate::flow::{Dir, FlowKey, NameMatch, NameVia};
 use crate::time::Nanos;
 
 use super::hello::Step;
@@ -22,7 +22,8 @@ impl Names {
         m: &PacketMeta,
         p: payload::Payload<'_>,
     ) -> Option<Found> {
-        let key = FlowKey::of(m, m.sport, m.dport).0;
+        let (key, dir) = FlowKey::of(m, m.sport, m.dport);
+        self.recent.at(key, dir == Dir::HiToLo, ts);
         if !self.hellos.is_empty() {
             match self.hellos.extend(&key, p.seq, p.bytes, ts) {
                 Step::Unknown => {}
@@ -74,7 +75,10 @@ impl Names {
         self.stats.tls_hellos += 1;
         let mut host = [0u8; 255];
         let host = normalise(name, &mut host);
-        let ioc = set.host_ioc(host)?;
+        let Some(ioc) = set.host_ioc(host) else {
+            self.recent.sni(host);
+            return None;
+        };
         Some(Found {
             ioc,
             name: Arc::new(NameMatch {
@@ -109,9 +113,13 @@ impl Names {
             .rposition(|&b| b == b'@')
             .and_then(|at| authority.get(at + 1..))
             .unwrap_or(authority);
-        let ioc = set
+        let Some(ioc) = set
             .url_ioc(authority, req.path)
-            .or_else(|| set.host_ioc(host))?;
+            .or_else(|| set.host_ioc(host))
+        else {
+            self.recent.http(host, authority, req.path);
+            return None;
+        };
         let mut url = String::from("http://");
         url.push_str(&String::from_utf8_lossy(authority).to_ascii_lowercase());
         url.push_str(&String::from_utf8_lossy(req.path));

@@ -10,6 +10,7 @@ use crate::decode::tls::TlsError;
 
 use super::bindings::BindingStats;
 use super::hello::HelloStats;
+use super::recent::RecentStats;
 
 /// Counters of the name path (plain integers, published with the worker's stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,11 +28,12 @@ pub struct NameStats {
     pub hits: [u64; 4],
     pub bindings: BindingStats,
     pub hellos: HelloStats,
+    pub recent: RecentStats,
 }
 
 /// Counter labels of [`NameStats::events`], a closed set (the `event` label of
 /// `c2tap_name_path_total`).
-pub const NAME_EVENTS: [&str; 27] = [
+pub const NAME_EVENTS: [&str; 29] = [
     "dns_message",
     "dns_truncated",
     "dns_bad_label",
@@ -59,6 +61,8 @@ pub const NAME_EVENTS: [&str; 27] = [
     "binding_answer_overflow",
     "hello_gathered",
     "hello_abandoned",
+    "recent_overwritten",
+    "retro_name",
 ];
 
 impl NameStats {
@@ -98,13 +102,15 @@ impl NameStats {
             b.answer_overflow,
             self.hellos.started,
             self.hellos.abandoned + self.hellos.overflow,
+            self.recent.overwritten,
+            self.recent.retro,
         ]
     }
 
     /// The inverse of [`NameStats::events`] (binding table size and hello overflow, not
     /// counters, are left at zero).
     pub fn from_events(e: [u64; NAME_EVENTS.len()]) -> NameStats {
-        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, hs, ha] =
+        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, hs, ha, ro, rr] =
             e;
         NameStats {
             dns_messages: dm,
@@ -126,6 +132,10 @@ impl NameStats {
                 started: hs,
                 overflow: 0,
                 abandoned: ha,
+            },
+            recent: RecentStats {
+                overwritten: ro,
+                retro: rr,
             },
         }
     }
