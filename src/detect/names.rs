@@ -319,4 +319,6 @@ pub fn awaits_answer(flow: &Flow) -> bool {
 }
 
 #[cfg(test)]
+mod retro_tests;
+#[cfg(test)]
 mod tests;
