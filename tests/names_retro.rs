@@ -348,3 +348,60 @@ fn a_name_the_ring_no_longer_holds_is_not_reported_and_the_churn_is_counted() {
     assert!(r.records().is_empty());
     assert_eq!(r.w.stats().retro_matches, 0);
 }
+
+/// The packet that brings the worker to the new set, or one its lookahead holds at that
+/// moment, was read with the old set: a flow it creates is still reported (at the next tick).
+#[test]
+fn a_flow_whose_naming_packet_was_not_processed_at_the_reload_is_reported_too() {
+    for ahead in [false, true] {
+        let mut r = Rig::new();
+        let send = |r: &mut Rig, t: Nanos, frame: &[u8]| {
+            let len = frame.len() as u32;
+            if ahead {
+                r.w.packet_ahead(T0 + t, LinkType::ETHERNET, frame, len);
+            } else {
+                r.w.packet(T0 + t, LinkType::ETHERNET, frame, len);
+            }
+        };
+        for i in 0..20u16 {
+            send(
+                &mut r,
+                SEC,
+                &udp("10.1.0.9", "10.1.0.10", 1000 + i, 2000, b"x"),
+            );
+        }
+        r.handle.replace(set("c2.example.org\n"));
+        // Its first packet is the hello (first seen mid-stream).
+        let mut a = conn("10.1.0.5:40001", "203.0.113.9:443");
+        send(
+            &mut r,
+            2 * SEC,
+            &eth(&a.client_data(&hello("c2.example.org"))),
+        );
+        for i in 0..20u16 {
+            let t = 2 * SEC + u64::from(i + 1) * SEC / 20;
+            send(
+                &mut r,
+                t,
+                &udp("10.1.0.9", "10.1.0.10", 3000 + i, 2000, b"x"),
+            );
+        }
+        r.w.flush();
+        let got = rows(&r.records(), true);
+        assert_eq!(
+            got,
+            [row(
+                1012,
+                "observed",
+                "10.1.0.5:40001",
+                "203.0.113.9:443",
+                2 * SEC,
+                "c2.example.org",
+                None,
+                None,
+                None,
+            )],
+            "ahead={ahead}"
+        );
+    }
+}

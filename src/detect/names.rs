@@ -36,7 +36,7 @@ use recent::Recent;
 use shared::{Peers, DRAIN};
 
 pub use recent::RecentStats;
-pub use retro::{Retro, RetroFlow};
+pub use retro::{Retro, RetroFlow, DEFER};
 pub use stats::{NameStats, NAME_EVENTS};
 
 const DNS_PORT: u16 = 53;
@@ -92,6 +92,8 @@ pub struct Names {
     peers: Option<Peers>,
     /// Names that matched nothing, for a later set ([`recent`], [`retro`]).
     recent: Recent,
+    /// Retro matches whose flow is about to be created ([`Names::defer`]).
+    deferred: Vec<RetroFlow>,
 }
 
 impl Names {

@@ -14,6 +14,12 @@ use super::bindings::clamped;
 use super::shared::Announce;
 use super::{NameIocs, Names};
 
+/// Most retro matches waiting for their flow ([`Names::defer`]): the reload's own packet and the
+/// frames the worker's lookahead holds (16) each leave at most one.
+pub const DEFER_MAX: usize = 64;
+/// How long (packet time) a deferred retro match waits for its flow.
+pub const DEFER: Nanos = crate::time::NANOS_PER_SEC;
+
 /// A match for the open flow that sent a name the new set lists.
 pub struct RetroFlow {
     pub key: FlowKey,
@@ -145,6 +151,28 @@ impl Names {
             });
         }
         out
+    }
+
+    /// Keep a retro match whose flow is not in the table yet: the packet that named it was
+    /// inspected with the old set and is still to be processed (the packet whose arrival ran
+    /// the reload, or one the lookahead holds). The worker retries it at its ticks for
+    /// [`DEFER`]; at most [`DEFER_MAX`] wait.
+    pub fn defer(&mut self, m: RetroFlow) {
+        if self.deferred.len() < DEFER_MAX {
+            self.deferred.push(m);
+        }
+    }
+
+    /// True when retro matches wait for their flows.
+    #[inline]
+    pub fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
+    /// The retro matches waiting for their flows (the caller defers again the ones whose flow
+    /// is still missing, while [`DEFER`] has not passed).
+    pub fn take_deferred(&mut self) -> Vec<RetroFlow> {
+        std::mem::take(&mut self.deferred)
     }
 
     /// Give a retro match to `flow` (the open flow on its key) when it is still the flow that
