@@ -151,15 +151,15 @@ impl<S: RecordSink> Worker<S> {
     fn retry_names(&mut self) {
         for m in self.names.take_deferred() {
             let key = m.key;
-            match self.table.get_mut(&key) {
-                Some(flow) => {
-                    if self.names.attach_retro(flow, m) {
-                        retro_alert(&mut self.out, &key, flow);
-                        self.table.requeue(&key);
-                    }
+            let Some(flow) = self.table.get_mut(&key) else {
+                if self.now <= m.at.saturating_add(names::DEFER) {
+                    self.names.defer(m);
                 }
-                None if self.now <= m.at.saturating_add(names::DEFER) => self.names.defer(m),
-                None => {}
+                continue;
+            };
+            if self.names.attach_retro(flow, m) {
+                retro_alert(&mut self.out, &key, flow);
+                self.table.requeue(&key);
             }
         }
     }
