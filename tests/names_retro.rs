@@ -405,3 +405,86 @@ fn a_flow_whose_naming_packet_was_not_processed_at_the_reload_is_reported_too() 
         );
     }
 }
+
+/// Two workers of one interface: the lookup reached one, the connection it led to the other.
+/// The bindings the reload makes from the kept answer reach the other worker after that one
+/// has taken the new set too (a peer drops bindings of names its own set does not list), and
+/// the open connection is reported from its next packet.
+#[test]
+fn a_kept_answer_binds_on_the_other_workers_too() {
+    let handle = Arc::new(IocHandle::new(set("unrelated.example\n")));
+    let mut peers = c2tap::detect::names::shared::share(2).into_iter();
+    let mut mk = |id| {
+        Worker::new(id, WorkerConfig::default(), Arc::clone(&handle), Vec::new())
+            .with_bindings(peers.next().unwrap())
+    };
+    let (mut dns, mut web) = (mk(0), mk(1));
+    let send = |w: &mut Worker<Vec<Record>>, t: Nanos, frame: &[u8]| {
+        w.packet(T0 + t, LinkType::ETHERNET, frame, frame.len() as u32);
+    };
+    let ans = dnsb::response(
+        5,
+        "dl.example.net",
+        TYPE_A,
+        &[dnsb::record(&dnsb::QNAME_PTR, TYPE_A, 300, &[192, 0, 2, 7])],
+    );
+    send(
+        &mut dns,
+        4 * SEC,
+        &udp("10.1.0.53", "10.1.0.5", 53, 5353, &ans),
+    );
+    let mut d = conn("10.1.0.5:40004", "192.0.2.7:443");
+    for p in d.handshake() {
+        send(&mut web, 5 * SEC, &eth(&p));
+    }
+    handle.replace(set("dl.example.net\n"));
+    let other = |port| udp("10.1.0.9", "10.1.0.10", port, 2000, b"x");
+    send(&mut dns, 30 * SEC, &other(1000));
+    send(&mut web, 30 * SEC, &other(1001));
+    send(&mut dns, 30 * SEC + SEC / 5, &other(1002));
+    assert!(web.sink_mut().is_empty());
+    send(
+        &mut web,
+        31 * SEC,
+        &eth(&d.client_data(b"\x17\x03\x03\x00\x01x")),
+    );
+    web.finish();
+    dns.finish();
+    let recs = |w: &mut Worker<Vec<Record>>| {
+        w.sink_mut()
+            .iter()
+            .filter_map(|r| match r {
+                Record::Flow(f) => Some(f.clone()),
+                Record::Health(_) => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rows(&recs(&mut web), true),
+        [row(
+            1011,
+            "established",
+            "10.1.0.5:40004",
+            "192.0.2.7:443",
+            5 * SEC,
+            "dl.example.net",
+            None,
+            Some("192.0.2.7"),
+            Some(300),
+        )]
+    );
+    assert_eq!(
+        rows(&recs(&mut dns), true),
+        [row(
+            1010,
+            "observed",
+            "10.1.0.5:5353",
+            "10.1.0.53:53",
+            4 * SEC,
+            "dl.example.net",
+            None,
+            Some("192.0.2.7"),
+            Some(300),
+        )]
+    );
+}

@@ -94,6 +94,8 @@ pub struct Names {
     recent: Recent,
     /// Retro matches whose flow is about to be created ([`Names::defer`]).
     deferred: Vec<RetroFlow>,
+    /// Bindings a reload made from kept answers, for the peers ([`Names::announce_retro`]).
+    announce: Vec<shared::Announce>,
 }
 
 impl Names {

@@ -146,9 +146,11 @@ impl<S: RecordSink> Worker<S> {
 
 impl<S: RecordSink> Worker<S> {
     /// Retro matches whose packet had not been processed at the reload: their flows exist
-    /// now, or do not after [`names::DEFER`] of packet time.
+    /// now, or do not after [`names::DEFER`] of packet time. And the bindings the reload made,
+    /// for the other workers.
     #[cold]
     fn retry_names(&mut self) {
+        self.names.announce_retro();
         for m in self.names.take_deferred() {
             let key = m.key;
             let Some(flow) = self.table.get_mut(&key) else {

@@ -10,7 +10,7 @@ use crate::flow::{ClientBasis, Flow, FlowKey, FlowMatch, NameMatch, NameVia};
 use crate::ioc::{Ioc, MatchKind};
 use crate::time::Nanos;
 
-use super::bindings::clamped;
+use super::bindings::{clamped, MAX_BINDINGS};
 use super::shared::Announce;
 use super::{NameIocs, Names};
 
@@ -125,8 +125,8 @@ impl Names {
                 }
                 self.bindings.insert(addr, &ioc, &host, l.at, t);
                 out.bound = true;
-                if let Some(peers) = &self.peers {
-                    self.bindings.stats.overflow += peers.announce(&Announce {
+                if self.peers.is_some() && self.announce.len() < MAX_BINDINGS {
+                    self.announce.push(Announce {
                         addr,
                         ioc: Arc::clone(&ioc),
                         name: Arc::clone(&host),
@@ -163,10 +163,24 @@ impl Names {
         }
     }
 
-    /// True when retro matches wait for their flows.
+    /// True when retro matches wait for their flows, or bindings for their announcement.
     #[inline]
     pub fn has_deferred(&self) -> bool {
-        !self.deferred.is_empty()
+        !self.deferred.is_empty() || !self.announce.is_empty()
+    }
+
+    /// Tell the peer workers about the bindings the last reload made from kept answers. Not at
+    /// the reload itself: a peer drops a binding whose name its own set does not list, and
+    /// the peers take the new set at their own next packet; by the worker's next tick (100 ms
+    /// of packet time) a peer with traffic has.
+    pub fn announce_retro(&mut self) {
+        let Some(peers) = &self.peers else {
+            self.announce.clear();
+            return;
+        };
+        for a in self.announce.drain(..) {
+            self.bindings.stats.overflow += peers.announce(&a);
+        }
     }
 
     /// The retro matches waiting for their flows (the caller defers again the ones whose flow
