@@ -58,6 +58,16 @@ fn conn(client: &str, server: &str) -> TcpConn {
     TcpConn::new(client.parse().unwrap(), server.parse().unwrap(), 7, 9)
 }
 
+fn flow_records(w: &mut Worker<Vec<Record>>) -> Vec<FlowRecord> {
+    w.sink_mut()
+        .iter()
+        .filter_map(|r| match r {
+            Record::Flow(f) => Some(f.clone()),
+            Record::Health(_) => None,
+        })
+        .collect()
+}
+
 struct Rig {
     handle: Arc<IocHandle>,
     w: Worker<Vec<Record>>,
@@ -84,14 +94,7 @@ impl Rig {
     }
 
     fn records(&mut self) -> Vec<FlowRecord> {
-        self.w
-            .sink_mut()
-            .iter()
-            .filter_map(|r| match r {
-                Record::Flow(f) => Some(f.clone()),
-                Record::Health(_) => None,
-            })
-            .collect()
+        flow_records(&mut self.w)
     }
 }
 
@@ -153,6 +156,36 @@ fn row(
         url.map(Into::into),
         answers.map(Into::into),
         ttl,
+    )
+}
+
+/// The lookup of dl.example.net at 4 s, answered with 192.0.2.7 (TTL 300).
+fn lookup_row() -> Row {
+    row(
+        1010,
+        "observed",
+        "10.1.0.5:5353",
+        "10.1.0.53:53",
+        4 * SEC,
+        "dl.example.net",
+        None,
+        Some("192.0.2.7"),
+        Some(300),
+    )
+}
+
+/// The connection to 192.0.2.7:443 at 5 s that the lookup led to.
+fn connection_row() -> Row {
+    row(
+        1011,
+        "established",
+        "10.1.0.5:40004",
+        "192.0.2.7:443",
+        5 * SEC,
+        "dl.example.net",
+        None,
+        Some("192.0.2.7"),
+        Some(300),
     )
 }
 
@@ -222,28 +255,8 @@ fn open_flows_that_named_a_domain_before_it_became_an_ioc_are_reported_at_the_re
     // The worker takes the new set at its next packet, of any flow.
     r.send(30 * SEC, &udp("10.1.0.9", "10.1.0.10", 1000, 2000, b"x"));
     let want = vec![
-        row(
-            1010,
-            "observed",
-            "10.1.0.5:5353",
-            "10.1.0.53:53",
-            4 * SEC,
-            "dl.example.net",
-            None,
-            Some("192.0.2.7"),
-            Some(300),
-        ),
-        row(
-            1011,
-            "established",
-            "10.1.0.5:40004",
-            "192.0.2.7:443",
-            5 * SEC,
-            "dl.example.net",
-            None,
-            Some("192.0.2.7"),
-            Some(300),
-        ),
+        lookup_row(),
+        connection_row(),
         row(
             1012,
             "established",
@@ -450,41 +463,6 @@ fn a_kept_answer_binds_on_the_other_workers_too() {
     );
     web.finish();
     dns.finish();
-    let recs = |w: &mut Worker<Vec<Record>>| {
-        w.sink_mut()
-            .iter()
-            .filter_map(|r| match r {
-                Record::Flow(f) => Some(f.clone()),
-                Record::Health(_) => None,
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        rows(&recs(&mut web), true),
-        [row(
-            1011,
-            "established",
-            "10.1.0.5:40004",
-            "192.0.2.7:443",
-            5 * SEC,
-            "dl.example.net",
-            None,
-            Some("192.0.2.7"),
-            Some(300),
-        )]
-    );
-    assert_eq!(
-        rows(&recs(&mut dns), true),
-        [row(
-            1010,
-            "observed",
-            "10.1.0.5:5353",
-            "10.1.0.53:53",
-            4 * SEC,
-            "dl.example.net",
-            None,
-            Some("192.0.2.7"),
-            Some(300),
-        )]
-    );
+    assert_eq!(rows(&flow_records(&mut web), true), [connection_row()]);
+    assert_eq!(rows(&flow_records(&mut dns), true), [lookup_row()]);
 }
