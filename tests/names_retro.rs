@@ -306,7 +306,7 @@ fn open_flows_that_named_a_domain_before_it_became_an_ioc_are_reported_at_the_re
     );
     let st = r.w.stats();
     assert_eq!(st.retro_matches, 5);
-    assert_eq!(st.names.recent.retro, 5);
+    assert_eq!(st.names.seen.retro, 5);
 
     // Later packets of the reported flows make no second alert; each ends with one 1003
     // carrying the same name facts.
@@ -343,7 +343,7 @@ fn a_name_the_ring_no_longer_holds_is_not_reported_and_the_churn_is_counted() {
         let q = dnsb::query(i, &format!("n{i}.flood.example"), TYPE_A);
         r.send(2 * SEC, &udp("10.1.0.66", "10.1.0.53", 1024 + i, 53, &q));
     }
-    assert_eq!(r.w.stats().names.recent.overwritten, 4);
+    assert_eq!(r.w.stats().names.seen.overwritten, 4);
     // 4,096 later hellos of other names push it out.
     for i in 0..4096u16 {
         let mut c = conn(
@@ -355,7 +355,7 @@ fn a_name_the_ring_no_longer_holds_is_not_reported_and_the_churn_is_counted() {
             vec![c.client_data(&hello(&format!("h{i}.example")))],
         );
     }
-    assert_eq!(r.w.stats().names.recent.overwritten, 5);
+    assert_eq!(r.w.stats().names.seen.overwritten, 5);
     r.handle.replace(set("c2.example.org\n"));
     r.tcp(4 * SEC, vec![a.client_data(b"\x17\x03\x03\x00\x01x")]);
     assert!(r.records().is_empty());

@@ -18,8 +18,8 @@ mod dns_path;
 pub mod hello;
 pub mod payload;
 mod payload_path;
-mod recent;
 mod retro;
+mod seen;
 pub mod shared;
 mod stats;
 
@@ -32,11 +32,11 @@ use crate::time::{Nanos, NANOS_PER_SEC};
 
 use bindings::Bindings;
 use hello::Hellos;
-use recent::Recent;
+use seen::Seen;
 use shared::{Peers, DRAIN};
 
-pub use recent::RecentStats;
 pub use retro::{Retro, RetroFlow, DEFER};
+pub use seen::SeenStats;
 pub use stats::{NameStats, NAME_EVENTS};
 
 const DNS_PORT: u16 = 53;
@@ -90,8 +90,8 @@ pub struct Names {
     next_sweep: Nanos,
     /// The other workers of the interface, when there are any ([`shared`]).
     peers: Option<Peers>,
-    /// Names that matched nothing, for a later set ([`recent`], [`retro`]).
-    recent: Recent,
+    /// Names that matched nothing, for a later set ([`seen`], [`retro`]).
+    seen: Seen,
     /// Retro matches whose flow is about to be created ([`Names::defer`]).
     deferred: Vec<RetroFlow>,
     /// Bindings a reload made from kept answers, for the peers ([`Names::announce_retro`]).
@@ -108,7 +108,7 @@ impl Names {
         NameStats {
             bindings: self.bindings.stats,
             hellos: self.hellos.stats,
-            recent: self.recent.stats,
+            seen: self.seen.stats,
             ..self.stats
         }
     }

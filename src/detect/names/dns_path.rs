@@ -85,7 +85,7 @@ impl Names {
             let (key, dir) = FlowKey::of(m, m.sport, m.dport);
             let server_is_lo = msg.is_response == (dir == Dir::LoToHi);
             let chain = chain.get(..chain_len).unwrap_or(&[]);
-            self.recent.lookup((key, server_is_lo, ts), &msg, chain);
+            self.seen.lookup((key, server_is_lo, ts), &msg, chain);
             return None;
         };
         let host: Arc<str> = Arc::from(String::from_utf8_lossy(qname.as_bytes()));

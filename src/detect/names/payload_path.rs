@@ -23,7 +23,7 @@ impl Names {
         p: payload::Payload<'_>,
     ) -> Option<Found> {
         let (key, dir) = FlowKey::of(m, m.sport, m.dport);
-        self.recent.at(key, dir == Dir::HiToLo, ts);
+        self.seen.at(key, dir == Dir::HiToLo, ts);
         if !self.hellos.is_empty() {
             match self.hellos.extend(&key, p.seq, p.bytes, ts) {
                 Step::Unknown => {}
@@ -76,7 +76,7 @@ impl Names {
         let mut host = [0u8; 255];
         let host = normalise(name, &mut host);
         let Some(ioc) = set.host_ioc(host) else {
-            self.recent.sni(host);
+            self.seen.sni(host);
             return None;
         };
         Some(Found {
@@ -117,7 +117,7 @@ impl Names {
             .url_ioc(authority, req.path)
             .or_else(|| set.host_ioc(host))
         else {
-            self.recent.http(host, authority, req.path);
+            self.seen.http(host, authority, req.path);
             return None;
         };
         let mut url = String::from("http://");

@@ -1,4 +1,4 @@
-//! Retro-matching by name at a reload: the names the rings ([`super::recent`]) kept that the
+//! Retro-matching by name at a reload: the names the rings ([`super::seen`]) kept that the
 //! new set lists become matches for the open flows that sent them (1010, 1012, 1013), and the
 //! answers they kept become bindings (1011 for the open flows to those addresses). The worker
 //! finds the flows (its table) and sends the alerts, as for an address retro-match.
@@ -66,7 +66,7 @@ impl Names {
         if !set.has_names() {
             return out;
         }
-        for c in self.recent.clients.newest_first() {
+        for c in self.seen.clients.newest_first() {
             let host = c.host();
             let (ioc, via, url) = if c.http {
                 let (authority, path) = c.authority_path();
@@ -105,7 +105,7 @@ impl Names {
                 }),
             });
         }
-        for l in self.recent.lookups.newest_first() {
+        for l in self.seen.lookups.newest_first() {
             let Some(ioc) = l.names().find_map(|n| set.host_ioc(n)) else {
                 continue;
             };
@@ -197,7 +197,7 @@ impl Names {
             return false;
         }
         give(flow, m.ioc, m.name, m.server_is_lo);
-        self.recent.stats.retro += 1;
+        self.seen.stats.retro += 1;
         true
     }
 
@@ -220,7 +220,7 @@ impl Names {
             Arc::clone(&b.connection),
             server_is_lo,
         );
-        self.recent.stats.retro += 1;
+        self.seen.stats.retro += 1;
         true
     }
 }

@@ -142,7 +142,7 @@ fn a_url_cut_by_the_ring_matches_only_its_host() {
     };
     let r = names.retro(&hosts, SEC);
     let url = r.flows[0].name.url.as_deref().unwrap();
-    assert_eq!(url.len(), "http://".len() + recent::MAX_TARGET);
+    assert_eq!(url.len(), "http://".len() + seen::MAX_TARGET);
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn only_the_flow_that_sent_the_name_and_matched_nothing_takes_it() {
     let m = open.matched.as_ref().unwrap();
     assert_eq!((m.ioc_is_lo, open.client_is_lo), (false, true));
     assert_eq!(open.name.as_ref().unwrap().via, NameVia::Sni);
-    assert_eq!(names.stats().recent.retro, 1);
+    assert_eq!(names.stats().seen.retro, 1);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::decode::tls::TlsError;
 
 use super::bindings::BindingStats;
 use super::hello::HelloStats;
-use super::recent::RecentStats;
+use super::seen::SeenStats;
 
 /// Counters of the name path (plain integers, published with the worker's stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct NameStats {
     pub hits: [u64; 4],
     pub bindings: BindingStats,
     pub hellos: HelloStats,
-    pub recent: RecentStats,
+    pub seen: SeenStats,
 }
 
 /// Counter labels of [`NameStats::events`], a closed set (the `event` label of
@@ -61,7 +61,7 @@ pub const NAME_EVENTS: [&str; 29] = [
     "binding_answer_overflow",
     "hello_gathered",
     "hello_abandoned",
-    "recent_overwritten",
+    "seen_overwritten",
     "retro_name",
 ];
 
@@ -102,8 +102,8 @@ impl NameStats {
             b.answer_overflow,
             self.hellos.started,
             self.hellos.abandoned + self.hellos.overflow,
-            self.recent.overwritten,
-            self.recent.retro,
+            self.seen.overwritten,
+            self.seen.retro,
         ]
     }
 
@@ -133,7 +133,7 @@ impl NameStats {
                 overflow: 0,
                 abandoned: ha,
             },
-            recent: RecentStats {
+            seen: SeenStats {
                 overwritten: ro,
                 retro: rr,
             },

@@ -11,7 +11,7 @@
 //!   most [`MAX_NAMES`] bytes), and up to [`MAX_ADDRS`] A/AAAA addresses with their TTLs.
 //!
 //! Each ring is one allocation made at its first entry and then reused: a new entry overwrites
-//! the oldest (counted in `recent_overwritten`), and writing one copies at most its fixed size.
+//! the oldest (counted in `seen_overwritten`), and writing one copies at most its fixed size.
 //! An attacker sending names can only rotate the rings (and push a real name out of them):
 //! the documented bound is "the last 4,096 names per worker".
 
@@ -38,7 +38,7 @@ pub const MAX_ADDRS: usize = 8;
 
 /// Counters of the rings and of what they retro-matched.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecentStats {
+pub struct SeenStats {
     /// Entries that replaced an older one (ring churn).
     pub overwritten: u64,
     /// Open flows reported at a reload from these rings (1010-1013).
@@ -223,25 +223,25 @@ struct Context {
 }
 
 /// The two rings of one worker.
-pub struct Recent {
+pub struct Seen {
     pub(super) clients: Ring<Client>,
     pub(super) lookups: Ring<Lookup>,
     context: Option<Context>,
-    pub stats: RecentStats,
+    pub stats: SeenStats,
 }
 
-impl Default for Recent {
+impl Default for Seen {
     fn default() -> Self {
-        Recent {
+        Seen {
             clients: Ring::new(CLIENT_RING),
             lookups: Ring::new(DNS_RING),
             context: None,
-            stats: RecentStats::default(),
+            stats: SeenStats::default(),
         }
     }
 }
 
-impl Recent {
+impl Seen {
     /// The TCP segment about to be parsed for a hello or a request: its flow and time.
     #[inline]
     pub(super) fn at(&mut self, key: FlowKey, server_is_lo: bool, at: Nanos) {
@@ -359,7 +359,7 @@ mod tests {
         assert_eq!(r.len(), 4);
         assert_eq!(r.slots.capacity(), 4, "allocated once, exactly");
         assert_eq!(r.newest_first().copied().collect::<Vec<_>>(), [9, 8, 7, 6]);
-        let mut rec = Recent::default();
+        let mut rec = Seen::default();
         for i in 0..CLIENT_RING + 5 {
             rec.at(NO_KEY, false, i as Nanos);
             rec.sni(b"a.example");
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn entries_are_bounded_and_memory_is_fixed() {
-        let mut rec = Recent::default();
+        let mut rec = Seen::default();
         rec.at(NO_KEY, false, 1);
         rec.sni(&[b'a'; MAX_HOST + 1]);
         assert_eq!(
