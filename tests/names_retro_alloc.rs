@@ -24,9 +24,9 @@ thread_local! {
     static COUNT: Cell<u64> = const { Cell::new(0) };
 }
 
+#[allow(unsafe_code)] // a global allocator is an unsafe trait; each block says why it is sound
 // SAFETY: forwards to the system allocator unchanged; only counts (thread-local `Cell`s with
 // const initialisers, which do not allocate).
-#[allow(unsafe_code)] // a global allocator is an unsafe trait; each block says why it is sound
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.with(Cell::get) {
