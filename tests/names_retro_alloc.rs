@@ -24,7 +24,8 @@ thread_local! {
     static COUNT: Cell<u64> = const { Cell::new(0) };
 }
 
-#[allow(unsafe_code)] // a global allocator is an unsafe trait; each block says why it is sound
+// A global allocator is an unsafe trait; each block says why it is sound.
+#[allow(unsafe_code)]
 // SAFETY: forwards to the system allocator unchanged; only counts (thread-local `Cell`s with
 // const initialisers, which do not allocate).
 unsafe impl GlobalAlloc for Counting {
