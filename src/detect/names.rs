@@ -20,20 +20,25 @@ mod late;
 pub mod payload;
 mod payload_path;
 pub mod recent;
+mod retro;
+mod seen;
 pub mod shared;
 mod stats;
 
 use std::sync::Arc;
 
 use crate::decode::{proto, DecodeError, PacketMeta};
-use crate::flow::{AlertState, ClientBasis, Flow, FlowMatch, NameMatch, NameVia};
-use crate::ioc::{Ioc, IocSet, MatchKind};
+use crate::flow::{AlertState, Flow, NameMatch, NameVia};
+use crate::ioc::{Ioc, IocSet};
 use crate::time::{Nanos, NANOS_PER_SEC};
 
 use bindings::Bindings;
 use gather::Gather;
+use seen::Seen;
 use shared::{Peers, DRAIN};
 
+pub use retro::{Retro, RetroFlow, DEFER};
+pub use seen::SeenStats;
 pub use stats::{NameStats, NAME_EVENTS};
 
 const DNS_PORT: u16 = 53;
@@ -92,6 +97,12 @@ pub struct Names {
     recent: recent::Recent,
     /// The oldest answer among peer bindings taken since the recent flows were last scanned.
     late_since: Option<Nanos>,
+    /// Names that matched nothing, for a later set ([`seen`], [`retro`]).
+    seen: Seen,
+    /// Retro matches whose flow is about to be created ([`Names::defer`]).
+    deferred: Vec<RetroFlow>,
+    /// Bindings a reload made from kept answers, for the peers ([`Names::announce_retro`]).
+    announce: Vec<shared::Announce>,
 }
 
 impl Names {
@@ -104,6 +115,7 @@ impl Names {
         NameStats {
             bindings: self.bindings.stats,
             gather: self.hellos.stats,
+            seen: self.seen.stats,
             ..self.stats
         }
     }
@@ -157,7 +169,8 @@ impl Names {
     }
 
     /// A new IOC set: bindings of names it no longer lists go (their flows would no longer be
-    /// C2 connections); hellos being gathered stay (they are matched with the new set).
+    /// C2 connections); hellos being gathered stay (they are matched with the new set). The
+    /// names seen before it are matched next, by [`Names::retro`].
     pub fn reload(&mut self, set: &impl NameIocs) {
         if self.bindings.is_empty() {
             return;
@@ -290,16 +303,7 @@ impl Names {
             // The flow was open before the answer: not a connection the answer led to.
             return false;
         }
-        let server_is_lo = f.server_is_dst != from_lo;
-        if flow.basis == ClientBasis::Inferred {
-            flow.client_is_lo = !server_is_lo;
-        }
-        flow.matched = Some(FlowMatch {
-            kind: MatchKind::Exact,
-            ioc: f.ioc,
-            ioc_is_lo: server_is_lo,
-        });
-        flow.name = Some(f.name);
+        retro::give(flow, f.ioc, f.name, f.server_is_dst != from_lo);
         true
     }
 
@@ -330,5 +334,7 @@ pub fn awaits_answer(flow: &Flow) -> bool {
             .is_some_and(|n| n.via == NameVia::Lookup && n.answered.is_none())
 }
 
+#[cfg(test)]
+mod retro_tests;
 #[cfg(test)]
 mod tests;

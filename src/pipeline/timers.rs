@@ -1,11 +1,12 @@
 //! The worker's timers, on packet time: the clock that only moves forward, hold-down deadlines,
 //! flow timeouts, the fragment cache's expiry, storm windows, and the IOC reload check.
 
-use crate::detect;
-use crate::flow::AlertState;
+use crate::detect::{self, names};
+use crate::flow::{AlertState, Flow, FlowKey};
 use crate::record::RecordSink;
 use crate::time::{Nanos, NANOS_PER_MILLI};
 
+use super::emitter::Emitter;
 use super::worker::Worker;
 use super::{TIME_JUMP, TIME_STEP_BACK};
 
@@ -80,6 +81,9 @@ impl<S: RecordSink> Worker<S> {
         self.table.expire(now, &mut |k, f, r| out.ended(k, f, r));
         self.fragments.expire(now);
         self.out.storm_tick(now);
+        if self.names.has_deferred() {
+            self.retry_names();
+        }
     }
 
     /// A new IOC set arrived: flows already open that now match are flagged with their true
@@ -99,12 +103,75 @@ impl<S: RecordSink> Worker<S> {
                 continue;
             };
             if detect::attach(flow, &self.set, h, h.on_first) {
-                self.out.stats.retro_matches += 1;
-                self.out.claim(&key, flow);
-                let action = detect::outcome_final(flow, key.proto);
-                self.out.alert(&key, flow, action);
+                retro_alert(&mut self.out, &key, flow);
+                self.table.requeue(&key);
+            }
+        }
+        self.reload_names();
+    }
+
+    /// The names seen before the new set (TLS SNI, HTTP, DNS) that it lists: their open flows
+    /// are reported like an address retro-match, and open flows to the addresses their kept
+    /// answers gave (one walk of the table for all of them).
+    fn reload_names(&mut self) {
+        let retro = self.names.retro(&*self.set, self.now);
+        for m in retro.flows {
+            let key = m.key;
+            let Some(flow) = self.table.get_mut(&key) else {
+                if m.at >= self.now {
+                    // Its packet is still to be processed: its flow comes next.
+                    self.names.defer(m);
+                }
+                continue;
+            };
+            if self.names.attach_retro(flow, m) {
+                retro_alert(&mut self.out, &key, flow);
+                self.table.requeue(&key);
+            }
+        }
+        if !retro.bound {
+            return;
+        }
+        for key in self.table.keys_by_age() {
+            let Some(flow) = self.table.get_mut(&key) else {
+                continue;
+            };
+            if self.names.bound_retro(&key, flow) {
+                retro_alert(&mut self.out, &key, flow);
                 self.table.requeue(&key);
             }
         }
     }
+}
+
+impl<S: RecordSink> Worker<S> {
+    /// Retro matches whose packet had not been processed at the reload: their flows exist
+    /// now, or do not after [`names::DEFER`] of packet time. And the bindings the reload made,
+    /// for the other workers.
+    #[cold]
+    fn retry_names(&mut self) {
+        self.names.announce_retro();
+        for m in self.names.take_deferred() {
+            let key = m.key;
+            let Some(flow) = self.table.get_mut(&key) else {
+                if self.now <= m.at.saturating_add(names::DEFER) {
+                    self.names.defer(m);
+                }
+                continue;
+            };
+            if self.names.attach_retro(flow, m) {
+                retro_alert(&mut self.out, &key, flow);
+                self.table.requeue(&key);
+            }
+        }
+    }
+}
+
+/// A flow open before the set that now matches it: its alert leaves now, with its true start
+/// and the outcome known so far.
+fn retro_alert<S: RecordSink>(out: &mut Emitter<S>, key: &FlowKey, flow: &mut Flow) {
+    out.stats.retro_matches += 1;
+    out.claim(key, flow);
+    let action = detect::outcome_final(flow, key.proto);
+    out.alert(key, flow, action);
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::decode::dns::{self, DnsError, Message, Name, Rdata};
 use crate::decode::{proto, PacketMeta};
-use crate::flow::{NameMatch, NameVia};
+use crate::flow::{Dir, FlowKey, NameMatch, NameVia};
 use crate::time::Nanos;
 
 use super::bindings::MAX_ADDRS_PER_ANSWER;
@@ -80,7 +80,14 @@ impl Names {
                 }
             }
         }
-        let ioc = ioc?;
+        let Some(ioc) = ioc else {
+            // Kept for a later set (the client is the query's sender).
+            let (key, dir) = FlowKey::of(m, m.sport, m.dport);
+            let server_is_lo = msg.is_response == (dir == Dir::LoToHi);
+            let chain = chain.get(..chain_len).unwrap_or(&[]);
+            self.seen.lookup((key, server_is_lo, ts), &msg, chain);
+            return None;
+        };
         let host: Arc<str> = Arc::from(String::from_utf8_lossy(qname.as_bytes()));
         let mut answers = String::new();
         let mut ttl = None;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use crate::decode::http;
 use crate::decode::tls::{self, TlsError};
 use crate::decode::PacketMeta;
-use crate::flow::{FlowKey, NameMatch, NameVia};
+use crate::flow::{Dir, FlowKey, NameMatch, NameVia};
 use crate::time::Nanos;
 
 use super::gather::{Kind, Step};
 use super::payload;
+use super::seen::Seen;
 use super::{Found, NameIocs, NameStats, Names, MAX_URL};
 
 impl Names {
@@ -22,7 +23,8 @@ impl Names {
         m: &PacketMeta,
         p: payload::Payload<'_>,
     ) -> Option<Found> {
-        let key = FlowKey::of(m, m.sport, m.dport).0;
+        let (key, dir) = FlowKey::of(m, m.sport, m.dport);
+        self.seen.at(key, dir == Dir::HiToLo, ts);
         if !self.hellos.is_empty() {
             match self.hellos.extend(&key, p.seq, p.bytes, ts) {
                 Step::Unknown => {}
@@ -43,7 +45,7 @@ impl Names {
                     }
                     // The request borrows the gathered bytes: its match is made (owned)
                     // before they go back to the pool.
-                    let found = http_found(&mut self.stats, set, r);
+                    let found = http_found(&mut self.stats, &mut self.seen, set, r);
                     self.hellos.finish(&key);
                     return found;
                 }
@@ -64,7 +66,7 @@ impl Names {
                     self.hellos.start(key, Kind::Request, p.seq, p.bytes, ts);
                     None
                 }
-                r => http_found(&mut self.stats, set, r),
+                r => http_found(&mut self.stats, &mut self.seen, set, r),
             };
         }
         None
@@ -91,7 +93,10 @@ impl Names {
         self.stats.tls_hellos += 1;
         let mut host = [0u8; 255];
         let host = normalise(name, &mut host);
-        let ioc = set.host_ioc(host)?;
+        let Some(ioc) = set.host_ioc(host) else {
+            self.seen.sni(host);
+            return None;
+        };
         Some(Found {
             ioc,
             name: Arc::new(NameMatch {
@@ -107,10 +112,11 @@ impl Names {
     }
 }
 
-/// The match of a parsed request head, if its host or URL is an IOC; parse errors counted
-/// (a head still cut short is neither).
+/// The match of a parsed request head, if its host or URL is an IOC (if not, it is kept in
+/// `seen` for a later set); parse errors counted (a head still cut short is neither).
 fn http_found(
     stats: &mut NameStats,
+    seen: &mut Seen,
     set: &impl NameIocs,
     r: Result<Option<http::Request<'_>>, http::HttpError>,
 ) -> Option<Found> {
@@ -133,9 +139,13 @@ fn http_found(
         .rposition(|&b| b == b'@')
         .and_then(|at| authority.get(at + 1..))
         .unwrap_or(authority);
-    let ioc = set
+    let Some(ioc) = set
         .url_ioc(authority, req.path)
-        .or_else(|| set.host_ioc(host))?;
+        .or_else(|| set.host_ioc(host))
+    else {
+        seen.http(host, authority, req.path);
+        return None;
+    };
     let mut url = String::from("http://");
     url.push_str(&String::from_utf8_lossy(authority).to_ascii_lowercase());
     url.push_str(&String::from_utf8_lossy(req.path));

@@ -10,6 +10,7 @@ use crate::decode::tls::TlsError;
 
 use super::bindings::BindingStats;
 use super::gather::GatherStats;
+use super::seen::SeenStats;
 
 /// Counters of the name path (plain integers, published with the worker's stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,11 +29,12 @@ pub struct NameStats {
     pub bindings: BindingStats,
     /// First payloads gathered over segments, by [`Kind`](super::gather::Kind).
     pub gather: GatherStats,
+    pub seen: SeenStats,
 }
 
 /// Counter labels of [`NameStats::events`], a closed set (the `event` label of
 /// `c2tap_name_path_total`).
-pub const NAME_EVENTS: [&str; 30] = [
+pub const NAME_EVENTS: [&str; 32] = [
     "dns_message",
     "dns_truncated",
     "dns_bad_label",
@@ -63,6 +65,8 @@ pub const NAME_EVENTS: [&str; 30] = [
     "hello_abandoned",
     "http_gathered",
     "http_abandoned",
+    "seen_overwritten",
+    "retro_name",
 ];
 
 impl NameStats {
@@ -109,13 +113,15 @@ impl NameStats {
             g_ha + g_ho,
             g_rs,
             g_ra + g_ro,
+            self.seen.overwritten,
+            self.seen.retro,
         ]
     }
 
     /// The inverse of [`NameStats::events`] (binding table size, late scans and gathering
     /// overflow, not apart in the events, are left at zero).
     pub fn from_events(e: [u64; NAME_EVENTS.len()]) -> NameStats {
-        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, blate, hs, ha, rs, ra] =
+        let [dm, t, bl, nl, bp, nq, tl, over, th, nh, inc, blen, tlong, hr, nr, ne, bh, h0, h1, h2, h3, bi, be, bo, ba, blate, hs, ha, rs, ra, ro, rr] =
             e;
         NameStats {
             dns_messages: dm,
@@ -138,6 +144,10 @@ impl NameStats {
                 started: [hs, rs],
                 overflow: [0, 0],
                 abandoned: [ha, ra],
+            },
+            seen: SeenStats {
+                overwritten: ro,
+                retro: rr,
             },
         }
     }

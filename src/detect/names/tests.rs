@@ -14,9 +14,9 @@ use crate::decode::http::HttpError;
 use crate::decode::tls::build as tlsb;
 use crate::decode::{decode, LinkType};
 
-struct Set {
-    names: Vec<&'static str>,
-    urls: Vec<(&'static str, &'static str)>,
+pub(super) struct Set {
+    pub(super) names: Vec<&'static str>,
+    pub(super) urls: Vec<(&'static str, &'static str)>,
 }
 
 pub(super) fn ioc(value: &str) -> Arc<Ioc> {
@@ -51,36 +51,41 @@ impl NameIocs for Set {
     }
 }
 
-fn set() -> Set {
+pub(super) fn set() -> Set {
     Set {
         names: vec!["c2.example.org"],
         urls: vec![("files.example.net", "/stage2.bin")],
     }
 }
 
-const CLIENT: &str = "10.1.0.5";
-const RESOLVER: &str = "10.1.0.53";
-const SEC: Nanos = NANOS_PER_SEC;
+pub(super) const CLIENT: &str = "10.1.0.5";
+pub(super) const RESOLVER: &str = "10.1.0.53";
+pub(super) const SEC: Nanos = NANOS_PER_SEC;
 
 fn a(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn eth(ip: &[u8]) -> Vec<u8> {
+pub(super) fn eth(ip: &[u8]) -> Vec<u8> {
     wire::ethernet([2; 6], [4; 6], &[], wire::ip_ethertype(ip), ip)
 }
 
-fn udp(src: &str, dst: &str, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+pub(super) fn udp(src: &str, dst: &str, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let seg = wire::udp(a(src), a(dst), sport, dport, payload);
     eth(&wire::ip(a(src), a(dst), wire::PROTO_UDP, 1, &seg))
 }
 
-fn run(names: &mut Names, set: &impl NameIocs, ts: Nanos, frame: &[u8]) -> Option<Found> {
+pub(super) fn run(
+    names: &mut Names,
+    set: &impl NameIocs,
+    ts: Nanos,
+    frame: &[u8],
+) -> Option<Found> {
     let meta = decode(LinkType::ETHERNET, frame);
     names.inspect(set, ts, frame, &meta)
 }
 
-fn chain_response() -> Vec<u8> {
+pub(super) fn chain_response() -> Vec<u8> {
     let target = dnsb::name("cdn.example.net");
     // The CNAME's rdata starts at 12 + 16 + 4 + 12 = 44.
     dnsb::response(
