@@ -57,7 +57,21 @@ impl<S: RecordSink> Worker<S> {
         if self.now >= self.next_tick {
             self.tick();
         }
+    }
+
+    /// Timers on a quiet link (wall-clock time) and a reload that arrived meanwhile.
+    pub fn idle(&mut self, now: Nanos) {
+        self.advance(now);
+        self.reload_if_due();
+    }
+
+    /// Take a new IOC set before a packet is looked at: its name path then reads the peers'
+    /// bindings (made with the new set) with the new set too, and the frames held back are
+    /// processed first, with the set they were read with.
+    #[inline(always)]
+    pub(super) fn reload_if_due(&mut self) {
         if self.iocs.generation() != self.generation {
+            self.flush();
             self.reload();
         }
     }

@@ -144,6 +144,7 @@ impl<S: RecordSink> Worker<S> {
     /// Process one captured frame now. `wire_len` is the original length on the wire.
     #[inline]
     pub fn packet(&mut self, ts: Nanos, link: LinkType, frame: &[u8], wire_len: u32) {
+        self.reload_if_due();
         let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
         let found = self.names.inspect(&*self.set, ts, frame, &d.meta);
@@ -169,6 +170,7 @@ impl<S: RecordSink> Worker<S> {
             // cost copies (measured in benches/pipeline.rs).
             return self.packet(ts, link, frame, wire_len);
         }
+        self.reload_if_due();
         let wire_len = self.wire_len(wire_len, frame);
         let d = self.decode(ts, link, frame, wire_len);
         if let Some(found) = self.names.inspect(&*self.set, ts, frame, &d.meta) {
@@ -231,11 +233,6 @@ impl<S: RecordSink> Worker<S> {
     /// own included) are processed, so every flow still sees its packets in arrival order.
     #[inline(never)]
     fn other_layers(&mut self, ts: Nanos) {
-        if self.iocs.generation() != self.generation {
-            // A reload is due: let it happen where it would have, then match with the new set.
-            self.flush();
-            self.reload();
-        }
         for i in 0..self.layers.as_slice().len() {
             let Some(&layer) = self.layers.as_slice().get(i) else {
                 break;

@@ -312,7 +312,7 @@ fn capture_loop<S: RecordSink>(
             break;
         }
         // Timers run on wall-clock time when idle; packet time is the kernel's wall clock.
-        worker.advance(wall_nanos());
+        worker.idle(wall_nanos());
         slot.heartbeat.store(now_ms(), Ordering::Relaxed);
         if plan.prefilter.is_some() {
             let (generation, expr) = current_filter(plan);
