@@ -170,8 +170,12 @@ impl Names {
 
     /// A new IOC set: bindings of names it no longer lists go (their flows would no longer be
     /// C2 connections); hellos being gathered stay (they are matched with the new set). The
-    /// names seen before it are matched next, by [`Names::retro`].
+    /// names seen before it are matched next, by [`Names::retro`]; a set without names frees
+    /// the rings that keep them.
     pub fn reload(&mut self, set: &impl NameIocs) {
+        if !set.has_names() {
+            self.seen.release();
+        }
         if self.bindings.is_empty() {
             return;
         }

@@ -242,6 +242,15 @@ impl Default for Seen {
 }
 
 impl Seen {
+    /// A set without names: the rings go (their memory with them); they are made again at the
+    /// first entry of a set that has names. Counters stay.
+    pub fn release(&mut self) {
+        *self = Seen {
+            stats: self.stats,
+            ..Seen::default()
+        };
+    }
+
     /// The TCP segment about to be parsed for a hello or a request: its flow and time.
     #[inline]
     pub(super) fn at(&mut self, key: FlowKey, server_is_lo: bool, at: Nanos) {
@@ -373,6 +382,13 @@ mod tests {
         // Without a context (no TCP segment being parsed) nothing is written.
         rec.sni(b"b.example");
         assert_eq!(rec.stats.overwritten, 5);
+        // A set without names frees the rings and keeps the counters.
+        assert!(rec.bytes() > 0);
+        rec.release();
+        assert_eq!(
+            (rec.bytes(), rec.clients.len(), rec.stats.overwritten),
+            (0, 0, 5)
+        );
     }
 
     #[test]
