@@ -362,8 +362,9 @@ fn a_name_the_ring_no_longer_holds_is_not_reported_and_the_churn_is_counted() {
     assert_eq!(r.w.stats().retro_matches, 0);
 }
 
-/// The packet that brings the worker to the new set, or one its lookahead holds at that
-/// moment, was read with the old set: a flow it creates is still reported (at the next tick).
+/// A packet read with the old set, still held by the lookahead when the new set arrives: the
+/// worker processes the frames it holds before it takes the set, so the retro walk finds the
+/// flow that packet creates.
 #[test]
 fn a_flow_whose_naming_packet_was_not_processed_at_the_reload_is_reported_too() {
     for ahead in [false, true] {
@@ -383,14 +384,15 @@ fn a_flow_whose_naming_packet_was_not_processed_at_the_reload_is_reported_too() 
                 &udp("10.1.0.9", "10.1.0.10", 1000 + i, 2000, b"x"),
             );
         }
-        r.handle.replace(set("c2.example.org\n"));
-        // Its first packet is the hello (first seen mid-stream).
+        // Its first packet is the hello (first seen mid-stream), read with the old set; the
+        // new set arrives while the lookahead still holds it.
         let mut a = conn("10.1.0.5:40001", "203.0.113.9:443");
         send(
             &mut r,
             2 * SEC,
             &eth(&a.client_data(&hello("c2.example.org"))),
         );
+        r.handle.replace(set("c2.example.org\n"));
         for i in 0..20u16 {
             let t = 2 * SEC + u64::from(i + 1) * SEC / 20;
             send(
@@ -420,9 +422,9 @@ fn a_flow_whose_naming_packet_was_not_processed_at_the_reload_is_reported_too() 
 }
 
 /// Two workers of one interface: the lookup reached one, the connection it led to the other.
-/// The bindings the reload makes from the kept answer reach the other worker after that one
-/// has taken the new set too (a peer drops bindings of names its own set does not list), and
-/// the open connection is reported from its next packet.
+/// The bindings the reload makes from the kept answer go to the other worker, which takes the
+/// new set before it reads them (a worker drops bindings of names its own set does not list),
+/// and reports the open connection (among the flows it created last, or from its next packet).
 #[test]
 fn a_kept_answer_binds_on_the_other_workers_too() {
     kept_answer_on_two_workers(true);

@@ -37,7 +37,7 @@ use gather::Gather;
 use seen::Seen;
 use shared::{Peers, DRAIN};
 
-pub use retro::{Retro, RetroFlow, DEFER};
+pub use retro::{Retro, RetroFlow};
 pub use seen::SeenStats;
 pub use stats::{NameStats, NAME_EVENTS};
 
@@ -99,10 +99,6 @@ pub struct Names {
     late_since: Option<Nanos>,
     /// Names that matched nothing, for a later set ([`seen`], [`retro`]).
     seen: Seen,
-    /// Retro matches whose flow is about to be created ([`Names::defer`]).
-    deferred: Vec<RetroFlow>,
-    /// Bindings a reload made from kept answers, for the peers ([`Names::announce_retro`]).
-    announce: Vec<shared::Announce>,
 }
 
 impl Names {

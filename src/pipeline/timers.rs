@@ -1,7 +1,7 @@
 //! The worker's timers, on packet time: the clock that only moves forward, hold-down deadlines,
 //! flow timeouts, the fragment cache's expiry, storm windows, and the IOC reload check.
 
-use crate::detect::{self, names};
+use crate::detect;
 use crate::flow::{AlertState, Flow, FlowKey};
 use crate::record::RecordSink;
 use crate::time::{Nanos, NANOS_PER_MILLI};
@@ -95,9 +95,6 @@ impl<S: RecordSink> Worker<S> {
         self.table.expire(now, &mut |k, f, r| out.ended(k, f, r));
         self.fragments.expire(now);
         self.out.storm_tick(now);
-        if self.names.has_deferred() {
-            self.retry_names();
-        }
     }
 
     /// A new IOC set arrived: flows already open that now match are flagged with their true
@@ -132,10 +129,6 @@ impl<S: RecordSink> Worker<S> {
         for m in retro.flows {
             let key = m.key;
             let Some(flow) = self.table.get_mut(&key) else {
-                if m.at >= self.now {
-                    // Its packet is still to be processed: its flow comes next.
-                    self.names.defer(m);
-                }
                 continue;
             };
             if self.names.attach_retro(flow, m) {
@@ -151,29 +144,6 @@ impl<S: RecordSink> Worker<S> {
                 continue;
             };
             if self.names.bound_retro(&key, flow) {
-                retro_alert(&mut self.out, &key, flow);
-                self.table.requeue(&key);
-            }
-        }
-    }
-}
-
-impl<S: RecordSink> Worker<S> {
-    /// Retro matches whose packet had not been processed at the reload: their flows exist
-    /// now, or do not after [`names::DEFER`] of packet time. And the bindings the reload made,
-    /// for the other workers.
-    #[cold]
-    fn retry_names(&mut self) {
-        self.names.announce_retro();
-        for m in self.names.take_deferred() {
-            let key = m.key;
-            let Some(flow) = self.table.get_mut(&key) else {
-                if self.now <= m.at.saturating_add(names::DEFER) {
-                    self.names.defer(m);
-                }
-                continue;
-            };
-            if self.names.attach_retro(flow, m) {
                 retro_alert(&mut self.out, &key, flow);
                 self.table.requeue(&key);
             }

@@ -10,15 +10,9 @@ use crate::flow::{ClientBasis, Flow, FlowKey, FlowMatch, NameMatch, NameVia};
 use crate::ioc::{Ioc, MatchKind};
 use crate::time::Nanos;
 
-use super::bindings::{clamped, MAX_BINDINGS};
+use super::bindings::clamped;
 use super::shared::Announce;
 use super::{NameIocs, Names};
-
-/// Most retro matches waiting for their flow ([`Names::defer`]): the reload's own packet and the
-/// frames the worker's lookahead holds (16) each leave at most one.
-pub const DEFER_MAX: usize = 64;
-/// How long (packet time) a deferred retro match waits for its flow.
-pub const DEFER: Nanos = crate::time::NANOS_PER_SEC;
 
 /// A match for the open flow that sent a name the new set lists.
 pub struct RetroFlow {
@@ -125,8 +119,9 @@ impl Names {
                 }
                 self.bindings.insert(addr, &ioc, &host, l.at, t);
                 out.bound = true;
-                if self.peers.is_some() && self.announce.len() < MAX_BINDINGS {
-                    self.announce.push(Announce {
+                // The peers take the new set at their next packet, before they read these.
+                if let Some(peers) = &self.peers {
+                    self.bindings.stats.overflow += peers.announce(&Announce {
                         addr,
                         ioc: Arc::clone(&ioc),
                         name: Arc::clone(&host),
@@ -151,42 +146,6 @@ impl Names {
             });
         }
         out
-    }
-
-    /// Keep a retro match whose flow is not in the table yet: the packet that named it was
-    /// inspected with the old set and is still to be processed (the packet whose arrival ran
-    /// the reload, or one the lookahead holds). The worker retries it at its ticks for
-    /// [`DEFER`]; at most [`DEFER_MAX`] wait.
-    pub fn defer(&mut self, m: RetroFlow) {
-        if self.deferred.len() < DEFER_MAX {
-            self.deferred.push(m);
-        }
-    }
-
-    /// True when retro matches wait for their flows, or bindings for their announcement.
-    #[inline]
-    pub fn has_deferred(&self) -> bool {
-        !self.deferred.is_empty() || !self.announce.is_empty()
-    }
-
-    /// Tell the peer workers about the bindings the last reload made from kept answers. Not at
-    /// the reload itself: a peer drops a binding whose name its own set does not list, and
-    /// the peers take the new set at their own next packet; by the worker's next tick (100 ms
-    /// of packet time) a peer with traffic has.
-    pub fn announce_retro(&mut self) {
-        let Some(peers) = &self.peers else {
-            self.announce.clear();
-            return;
-        };
-        for a in self.announce.drain(..) {
-            self.bindings.stats.overflow += peers.announce(&a);
-        }
-    }
-
-    /// The retro matches waiting for their flows (the caller defers again the ones whose flow
-    /// is still missing, while [`DEFER`] has not passed).
-    pub fn take_deferred(&mut self) -> Vec<RetroFlow> {
-        std::mem::take(&mut self.deferred)
     }
 
     /// Give a retro match to `flow` (the open flow on its key) when it is still the flow that
