@@ -9,16 +9,18 @@
 mod normalize;
 mod url;
 
-use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 pub use normalize::{
     normalize_name, split_port, strip_port, wire_name, NameError, MAX_LABEL, MAX_NAME,
 };
 pub use url::{normalize_url, request_key, UrlIoc, MAX_URL_PATH, URL_KEY_BUF};
 
-use super::builder::{merge, Inserted, MAX_SET_IOCS};
-use super::{FastMap, Ioc};
+use super::builder::{Inserted, Merging};
+use super::Ioc;
 
 /// What a name IOC matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -54,13 +56,17 @@ pub struct NameIoc {
     pub ioc: Arc<Ioc>,
 }
 
-/// The immutable name lookup structure (empty when no feed carries names).
+/// The immutable name lookup structure (empty when no feed carries names). Each kind's table
+/// holds indices into `names`, hashed by the entry's key: a name is stored once (in its
+/// [`NameIoc`]) and a table slot is 4 bytes. A hit reads the same memory as a map with boxed
+/// keys would (table, key, entry); a miss rarely leaves the table's control bytes.
 #[derive(Debug, Default)]
 pub struct NameSet {
     names: Vec<NameIoc>,
-    domains: FastMap<Box<[u8]>, u32>,
-    suffixes: FastMap<Box<[u8]>, u32>,
-    urls: FastMap<Box<[u8]>, u32>,
+    domains: HashTable<u32>,
+    suffixes: HashTable<u32>,
+    urls: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl NameSet {
@@ -81,16 +87,16 @@ impl NameSet {
         }
         let mut buf = [0u8; 255];
         let name = wire_name(host, &mut buf)?;
-        if let Some(&idx) = self.domains.get(name) {
-            return self.names.get(idx as usize);
+        if let Some(hit) = self.find(&self.domains, name) {
+            return Some(hit);
         }
         if self.suffixes.is_empty() {
             return None;
         }
         let mut rest = name;
         loop {
-            if let Some(&idx) = self.suffixes.get(rest) {
-                return self.names.get(idx as usize);
+            if let Some(hit) = self.find(&self.suffixes, rest) {
+                return Some(hit);
             }
             let dot = rest.iter().position(|&b| b == b'.')?;
             rest = rest.get(dot + 1..)?;
@@ -107,12 +113,21 @@ impl NameSet {
         }
         let mut buf = [0u8; URL_KEY_BUF];
         let key = request_key(host, path, &mut buf)?;
-        if let Some(&idx) = self.urls.get(key) {
-            return self.names.get(idx as usize);
+        if let Some(hit) = self.find(&self.urls, key) {
+            return Some(hit);
         }
         let query = key.iter().position(|&b| b == b'?')?;
-        let idx = self.urls.get(key.get(..query)?)?;
-        self.names.get(*idx as usize)
+        self.find(&self.urls, key.get(..query)?)
+    }
+
+    /// The entry of `table` whose key is `key`.
+    #[inline]
+    fn find(&self, table: &HashTable<u32>, key: &[u8]) -> Option<&NameIoc> {
+        let entry = |idx: u32| self.names.get(idx as usize);
+        let idx = table.find(self.hasher.hash_one(key), |&idx| {
+            entry(idx).is_some_and(|n| n.name.as_bytes() == key)
+        })?;
+        entry(*idx)
     }
 
     pub fn len(&self) -> usize {
@@ -141,30 +156,14 @@ impl NameSet {
 /// metadata like address IOCs do.
 #[derive(Debug, Default)]
 pub struct NameSetBuilder {
-    /// Kind and metadata in load order; the name lives once, as the index key.
-    entries: Vec<(NameKind, Ioc)>,
-    index: FastMap<(NameKind, String), usize>,
+    entries: Merging<(NameKind, String)>,
 }
 
 impl NameSetBuilder {
     /// Adds a normalised name (`name` is the key: see [`NameIoc::name`]); `ioc.value` is
     /// its display form.
     pub fn insert(&mut self, kind: NameKind, name: String, ioc: Ioc) -> Inserted {
-        match self.index.entry((kind, name)) {
-            Entry::Occupied(slot) => match self.entries.get_mut(*slot.get()) {
-                Some((_, existing)) => {
-                    merge(existing, ioc);
-                    Inserted::Merged
-                }
-                None => Inserted::Full,
-            },
-            Entry::Vacant(_) if self.entries.len() >= MAX_SET_IOCS => Inserted::Full,
-            Entry::Vacant(slot) => {
-                slot.insert(self.entries.len());
-                self.entries.push((kind, ioc));
-                Inserted::New
-            }
-        }
+        self.entries.insert((kind, name), ioc)
     }
 
     pub fn len(&self) -> usize {
@@ -176,36 +175,35 @@ impl NameSetBuilder {
     }
 
     pub fn build(self) -> NameSet {
-        let mut set = NameSet::default();
-        let count = |kind| self.entries.iter().filter(|e| e.0 == kind).count();
-        set.domains.reserve(count(NameKind::Domain));
-        set.suffixes.reserve(count(NameKind::Suffix));
-        set.urls.reserve(count(NameKind::Url));
-        // Names back in load order, taken out of the index without copying.
-        let mut names: Vec<Option<String>> = vec![None; self.entries.len()];
-        for ((_, name), idx) in self.index {
-            if let Some(slot) = names.get_mut(idx) {
-                *slot = Some(name);
-            }
-        }
-        set.names.reserve_exact(self.entries.len());
-        for (idx, ((kind, ioc), name)) in self.entries.into_iter().zip(names).enumerate() {
-            let (Ok(idx), Some(name)) = (u32::try_from(idx), name) else {
-                break;
+        let names: Vec<NameIoc> = self
+            .entries
+            .into_entries()
+            .map(|((kind, name), ioc)| NameIoc { kind, name, ioc })
+            .collect();
+        let count = |kind| names.iter().filter(|n| n.kind == kind).count();
+        let hasher = foldhash::fast::RandomState::default();
+        let hash = |n: &NameIoc| hasher.hash_one(n.name.as_bytes());
+        let mut domains = HashTable::with_capacity(count(NameKind::Domain));
+        let mut suffixes = HashTable::with_capacity(count(NameKind::Suffix));
+        let mut urls = HashTable::with_capacity(count(NameKind::Url));
+        // Sized up front: no table grows, so the rehash closure never runs.
+        let rehash = |&idx: &u32| names.get(idx as usize).map_or(0, hash);
+        for (idx, n) in names.iter().enumerate() {
+            let Ok(idx) = u32::try_from(idx) else { break };
+            let table = match n.kind {
+                NameKind::Domain => &mut domains,
+                NameKind::Suffix => &mut suffixes,
+                NameKind::Url => &mut urls,
             };
-            let map = match kind {
-                NameKind::Domain => &mut set.domains,
-                NameKind::Suffix => &mut set.suffixes,
-                NameKind::Url => &mut set.urls,
-            };
-            map.insert(name.as_bytes().into(), idx);
-            set.names.push(NameIoc {
-                kind,
-                name,
-                ioc: Arc::new(ioc),
-            });
+            table.insert_unique(hash(n), idx, rehash);
         }
-        set
+        NameSet {
+            names,
+            domains,
+            suffixes,
+            urls,
+            hasher,
+        }
     }
 }
 
