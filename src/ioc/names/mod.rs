@@ -56,17 +56,27 @@ pub struct NameIoc {
     pub ioc: Arc<Ioc>,
 }
 
-/// The immutable name lookup structure (empty when no feed carries names). Each kind's table
-/// holds indices into `names`, hashed by the entry's key: a name is stored once (in its
-/// [`NameIoc`]) and a table slot is 4 bytes. A hit reads the same memory as a map with boxed
-/// keys would (table, key, entry); a miss rarely leaves the table's control bytes.
+/// The immutable name lookup structure (empty when no feed carries names). The lookup keys
+/// live end to end in one buffer (`keys`) and each kind's table holds [`Key`]s into it: building
+/// the set copies every key once into a buffer sized up front instead of allocating a box per
+/// name, and a lookup reads the same memory a map with boxed keys would (control bytes, slot,
+/// key bytes) without touching the [`NameIoc`] until it hits.
 #[derive(Debug, Default)]
 pub struct NameSet {
     names: Vec<NameIoc>,
-    domains: HashTable<u32>,
-    suffixes: HashTable<u32>,
-    urls: HashTable<u32>,
+    keys: Vec<u8>,
+    domains: HashTable<Key>,
+    suffixes: HashTable<Key>,
+    urls: HashTable<Key>,
     hasher: foldhash::fast::RandomState,
+}
+
+/// One table slot: where the key sits in [`NameSet::keys`] and which entry it names.
+#[derive(Clone, Copy, Debug)]
+struct Key {
+    start: u32,
+    len: u32,
+    idx: u32,
 }
 
 impl NameSet {
@@ -122,12 +132,15 @@ impl NameSet {
 
     /// The entry of `table` whose key is `key`.
     #[inline]
-    fn find(&self, table: &HashTable<u32>, key: &[u8]) -> Option<&NameIoc> {
-        let entry = |idx: u32| self.names.get(idx as usize);
-        let idx = table.find(self.hasher.hash_one(key), |&idx| {
-            entry(idx).is_some_and(|n| n.name.as_bytes() == key)
-        })?;
-        entry(*idx)
+    fn find(&self, table: &HashTable<Key>, key: &[u8]) -> Option<&NameIoc> {
+        let slot = table.find(self.hasher.hash_one(key), |k| self.key(k) == Some(key))?;
+        self.names.get(slot.idx as usize)
+    }
+
+    #[inline]
+    fn key(&self, k: &Key) -> Option<&[u8]> {
+        let start = k.start as usize;
+        self.keys.get(start..start + k.len as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -181,29 +194,39 @@ impl NameSetBuilder {
             .map(|((kind, name), ioc)| NameIoc { kind, name, ioc })
             .collect();
         let count = |kind| names.iter().filter(|n| n.kind == kind).count();
-        let hasher = foldhash::fast::RandomState::default();
-        let hash = |n: &NameIoc| hasher.hash_one(n.name.as_bytes());
-        let mut domains = HashTable::with_capacity(count(NameKind::Domain));
-        let mut suffixes = HashTable::with_capacity(count(NameKind::Suffix));
-        let mut urls = HashTable::with_capacity(count(NameKind::Url));
-        // Sized up front: no table grows, so the rehash closure never runs.
-        let rehash = |&idx: &u32| names.get(idx as usize).map_or(0, hash);
+        let mut set = NameSet {
+            keys: Vec::with_capacity(names.iter().map(|n| n.name.len()).sum()),
+            domains: HashTable::with_capacity(count(NameKind::Domain)),
+            suffixes: HashTable::with_capacity(count(NameKind::Suffix)),
+            urls: HashTable::with_capacity(count(NameKind::Url)),
+            ..NameSet::default()
+        };
+        let hasher = set.hasher.clone();
         for (idx, n) in names.iter().enumerate() {
-            let Ok(idx) = u32::try_from(idx) else { break };
-            let table = match n.kind {
-                NameKind::Domain => &mut domains,
-                NameKind::Suffix => &mut suffixes,
-                NameKind::Url => &mut urls,
+            let (Ok(idx), Ok(start), Ok(len)) = (
+                u32::try_from(idx),
+                u32::try_from(set.keys.len()),
+                u32::try_from(n.name.len()),
+            ) else {
+                break;
             };
-            table.insert_unique(hash(n), idx, rehash);
+            set.keys.extend_from_slice(n.name.as_bytes());
+            let table = match n.kind {
+                NameKind::Domain => &mut set.domains,
+                NameKind::Suffix => &mut set.suffixes,
+                NameKind::Url => &mut set.urls,
+            };
+            // Sized up front, so no table grows and the rehash closure does not run.
+            let keys = &set.keys;
+            let rehash = |k: &Key| {
+                let start = k.start as usize;
+                hasher.hash_one(keys.get(start..start + k.len as usize).unwrap_or_default())
+            };
+            let key = Key { start, len, idx };
+            table.insert_unique(hasher.hash_one(n.name.as_bytes()), key, rehash);
         }
-        NameSet {
-            names,
-            domains,
-            suffixes,
-            urls,
-            hasher,
-        }
+        set.names = names;
+        set
     }
 }
 
