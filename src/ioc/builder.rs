@@ -1,10 +1,12 @@
 //! Builds an [`IocSet`]: de-duplicates by normalized endpoint while feeds load, merging the
 //! metadata of repeated IOCs, then lays the entries out for constant-time lookup.
 
-use std::collections::hash_map::Entry;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use indexmap::map::Entry;
+use indexmap::IndexMap;
 use ipnet::IpNet;
 use prefix_trie::PrefixMap;
 
@@ -32,32 +34,63 @@ pub enum Inserted {
     Full,
 }
 
+/// IOCs keyed by what they match, in load order, each key once: a repeated key merges its
+/// metadata into the first entry, a new key beyond [`MAX_SET_IOCS`] is refused. Both builders
+/// (addresses and names) collect through it. An `IndexMap` keeps each key once, beside its IOC,
+/// and hands the entries back in load order without copying or rehashing; each IOC goes into
+/// the `Arc` the finished set shares once, when it is first seen, so building the set moves
+/// pointers instead of copying IOCs (and the map's entries stay small while it grows).
+#[derive(Debug)]
+pub(super) struct Merging<K>(IndexMap<K, Arc<Ioc>, foldhash::fast::RandomState>);
+
+impl<K> Default for Merging<K> {
+    fn default() -> Self {
+        Merging(IndexMap::default())
+    }
+}
+
+impl<K: Hash + Eq> Merging<K> {
+    pub(super) fn insert(&mut self, key: K, ioc: Ioc) -> Inserted {
+        let full = self.0.len() >= MAX_SET_IOCS;
+        match self.0.entry(key) {
+            Entry::Occupied(mut slot) => {
+                // Never shared while loading, so this does not clone.
+                merge(Arc::make_mut(slot.get_mut()), ioc);
+                Inserted::Merged
+            }
+            Entry::Vacant(_) if full => Inserted::Full,
+            Entry::Vacant(slot) => {
+                slot.insert(Arc::new(ioc));
+                Inserted::New
+            }
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The entries in load order; index `i` is the `i`-th new key.
+    pub(super) fn into_entries(self) -> impl ExactSizeIterator<Item = (K, Arc<Ioc>)> {
+        self.0.into_iter()
+    }
+}
+
 /// Collects IOCs from any number of feeds, in load order.
 #[derive(Debug, Default)]
 pub struct IocSetBuilder {
-    entries: Vec<(Endpoint, Ioc)>,
-    index: FastMap<Endpoint, usize>,
+    entries: Merging<Endpoint>,
     names: NameSetBuilder,
 }
 
 impl IocSetBuilder {
     /// Adds one IOC or merges it into the entry with the same endpoint.
     pub fn insert(&mut self, endpoint: Endpoint, ioc: Ioc) -> Inserted {
-        match self.index.entry(endpoint) {
-            Entry::Occupied(slot) => match self.entries.get_mut(*slot.get()) {
-                Some((_, existing)) => {
-                    merge(existing, ioc);
-                    Inserted::Merged
-                }
-                None => Inserted::Full,
-            },
-            Entry::Vacant(_) if self.entries.len() >= MAX_SET_IOCS => Inserted::Full,
-            Entry::Vacant(slot) => {
-                slot.insert(self.entries.len());
-                self.entries.push((endpoint, ioc));
-                Inserted::New
-            }
-        }
+        self.entries.insert(endpoint, ioc)
     }
 
     /// Adds one name IOC (`name` already normalised: see
@@ -83,7 +116,7 @@ impl IocSetBuilder {
             ..IocSet::default()
         };
         let mut extra: FastMap<IpAddr, Vec<(u16, u32)>> = FastMap::default();
-        for (idx, (endpoint, ioc)) in self.entries.into_iter().enumerate() {
+        for (idx, (endpoint, ioc)) in self.entries.into_entries().enumerate() {
             let Ok(idx) = u32::try_from(idx) else { break };
             match endpoint {
                 Endpoint::Addr(addr) => set.slot(addr).whole = idx,
@@ -107,7 +140,7 @@ impl IocSetBuilder {
                         .insert(net, idx);
                 }
             }
-            set.iocs.push(Arc::new(ioc));
+            set.iocs.push(ioc);
         }
         for (addr, ports) in extra {
             let start = u32::try_from(set.extra_ports.len()).unwrap_or(u32::MAX);

@@ -43,31 +43,8 @@ pub fn write_report(out: &mut dyn Write, loaded: &Loaded, json: bool) -> io::Res
         serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
         return writeln!(out);
     }
-    let rows: Vec<[String; 7]> = loaded
-        .set
-        .iter()
-        .map(|i| {
-            [
-                i.value.clone(),
-                i.malware.clone(),
-                i.threat_type.clone(),
-                i.confidence.map(|c| c.to_string()).unwrap_or_default(),
-                i.first_seen.map(|t| t.to_string()).unwrap_or_default(),
-                i.last_seen.map(|t| t.to_string()).unwrap_or_default(),
-                i.source.clone(),
-            ]
-        })
-        .collect();
-    let header = [
-        "IOC",
-        "MALWARE",
-        "THREAT TYPE",
-        "CONF",
-        "FIRST SEEN",
-        "LAST SEEN",
-        "SOURCE",
-    ];
-    write_table(out, header, &rows)?;
+    let rows = loaded.set.iter().map(|i| ([i.value.clone()], &**i));
+    write_ioc_table::<1, 7>(out, ["IOC"], rows)?;
     writeln!(out, "{} IOCs\n", loaded.set.len())?;
     write_names(out, loaded)?;
 
@@ -104,33 +81,10 @@ fn write_names(out: &mut dyn Write, loaded: &Loaded) -> io::Result<()> {
     if names.is_empty() {
         return Ok(());
     }
-    let rows: Vec<[String; 8]> = names
+    let rows = names
         .iter()
-        .map(|n| {
-            let i = &n.ioc;
-            [
-                i.value.clone(),
-                n.kind.label().to_string(),
-                i.malware.clone(),
-                i.threat_type.clone(),
-                i.confidence.map(|c| c.to_string()).unwrap_or_default(),
-                i.first_seen.map(|t| t.to_string()).unwrap_or_default(),
-                i.last_seen.map(|t| t.to_string()).unwrap_or_default(),
-                i.source.clone(),
-            ]
-        })
-        .collect();
-    let header = [
-        "NAME",
-        "KIND",
-        "MALWARE",
-        "THREAT TYPE",
-        "CONF",
-        "FIRST SEEN",
-        "LAST SEEN",
-        "SOURCE",
-    ];
-    write_table(out, header, &rows)?;
+        .map(|n| ([n.ioc.value.clone(), n.kind.label().to_string()], &*n.ioc));
+    write_ioc_table::<2, 8>(out, ["NAME", "KIND"], rows)?;
     let counts = &loaded.stats.names;
     writeln!(
         out,
@@ -140,6 +94,45 @@ fn write_names(out: &mut dyn Write, loaded: &Loaded) -> io::Result<()> {
         counts.suffix,
         counts.url
     )
+}
+
+/// The columns every IOC has, after a table's leading columns (the value; for names, the kind).
+const METADATA_HEADER: [&str; 6] = [
+    "MALWARE",
+    "THREAT TYPE",
+    "CONF",
+    "FIRST SEEN",
+    "LAST SEEN",
+    "SOURCE",
+];
+
+fn metadata_cells(i: &Ioc) -> [String; 6] {
+    [
+        i.malware.clone(),
+        i.threat_type.clone(),
+        i.confidence.map(|c| c.to_string()).unwrap_or_default(),
+        i.first_seen.map(|t| t.to_string()).unwrap_or_default(),
+        i.last_seen.map(|t| t.to_string()).unwrap_or_default(),
+        i.source.clone(),
+    ]
+}
+
+/// One IOC table (addresses, names): `L` leading columns, then the metadata columns. `N` is
+/// `L + 6`; a mismatch would show as missing or empty columns, so the callers' tests pin it.
+fn write_ioc_table<'a, const L: usize, const N: usize>(
+    out: &mut dyn Write,
+    lead: [&str; L],
+    rows: impl Iterator<Item = ([String; L], &'a Ioc)>,
+) -> io::Result<()> {
+    let mut header = lead.into_iter().chain(METADATA_HEADER);
+    let header: [&str; N] = std::array::from_fn(|_| header.next().unwrap_or_default());
+    let rows: Vec<[String; N]> = rows
+        .map(|(lead, ioc)| {
+            let mut cells = lead.into_iter().chain(metadata_cells(ioc));
+            std::array::from_fn(|_| cells.next().unwrap_or_default())
+        })
+        .collect();
+    write_table(out, header, &rows)
 }
 
 fn file_row(f: &FileStats) -> [String; 8] {

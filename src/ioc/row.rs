@@ -62,30 +62,44 @@ pub trait RowSink {
 }
 
 /// ThreatFox-style `ioc_type` values that carry an address.
+const IP_TYPES: [&str; 9] = [
+    "ip:port",
+    "ip",
+    "ipv4",
+    "ipv6",
+    "ip-dst",
+    "ip-src",
+    "ip-dst|port",
+    "ip-src|port",
+    "cidr",
+];
+
+/// `ioc_type` values that carry a host name, and those that carry a URL.
+const DOMAIN_TYPES: [&str; 4] = ["domain", "domain-name", "hostname", "fqdn"];
+const URL_TYPES: [&str; 2] = ["url", "uri"];
+
+/// Is `ioc_type` (any case, padded) one of `types`? Compared in place: this runs for every
+/// row of a feed, so it allocates nothing.
+fn is_one_of(ioc_type: &str, types: &[&str]) -> bool {
+    let ioc_type = ioc_type.trim();
+    types.iter().any(|t| t.eq_ignore_ascii_case(ioc_type))
+}
+
+/// Does a ThreatFox-style `ioc_type` carry an address?
 pub fn is_ip_type(ioc_type: &str) -> bool {
-    matches!(
-        ioc_type.trim().to_ascii_lowercase().as_str(),
-        "ip:port"
-            | "ip"
-            | "ipv4"
-            | "ipv6"
-            | "ip-dst"
-            | "ip-src"
-            | "ip-dst|port"
-            | "ip-src|port"
-            | "cidr"
-    )
+    is_one_of(ioc_type, &IP_TYPES)
 }
 
 /// What a ThreatFox-style `ioc_type` names; `None` for a type c2tap does not match on.
 pub fn value_kind(ioc_type: &str) -> Option<ValueKind> {
     if is_ip_type(ioc_type) {
-        return Some(ValueKind::Address);
-    }
-    match ioc_type.trim().to_ascii_lowercase().as_str() {
-        "domain" | "domain-name" | "hostname" | "fqdn" => Some(ValueKind::Domain),
-        "url" | "uri" => Some(ValueKind::Url),
-        _ => None,
+        Some(ValueKind::Address)
+    } else if is_one_of(ioc_type, &DOMAIN_TYPES) {
+        Some(ValueKind::Domain)
+    } else if is_one_of(ioc_type, &URL_TYPES) {
+        Some(ValueKind::Url)
+    } else {
+        None
     }
 }
 

@@ -9,16 +9,18 @@
 mod normalize;
 mod url;
 
-use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 pub use normalize::{
     normalize_name, split_port, strip_port, wire_name, NameError, MAX_LABEL, MAX_NAME,
 };
 pub use url::{normalize_url, request_key, UrlIoc, MAX_URL_PATH, URL_KEY_BUF};
 
-use super::builder::{merge, Inserted, MAX_SET_IOCS};
-use super::{FastMap, Ioc};
+use super::builder::{Inserted, Merging};
+use super::Ioc;
 
 /// What a name IOC matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -54,13 +56,27 @@ pub struct NameIoc {
     pub ioc: Arc<Ioc>,
 }
 
-/// The immutable name lookup structure (empty when no feed carries names).
+/// The immutable name lookup structure (empty when no feed carries names). The lookup keys
+/// live end to end in one buffer (`keys`) and each kind's table holds [`Key`]s into it: building
+/// the set copies every key once into a buffer sized up front instead of allocating a box per
+/// name, and a lookup reads the same memory a map with boxed keys would (control bytes, slot,
+/// key bytes) without touching the [`NameIoc`] until it hits.
 #[derive(Debug, Default)]
 pub struct NameSet {
     names: Vec<NameIoc>,
-    domains: FastMap<Box<[u8]>, u32>,
-    suffixes: FastMap<Box<[u8]>, u32>,
-    urls: FastMap<Box<[u8]>, u32>,
+    keys: Vec<u8>,
+    domains: HashTable<Key>,
+    suffixes: HashTable<Key>,
+    urls: HashTable<Key>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// One table slot: where the key sits in [`NameSet::keys`] and which entry it names.
+#[derive(Clone, Copy, Debug)]
+struct Key {
+    start: u32,
+    len: u32,
+    idx: u32,
 }
 
 impl NameSet {
@@ -81,16 +97,16 @@ impl NameSet {
         }
         let mut buf = [0u8; 255];
         let name = wire_name(host, &mut buf)?;
-        if let Some(&idx) = self.domains.get(name) {
-            return self.names.get(idx as usize);
+        if let Some(hit) = self.find(&self.domains, name) {
+            return Some(hit);
         }
         if self.suffixes.is_empty() {
             return None;
         }
         let mut rest = name;
         loop {
-            if let Some(&idx) = self.suffixes.get(rest) {
-                return self.names.get(idx as usize);
+            if let Some(hit) = self.find(&self.suffixes, rest) {
+                return Some(hit);
             }
             let dot = rest.iter().position(|&b| b == b'.')?;
             rest = rest.get(dot + 1..)?;
@@ -107,12 +123,24 @@ impl NameSet {
         }
         let mut buf = [0u8; URL_KEY_BUF];
         let key = request_key(host, path, &mut buf)?;
-        if let Some(&idx) = self.urls.get(key) {
-            return self.names.get(idx as usize);
+        if let Some(hit) = self.find(&self.urls, key) {
+            return Some(hit);
         }
         let query = key.iter().position(|&b| b == b'?')?;
-        let idx = self.urls.get(key.get(..query)?)?;
-        self.names.get(*idx as usize)
+        self.find(&self.urls, key.get(..query)?)
+    }
+
+    /// The entry of `table` whose key is `key`.
+    #[inline]
+    fn find(&self, table: &HashTable<Key>, key: &[u8]) -> Option<&NameIoc> {
+        let slot = table.find(self.hasher.hash_one(key), |k| self.key(k) == Some(key))?;
+        self.names.get(slot.idx as usize)
+    }
+
+    #[inline]
+    fn key(&self, k: &Key) -> Option<&[u8]> {
+        let start = k.start as usize;
+        self.keys.get(start..start + k.len as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -141,30 +169,14 @@ impl NameSet {
 /// metadata like address IOCs do.
 #[derive(Debug, Default)]
 pub struct NameSetBuilder {
-    /// Kind and metadata in load order; the name lives once, as the index key.
-    entries: Vec<(NameKind, Ioc)>,
-    index: FastMap<(NameKind, String), usize>,
+    entries: Merging<(NameKind, String)>,
 }
 
 impl NameSetBuilder {
     /// Adds a normalised name (`name` is the key: see [`NameIoc::name`]); `ioc.value` is
     /// its display form.
     pub fn insert(&mut self, kind: NameKind, name: String, ioc: Ioc) -> Inserted {
-        match self.index.entry((kind, name)) {
-            Entry::Occupied(slot) => match self.entries.get_mut(*slot.get()) {
-                Some((_, existing)) => {
-                    merge(existing, ioc);
-                    Inserted::Merged
-                }
-                None => Inserted::Full,
-            },
-            Entry::Vacant(_) if self.entries.len() >= MAX_SET_IOCS => Inserted::Full,
-            Entry::Vacant(slot) => {
-                slot.insert(self.entries.len());
-                self.entries.push((kind, ioc));
-                Inserted::New
-            }
-        }
+        self.entries.insert((kind, name), ioc)
     }
 
     pub fn len(&self) -> usize {
@@ -176,35 +188,44 @@ impl NameSetBuilder {
     }
 
     pub fn build(self) -> NameSet {
-        let mut set = NameSet::default();
-        let count = |kind| self.entries.iter().filter(|e| e.0 == kind).count();
-        set.domains.reserve(count(NameKind::Domain));
-        set.suffixes.reserve(count(NameKind::Suffix));
-        set.urls.reserve(count(NameKind::Url));
-        // Names back in load order, taken out of the index without copying.
-        let mut names: Vec<Option<String>> = vec![None; self.entries.len()];
-        for ((_, name), idx) in self.index {
-            if let Some(slot) = names.get_mut(idx) {
-                *slot = Some(name);
-            }
-        }
-        set.names.reserve_exact(self.entries.len());
-        for (idx, ((kind, ioc), name)) in self.entries.into_iter().zip(names).enumerate() {
-            let (Ok(idx), Some(name)) = (u32::try_from(idx), name) else {
+        let names: Vec<NameIoc> = self
+            .entries
+            .into_entries()
+            .map(|((kind, name), ioc)| NameIoc { kind, name, ioc })
+            .collect();
+        let count = |kind| names.iter().filter(|n| n.kind == kind).count();
+        let mut set = NameSet {
+            keys: Vec::with_capacity(names.iter().map(|n| n.name.len()).sum()),
+            domains: HashTable::with_capacity(count(NameKind::Domain)),
+            suffixes: HashTable::with_capacity(count(NameKind::Suffix)),
+            urls: HashTable::with_capacity(count(NameKind::Url)),
+            ..NameSet::default()
+        };
+        let hasher = set.hasher.clone();
+        for (idx, n) in names.iter().enumerate() {
+            let (Ok(idx), Ok(start), Ok(len)) = (
+                u32::try_from(idx),
+                u32::try_from(set.keys.len()),
+                u32::try_from(n.name.len()),
+            ) else {
                 break;
             };
-            let map = match kind {
+            set.keys.extend_from_slice(n.name.as_bytes());
+            let table = match n.kind {
                 NameKind::Domain => &mut set.domains,
                 NameKind::Suffix => &mut set.suffixes,
                 NameKind::Url => &mut set.urls,
             };
-            map.insert(name.as_bytes().into(), idx);
-            set.names.push(NameIoc {
-                kind,
-                name,
-                ioc: Arc::new(ioc),
-            });
+            // Sized up front, so no table grows and the rehash closure does not run.
+            let keys = &set.keys;
+            let rehash = |k: &Key| {
+                let start = k.start as usize;
+                hasher.hash_one(keys.get(start..start + k.len as usize).unwrap_or_default())
+            };
+            let key = Key { start, len, idx };
+            table.insert_unique(hasher.hash_one(n.name.as_bytes()), key, rehash);
         }
+        set.names = names;
         set
     }
 }
