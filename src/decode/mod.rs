@@ -176,9 +176,9 @@ impl PayloadAt {
         frame.get(usize::from(self.at)).copied()
     }
 
-    /// `bytes` found at `from` (an offset into the frame), clamped to what fits the fields.
+    /// `len` bytes found at `from` (an offset into the frame), clamped to what fits the fields.
     #[inline(always)]
-    fn new(from: usize, len: usize, seq: u32) -> PayloadAt {
+    pub(super) fn new(from: usize, len: usize, seq: u32) -> PayloadAt {
         match u16::try_from(from) {
             Ok(at) if len != 0 => PayloadAt {
                 at,
