@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{be16, ether, proto, Encap, PacketMeta, PayloadAt, Tunnel};
+use super::{be16, ether, proto, transport, Encap, PacketMeta, PayloadAt, Tunnel};
 
 const VLAN_CTAG: u16 = 0x8100;
 const IPV4_NO_OPTIONS: u8 = 0x45;
@@ -16,8 +16,6 @@ const IPV4_FRAGMENT_BITS: u16 = 0x3fff;
 /// Bytes of transport header through the TCP flags byte.
 const TCP_THROUGH_FLAGS: usize = 14;
 const UDP_PORTS: usize = 4;
-const TCP_HEADER: usize = 20;
-const UDP_HEADER: usize = 8;
 const VXLAN_PORT: u16 = 4789;
 const GENEVE_PORT: u16 = 6081;
 
@@ -44,7 +42,7 @@ pub(super) fn ethernet(frame: &[u8], encap: &Encap) -> Option<PacketMeta> {
 #[inline(always)]
 fn ipv4(packet: &[u8], vlan: u16, encap: &Encap) -> Option<PacketMeta> {
     let header = packet.first_chunk::<{ 20 + TCP_THROUGH_FLAGS }>()?;
-    let [version_ihl, _, len_hi, len_lo, _, _, frag_hi, frag_lo, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3, sp_hi, sp_lo, dp_hi, dp_lo, t4, t5, t6, t7, _, _, _, _, data_offset, flags] =
+    let [version_ihl, _, len_hi, len_lo, _, _, frag_hi, frag_lo, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3, sp_hi, sp_lo, dp_hi, dp_lo, _, _, _, _, _, _, _, _, _, flags] =
         *header;
     let total = u16::from_be_bytes([len_hi, len_lo]);
     if version_ihl != IPV4_NO_OPTIONS
@@ -58,11 +56,7 @@ fn ipv4(packet: &[u8], vlan: u16, encap: &Encap) -> Option<PacketMeta> {
         u16::from_be_bytes([dp_hi, dp_lo]),
     );
     let tcp_flags = transport(protocol, transport_len, dport, flags)?;
-    let payload = payload(
-        (protocol, packet, 20, usize::from(total)),
-        ([t4, t5, t6, t7], data_offset),
-        encap,
-    );
+    let payload = payload(protocol, packet, 20, transport_len, encap);
     Some(plain_flow(
         IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)),
         IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)),
@@ -86,14 +80,9 @@ fn ipv6(packet: &[u8], vlan: u16, encap: &Encap) -> Option<PacketMeta> {
     let payload_len = u16::from_be_bytes([len_hi, len_lo]);
     let sport = be16(transport_header, 0)?;
     let dport = be16(transport_header, 2)?;
-    let [_, _, _, _, t4, t5, t6, t7, _, _, _, _, data_offset, flags] =
-        *transport_header.first_chunk::<TCP_THROUGH_FLAGS>()?;
+    let flags = *transport_header.get(13)?;
     let tcp_flags = transport(protocol, usize::from(payload_len), dport, flags)?;
-    let payload = payload(
-        (protocol, packet, 40, 40 + usize::from(payload_len)),
-        ([t4, t5, t6, t7], data_offset),
-        encap,
-    );
+    let payload = payload(protocol, packet, 40, usize::from(payload_len), encap);
     Some(plain_flow(
         IpAddr::V6(Ipv6Addr::from(*src)),
         IpAddr::V6(Ipv6Addr::from(*dst)),
@@ -133,36 +122,19 @@ fn plain_flow(
     }
 }
 
-/// The transport payload of the packet whose IP header (`header` bytes, `stated` in all by its
-/// length field) starts `packet`, from the transport bytes already read: TCP sequence number
-/// and data offset, or UDP length. The same bounds as the layered path (`transport.rs`), in
-/// arithmetic on what is in registers rather than slices.
+/// The transport payload of the packet whose IP header (of `header` bytes) starts `packet`, the
+/// transport header cut to its stated length as the layered path cuts it.
 #[inline(always)]
 fn payload(
-    (protocol, packet, header, stated): (u8, &[u8], usize, usize),
-    (word, data_offset): ([u8; 4], u8),
+    protocol: u8,
+    packet: &[u8],
+    header: usize,
+    stated_len: usize,
     encap: &Encap,
 ) -> PayloadAt {
-    let end = stated.min(packet.len());
-    let (start, len, seq) = if protocol == proto::TCP {
-        let data_at = usize::from(data_offset >> 4) * 4;
-        if data_at < TCP_HEADER {
-            return PayloadAt::NONE;
-        }
-        let start = header + data_at;
-        (start, end.saturating_sub(start), u32::from_be_bytes(word))
-    } else {
-        let [len_hi, len_lo, _, _] = word;
-        let udp_end = usize::from(u16::from_be_bytes([len_hi, len_lo])).max(UDP_HEADER);
-        let len = udp_end
-            .min(end.saturating_sub(header))
-            .saturating_sub(UDP_HEADER);
-        (header + UDP_HEADER, len, 0)
-    };
-    let from = (packet.as_ptr() as usize)
-        .wrapping_sub(encap.base)
-        .wrapping_add(start);
-    PayloadAt::new(from, len, seq)
+    let segment = packet.get(header..).unwrap_or(&[]);
+    let segment = segment.get(..stated_len).unwrap_or(segment);
+    transport::payload(protocol, segment, encap)
 }
 
 /// The TCP flags to report when the fast path covers this transport, `None` when it does not

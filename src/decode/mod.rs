@@ -176,9 +176,9 @@ impl PayloadAt {
         frame.get(usize::from(self.at)).copied()
     }
 
-    /// `len` bytes found at `from` (an offset into the frame), clamped to what fits the fields.
+    /// `bytes` found at `from` (an offset into the frame), clamped to what fits the fields.
     #[inline(always)]
-    pub(super) fn new(from: usize, len: usize, seq: u32) -> PayloadAt {
+    fn new(from: usize, len: usize, seq: u32) -> PayloadAt {
         match u16::try_from(from) {
             Ok(at) if len != 0 => PayloadAt {
                 at,

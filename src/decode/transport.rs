@@ -86,6 +86,16 @@ pub(super) fn ports(protocol: u8, payload: &[u8]) -> Transport {
     transport
 }
 
+/// The payload of an unfragmented TCP or UDP packet whose transport header is `segment` (cut to
+/// the IP length): for the fast path, which reads the ports and flags itself.
+#[inline(always)]
+pub(super) fn payload(protocol: u8, segment: &[u8], encap: &Encap) -> PayloadAt {
+    match protocol {
+        proto::TCP => tcp_payload(segment, encap),
+        _ => udp_payload(segment, encap),
+    }
+}
+
 /// The data after a TCP header whose 20 fixed bytes were captured (options skipped by the data
 /// offset), with the segment's sequence number.
 #[inline(always)]
