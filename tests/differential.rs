@@ -4,8 +4,9 @@
 //!
 //! The decoder is compared on the layers etherparse covers: Ethernet, stacked 802.1Q/802.1ad
 //! tags, IPv4 (with options) and IPv6, TCP (with options) and UDP. Addresses, ports, protocol,
-//! TCP flags, the innermost VLAN id and the IP length must agree on every valid frame; on a
-//! frame cut short, whatever etherparse's lax parser still reads must agree too. The reader is
+//! TCP flags, the innermost VLAN id, the IP length and the transport payload (with the TCP
+//! sequence number) must agree on every valid frame; on a frame cut short, whatever
+//! etherparse's lax parser still reads must agree too. The reader is
 //! compared on random classic pcap (either byte order, µs or ns) and pcapng (sections of either
 //! byte order, several interfaces of different link types and timestamp resolutions): the same
 //! packets with the same timestamps, link types, data and wire lengths.
@@ -259,11 +260,14 @@ struct View {
     tcp_flags: u8,
     vlan: u16,
     ip_len: u32,
+    /// The innermost transport payload and, for TCP, its sequence number (0 for UDP).
+    payload: (Vec<u8>, u32),
 }
 
 fn c2tap_view(frame: &[u8]) -> Option<View> {
     let m = decode(LinkType::ETHERNET, frame).ok()?;
     Some(View {
+        payload: (m.payload.bytes(frame).to_vec(), m.payload.seq),
         src: m.src,
         dst: m.dst,
         proto: m.proto,
@@ -308,6 +312,20 @@ fn ports_and_flags(transport: Option<&TransportSlice<'_>>) -> (Option<(u16, u16)
     }
 }
 
+/// The transport payload and TCP sequence number, as c2tap reports them: no payload, no
+/// sequence number (c2tap leaves the payload's place empty when there are no bytes).
+fn payload_and_seq(transport: Option<&TransportSlice<'_>>) -> (Vec<u8>, u32) {
+    let (payload, seq) = match transport {
+        Some(TransportSlice::Tcp(t)) => (t.payload(), t.sequence_number()),
+        Some(TransportSlice::Udp(u)) => (u.payload(), 0),
+        _ => (&[][..], 0),
+    };
+    if payload.is_empty() {
+        return (Vec::new(), 0);
+    }
+    (payload.to_vec(), seq)
+}
+
 fn etherparse_view(frame: &[u8]) -> Option<View> {
     let p = SlicedPacket::from_ethernet(frame).ok()?;
     let (src, dst, proto, ip_len) = match p.net.as_ref()? {
@@ -333,6 +351,7 @@ fn etherparse_view(frame: &[u8]) -> Option<View> {
     };
     let (ports, tcp_flags) = ports_and_flags(p.transport.as_ref());
     Some(View {
+        payload: payload_and_seq(p.transport.as_ref()),
         src,
         dst,
         proto,
@@ -369,6 +388,11 @@ proptest! {
         };
         prop_assert_eq!((mine.ports, mine.tcp_flags), (Some(ports), flags));
         prop_assert_eq!(mine.vlan, frame.vlans.last().map_or(0, |(_, tci)| tci & 0x0fff));
+        let seq = match frame.transport {
+            Transport::Tcp { seq, .. } if !frame.payload.is_empty() => seq,
+            _ => 0,
+        };
+        prop_assert_eq!(mine.payload, (frame.payload.clone(), seq));
     }
 
     /// A frame cut anywhere (a snap length): what etherparse's lax parser still reads, c2tap
@@ -406,6 +430,8 @@ proptest! {
         let (ports, flags) = ports_and_flags(p.transport.as_ref());
         if ports.is_some() {
             prop_assert_eq!((mine.ports, mine.tcp_flags), (ports, flags));
+            // What was captured of the payload, within the IP and UDP lengths.
+            prop_assert_eq!(mine.payload, payload_and_seq(p.transport.as_ref()));
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{be16, ether, proto, Encap, PacketMeta, Tunnel};
+use super::{be16, ether, proto, transport, Encap, PacketMeta, PayloadAt, Tunnel};
 
 const VLAN_CTAG: u16 = 0x8100;
 const IPV4_NO_OPTIONS: u8 = 0x45;
@@ -33,14 +33,14 @@ pub(super) fn ethernet(frame: &[u8], encap: &Encap) -> Option<PacketMeta> {
     }
     let packet = frame.get(network_at..)?;
     match ethertype {
-        ether::IPV4 => ipv4(packet, vlan, encap.tunnel),
-        ether::IPV6 => ipv6(packet, vlan, encap.tunnel),
+        ether::IPV4 => ipv4(packet, vlan, encap),
+        ether::IPV6 => ipv6(packet, vlan, encap),
         _ => None,
     }
 }
 
 #[inline(always)]
-fn ipv4(packet: &[u8], vlan: u16, tunnel: Tunnel) -> Option<PacketMeta> {
+fn ipv4(packet: &[u8], vlan: u16, encap: &Encap) -> Option<PacketMeta> {
     let header = packet.first_chunk::<{ 20 + TCP_THROUGH_FLAGS }>()?;
     let [version_ihl, _, len_hi, len_lo, _, _, frag_hi, frag_lo, _, protocol, _, _, s0, s1, s2, s3, d0, d1, d2, d3, sp_hi, sp_lo, dp_hi, dp_lo, _, _, _, _, _, _, _, _, _, flags] =
         *header;
@@ -56,18 +56,19 @@ fn ipv4(packet: &[u8], vlan: u16, tunnel: Tunnel) -> Option<PacketMeta> {
         u16::from_be_bytes([dp_hi, dp_lo]),
     );
     let tcp_flags = transport(protocol, transport_len, dport, flags)?;
+    let payload = payload(protocol, packet, 20, transport_len, encap);
     Some(plain_flow(
         IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)),
         IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)),
         protocol,
         (sport, dport, tcp_flags),
-        (vlan, tunnel),
+        (vlan, encap.tunnel, payload),
         u32::from(total),
     ))
 }
 
 #[inline(always)]
-fn ipv6(packet: &[u8], vlan: u16, tunnel: Tunnel) -> Option<PacketMeta> {
+fn ipv6(packet: &[u8], vlan: u16, encap: &Encap) -> Option<PacketMeta> {
     let header = packet.first_chunk::<{ 40 + TCP_THROUGH_FLAGS }>()?;
     let (fixed, rest) = header.split_first_chunk::<8>()?;
     let (src, rest) = rest.split_first_chunk::<16>()?;
@@ -81,12 +82,13 @@ fn ipv6(packet: &[u8], vlan: u16, tunnel: Tunnel) -> Option<PacketMeta> {
     let dport = be16(transport_header, 2)?;
     let flags = *transport_header.get(13)?;
     let tcp_flags = transport(protocol, usize::from(payload_len), dport, flags)?;
+    let payload = payload(protocol, packet, 40, usize::from(payload_len), encap);
     Some(plain_flow(
         IpAddr::V6(Ipv6Addr::from(*src)),
         IpAddr::V6(Ipv6Addr::from(*dst)),
         protocol,
         (sport, dport, tcp_flags),
-        (vlan, tunnel),
+        (vlan, encap.tunnel, payload),
         40 + u32::from(payload_len),
     ))
 }
@@ -98,7 +100,7 @@ fn plain_flow(
     dst: IpAddr,
     protocol: u8,
     (sport, dport, tcp_flags): (u16, u16, u8),
-    (vlan, tunnel): (u16, Tunnel),
+    (vlan, tunnel, payload): (u16, Tunnel, PayloadAt),
     ip_len: u32,
 ) -> PacketMeta {
     PacketMeta {
@@ -116,7 +118,23 @@ fn plain_flow(
         fragment: None,
         ip_len,
         outer: false,
+        payload,
     }
+}
+
+/// The transport payload of the packet whose IP header (of `header` bytes) starts `packet`, the
+/// transport header cut to its stated length as the layered path cuts it.
+#[inline(always)]
+fn payload(
+    protocol: u8,
+    packet: &[u8],
+    header: usize,
+    stated_len: usize,
+    encap: &Encap,
+) -> PayloadAt {
+    let segment = packet.get(header..).unwrap_or(&[]);
+    let segment = segment.get(..stated_len).unwrap_or(segment);
+    transport::payload(protocol, segment, encap)
 }
 
 /// The TCP flags to report when the fast path covers this transport, `None` when it does not
@@ -145,6 +163,14 @@ mod tests {
         link::decode(LinkType::ETHERNET, frame, &mut encap).ok()
     }
 
+    /// Decoding context for `frame` at the top level, payload offsets relative to it.
+    fn top(frame: &[u8]) -> Encap<'static> {
+        Encap {
+            base: frame.as_ptr() as usize,
+            ..Encap::default()
+        }
+    }
+
     fn covered_frames() -> Vec<Vec<u8>> {
         vec![
             eth(ETH_IPV4, &ipv4_tcp(SYN)),
@@ -165,9 +191,9 @@ mod tests {
     #[test]
     fn covers_the_common_shapes_exactly_like_the_layered_path() {
         for frame in covered_frames() {
-            let fast = ethernet(&frame, &Encap::default());
+            let fast = ethernet(&frame, &top(&frame));
             assert!(fast.is_some());
-            assert_eq!(fast, layered(&frame, Encap::default()));
+            assert_eq!(fast, layered(&frame, top(&frame)));
         }
     }
 
@@ -219,8 +245,8 @@ mod tests {
             }
             let frame = &frame[..cut.index(frame.len() + 1)];
             // As a tunnel's inner frame: the tunnel and a VLAN from the tunnel header carry over.
-            let inner = Encap { vlan, tunnel: Tunnel::Vxlan { vni }, depth: 1, layers: None };
-            for encap in [Encap::default(), inner] {
+            let inner = Encap { vlan, tunnel: Tunnel::Vxlan { vni }, depth: 1, ..top(frame) };
+            for encap in [top(frame), inner] {
                 if let Some(fast) = ethernet(frame, &encap) {
                     prop_assert_eq!(Some(fast), layered(frame, encap));
                 }

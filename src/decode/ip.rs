@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::transport::{self, Transport, Upper};
-use super::{be16, be32, tail, DecodeError, Encap, Fragment, Layer, PacketMeta, Tunnel};
+use super::{be16, be32, tail, DecodeError, Encap, Fragment, Layer, PacketMeta, PayloadAt, Tunnel};
 
 const IPV4_HEADER: usize = 20;
 const IPV6_HEADER: usize = 40;
@@ -216,6 +216,11 @@ impl Network {
             fragment: self.fragment,
             ip_len: self.ip_len,
             outer: false,
+            // A first fragment's payload is only the start of the datagram's.
+            payload: match self.fragment {
+                None => transport.payload,
+                Some(_) => PayloadAt::NONE,
+            },
         }
     }
 }

@@ -133,6 +133,61 @@ pub struct PacketMeta {
     /// True for a tunnel's outer layer reported as a flow of its own ([`Layers`]): `tunnel` is
     /// then the tunnel it carried. False for the packet's own (innermost) flow.
     pub outer: bool,
+    /// Where the innermost TCP/UDP payload lies in the frame, so the few consumers of payload
+    /// bytes (the name path) read it without walking the headers again.
+    pub payload: PayloadAt,
+}
+
+/// The innermost TCP or UDP payload's place in the captured frame, and the TCP sequence number
+/// of its first byte. Empty ([`PayloadAt::NONE`]) for other protocols, any fragment, outer
+/// layers, and a payload that is empty or was not captured. The bytes end at whichever comes
+/// first: the captured frame, the IP length (Ethernet padding is not payload) and, for UDP, its
+/// length field. Offsets are `u16`: the payload of a frame whose headers alone pass 64 KiB
+/// (crafted extension chains) is not recorded, and `len` stops at 64 KiB (an IP packet's most).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PayloadAt {
+    /// Offset of the first payload byte from the start of the frame.
+    pub at: u16,
+    pub len: u16,
+    /// TCP sequence number (0 for UDP).
+    pub seq: u32,
+}
+
+impl PayloadAt {
+    pub const NONE: PayloadAt = PayloadAt {
+        at: 0,
+        len: 0,
+        seq: 0,
+    };
+
+    /// The payload bytes in `frame` (the frame this meta was decoded from).
+    #[inline(always)]
+    pub fn bytes<'a>(&self, frame: &'a [u8]) -> &'a [u8] {
+        let at = usize::from(self.at);
+        frame.get(at..at + usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// The first payload byte, `None` when there is no payload.
+    #[inline(always)]
+    pub fn first(&self, frame: &[u8]) -> Option<u8> {
+        if self.len == 0 {
+            return None;
+        }
+        frame.get(usize::from(self.at)).copied()
+    }
+
+    /// `bytes` found at `from` (an offset into the frame), clamped to what fits the fields.
+    #[inline(always)]
+    fn new(from: usize, len: usize, seq: u32) -> PayloadAt {
+        match u16::try_from(from) {
+            Ok(at) if len != 0 => PayloadAt {
+                at,
+                len: u16::try_from(len).unwrap_or(u16::MAX),
+                seq,
+            },
+            _ => PayloadAt::NONE,
+        }
+    }
 }
 
 impl PacketMeta {
@@ -152,6 +207,7 @@ impl PacketMeta {
         fragment: None,
         ip_len: 0,
         outer: false,
+        payload: PayloadAt::NONE,
     };
 }
 
@@ -310,6 +366,7 @@ fn run(link: LinkType, frame: &[u8], mut encap: Encap) -> Result<PacketMeta, Dec
     if frame.is_empty() {
         return Err(DecodeError::Empty);
     }
+    encap.base = frame.as_ptr() as usize;
     if link == LinkType::ETHERNET {
         if let Some(meta) = fast::ethernet(frame, &encap) {
             return Ok(meta);
@@ -334,6 +391,9 @@ struct Encap<'a> {
     /// Tunnels (including MPLS pseudowires) peeled so far, bounded by [`MAX_TUNNELS`].
     depth: u8,
     layers: Option<&'a mut Layers>,
+    /// Address of the frame's first byte: every layer works on a sub-slice of the frame, so a
+    /// sub-slice's address minus this is its offset in the frame ([`PayloadAt`]).
+    base: usize,
 }
 
 impl Encap<'_> {
@@ -344,6 +404,20 @@ impl Encap<'_> {
         if let Some(layers) = self.layers.as_deref_mut() {
             layers.push(build());
         }
+    }
+
+    /// Where `payload` (a sub-slice of the frame) lies in the frame. `None` when it is empty:
+    /// an empty slice may be the static `&[]` of [`tail`], which lies nowhere in the frame.
+    #[inline(always)]
+    fn payload_at(&self, payload: &[u8], seq: u32) -> PayloadAt {
+        if payload.is_empty() {
+            return PayloadAt::NONE;
+        }
+        PayloadAt::new(
+            (payload.as_ptr() as usize).wrapping_sub(self.base),
+            payload.len(),
+            seq,
+        )
     }
 
     /// Step into a tunnel's payload. The outer VLAN belonged to the mirror transport, not to the

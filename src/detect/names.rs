@@ -44,8 +44,6 @@ pub use stats::{NameStats, NAME_EVENTS};
 const DNS_PORT: u16 = 53;
 /// Longest URL kept in a record (CEF `request`).
 pub const MAX_URL: usize = 1024;
-/// `ip_len` of an IPv4 TCP segment without payload (20-byte IP and TCP headers).
-const MIN_TCP_IP_LEN: u32 = 40;
 /// How often (packet time) expired bindings and stale hellos are swept.
 const SWEEP: Nanos = NANOS_PER_SEC;
 
@@ -131,31 +129,31 @@ impl Names {
             return None;
         }
         let Ok(m) = meta else { return None };
-        if !m.has_ports || self.skips(m) {
+        if !m.has_ports || self.skips(frame, m) {
             return None;
         }
         self.inspect_meta(set, ts, frame, m)
     }
 
-    /// The packet cannot match, from what the decoder already knows (no frame read): nothing
-    /// is bound, gathered or waiting from a peer, it is not DNS, and it is UDP, a TCP SYN, or a
-    /// TCP segment too short to carry payload (`ip_len` ≤ 40: the smallest IPv4 + TCP headers;
-    /// an IPv6 one needs 60, so this errs towards looking). The common packet costs these few
-    /// branches; [`Names::inspect_meta`] reads the frame for the rest.
+    /// The packet cannot match, from what the decoder already knows and one byte of the frame:
+    /// nothing is bound, gathered or waiting from a peer, it is not DNS, and it is UDP, a TCP
+    /// SYN, a TCP segment without payload, or one whose first payload byte starts neither a
+    /// TLS handshake record (0x16) nor a request method (an ASCII upper-case letter). The
+    /// decoder left the payload's offset in the meta, so that byte is one read of a frame that
+    /// is still in cache; the common packet costs these few branches.
     #[inline(always)]
-    fn skips(&self, m: &PacketMeta) -> bool {
+    fn skips(&self, frame: &[u8], m: &PacketMeta) -> bool {
+        let tcp = m.proto == proto::TCP;
+        if !tcp && m.proto != proto::UDP {
+            return true;
+        }
         let quiet = self.bindings.is_empty()
             && self.hellos.is_empty()
             && !self.peers.as_ref().is_some_and(Peers::waiting);
-        let tcp = m.proto == proto::TCP;
-        let nothing =
-            !tcp || m.tcp_flags & crate::decode::tcp_flags::SYN != 0 || m.ip_len <= MIN_TCP_IP_LEN;
-        quiet
-            && nothing
-            && m.sport != DNS_PORT
-            && m.dport != DNS_PORT
-            && (tcp || m.proto == proto::UDP)
-            || !matches!(m.proto, proto::TCP | proto::UDP)
+        if !quiet || m.sport == DNS_PORT || m.dport == DNS_PORT {
+            return false;
+        }
+        !tcp || m.tcp_flags & crate::decode::tcp_flags::SYN != 0 || !may_start(frame, m)
     }
 
     /// The match [`Names::inspect`] returned, for the packet about to be processed.
@@ -214,23 +212,15 @@ impl Names {
         let dns_port = m.sport == DNS_PORT || m.dport == DNS_PORT;
         if !dns_port {
             // TLS and HTTP: TCP only, never a SYN, and (unless a hello is being gathered) only
-            // a segment whose first byte can start a ClientHello or a request line — read at
-            // fixed offsets on plain Ethernet, the bulk of a span port's traffic.
+            // a segment whose first byte can start a ClientHello or a request line.
             if m.proto != proto::TCP || m.tcp_flags & crate::decode::tcp_flags::SYN != 0 {
                 return None;
             }
-            if self.hellos.is_empty() {
-                match payload::first_byte(frame, m) {
-                    payload::First::Byte(b) if b == 0x16 || b.is_ascii_uppercase() => {}
-                    payload::First::Unknown => {}
-                    payload::First::Byte(_) | payload::First::Empty => return None,
-                }
+            if self.hellos.is_empty() && !may_start(frame, m) {
+                return None;
             }
         }
-        let payload = payload::locate(frame, m)?;
-        if payload.bytes.is_empty() {
-            return None;
-        }
+        let payload = payload::of(frame, m)?;
         let found = if dns_port {
             self.dns(set, ts, m, payload.bytes)
         } else {
@@ -323,6 +313,15 @@ impl Names {
             }
         }
     }
+}
+
+/// The TCP payload's first byte can start a ClientHello (a TLS handshake record, 0x16) or an
+/// HTTP request line (a method: ASCII upper-case letters); false without payload.
+#[inline(always)]
+fn may_start(frame: &[u8], m: &PacketMeta) -> bool {
+    m.payload
+        .first(frame)
+        .is_some_and(|b| b == 0x16 || b.is_ascii_uppercase())
 }
 
 /// A 1010 alert waits for the DNS answer (or the hold-down) so it reports the answers.

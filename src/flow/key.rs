@@ -111,6 +111,7 @@ mod tests {
             fragment: None,
             ip_len: 40,
             outer: false,
+            payload: crate::decode::PayloadAt::NONE,
         }
     }
 

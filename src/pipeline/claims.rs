@@ -45,6 +45,7 @@ mod tests {
             fragment: None,
             ip_len: 60,
             outer: false,
+            payload: crate::decode::PayloadAt::NONE,
         };
         FlowKey::of(&meta, sport, 443).0
     }

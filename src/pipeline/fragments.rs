@@ -79,6 +79,7 @@ mod tests {
             fragment: None,
             ip_len: 1500,
             outer: false,
+            payload: crate::decode::PayloadAt::NONE,
         }
     }
 
