@@ -68,6 +68,12 @@ timed() {
     CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f\n", u + s }')
 }
 
+# The replay's own packet-loop time (its stderr summary: "... flows in S s ..."), from `timed`'s
+# PREFIX.err: without start-up and IOC loading, steadier than wall time on short runs.
+loop_secs() {
+    sed -n 's/.* flows in \([0-9.]*\) s .*/\1/p' "$1.err" | tail -1
+}
+
 # CEF alert records (SignatureID 1001/1002) in a replay's stdout
 count_alerts() {
     grep -c -E '^CEF:0\|([^|]*\|){3}100[12]\|' "$1" || true

@@ -106,8 +106,8 @@ names_file=$work/names.txt
 count_name_alerts() {
     grep -c -E '^CEF:0\|([^|]*\|){3}101[0-3]\|' "$1" || true
 }
-printf '%-9s %9s | %-10s | %-22s | %s\n' shape packets "tcpdump s" "c2tap+names s, Mpps, x" \
-    "vs without names (README table: within 5 %)"
+printf '%-9s %9s | %-10s | %-22s | %-28s | %s\n' shape packets "tcpdump s" "c2tap+names s, Mpps, x" \
+    "vs without names, wall" "packet loop with/without (issue: within 5 %)"
 for shape in imix small synflood dns tls; do
     n=$PACKETS fl=$FLOWS
     [[ $shape == synflood ]] && n=$SYN_PACKETS fl=$SYN_PACKETS
@@ -115,12 +115,13 @@ for shape in imix small synflood dns tls; do
     f=$DATA/$shape-$n-$fl-$IOC_FLOWS.pcap
     generate "$shape" "$n" "$fl" "$IOC_FLOWS" "$f"
     expected=$(cat "$f.expected")
-    declare -a tw=() nw=() bw=()
+    declare -a tw=() nw=() bw=() nl=() bl=()
     for ((i = 0; i < RUNS; i++)); do
         timed "$work/td" tcpdump -r "$f" -w /dev/null "$IOC_FILTER"
         tw+=("$WALL")
         timed "$work/names" "$C2TAP" replay --hostname bench --iocs builtin --iocs "$names_file" "$f"
         nw+=("$WALL")
+        nl+=("$(loop_secs "$work/names")")
         case $shape in
         dns | tls) got=$(count_name_alerts "$work/names.out") ;;
         *) got=$(count_alerts "$work/names.out") ;;
@@ -131,11 +132,14 @@ for shape in imix small synflood dns tls; do
         fi
         timed "$work/bare" "$C2TAP" replay --hostname bench "$f"
         bw+=("$WALL")
+        bl+=("$(loop_secs "$work/bare")")
     done
     t=$(median "${tw[@]}") with=$(median "${nw[@]}") without=$(median "${bw[@]}")
-    printf '%-9s %9d | %10.3f | %6.3f %5.2f %5.2fx | %+.1f %% (%.3f s without)\n' "$shape" "$n" "$t" \
-        "$with" "$(mpps "$n" "$with")" "$(ratio "$with" "$t")" \
-        "$(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')" "$without"
+    lw=$(median "${nl[@]}") lb=$(median "${bl[@]}")
+    pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", (a / b - 1) * 100 }'; }
+    printf '%-9s %9d | %10.3f | %6.3f %5.2f %5.2fx | %s %% (%.3f s without)%*s | %.3f / %.3f s: %s %%\n' \
+        "$shape" "$n" "$t" "$with" "$(mpps "$n" "$with")" "$(ratio "$with" "$t")" \
+        "$(pct "$with" "$without")" "$without" 3 "" "$lw" "$lb" "$(pct "$lw" "$lb")"
 done
 echo "# dns/tls: $IOC_FLOWS flows look up / name rmc-c2.duckdns.org (1010 / 1012 each); the rest benign names"
 
