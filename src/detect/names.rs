@@ -44,7 +44,7 @@ pub use stats::{NameStats, NAME_EVENTS};
 const DNS_PORT: u16 = 53;
 /// Longest URL kept in a record (CEF `request`).
 pub const MAX_URL: usize = 1024;
-/// How often (packet time) expired bindings and stale hellos are swept.
+/// How often (packet time) expired bindings and stale gathered payloads are swept.
 const SWEEP: Nanos = NANOS_PER_SEC;
 
 /// The name side of an IOC set. Implemented by [`IocSet`]; a separate trait so the name path
@@ -80,12 +80,13 @@ pub struct Found {
     pub server_is_dst: bool,
 }
 
-/// Per-worker name state: the binding table, hellos being gathered, the pending match.
+/// Per-worker name state: the binding table, first payloads being gathered, the kept names,
+/// the pending match.
 #[derive(Default)]
 pub struct Names {
     bindings: Bindings,
     /// First client payloads (TLS hellos, HTTP request heads) being gathered ([`gather`]).
-    hellos: Gather,
+    gather: Gather,
     current: Option<Found>,
     stats: NameStats,
     next_sweep: Nanos,
@@ -108,7 +109,7 @@ impl Names {
     pub fn stats(&self) -> NameStats {
         NameStats {
             bindings: self.bindings.stats,
-            gather: self.hellos.stats,
+            gather: self.gather.stats,
             seen: self.seen.stats,
             ..self.stats
         }
@@ -148,7 +149,7 @@ impl Names {
             return true;
         }
         let quiet = self.bindings.is_empty()
-            && self.hellos.is_empty()
+            && self.gather.is_empty()
             && !self.peers.as_ref().is_some_and(Peers::waiting);
         if !quiet || m.sport == DNS_PORT || m.dport == DNS_PORT {
             return false;
@@ -163,7 +164,7 @@ impl Names {
     }
 
     /// A new IOC set: bindings of names it no longer lists go (their flows would no longer be
-    /// C2 connections); hellos being gathered stay (they are matched with the new set). The
+    /// C2 connections); payloads being gathered stay (they are matched with the new set). The
     /// names seen before it are matched next, by [`Names::retro`]; a set without names frees
     /// the rings that keep them.
     pub fn reload(&mut self, set: &impl NameIocs) {
@@ -202,7 +203,7 @@ impl Names {
         if ts >= self.next_sweep {
             self.next_sweep = ts.saturating_add(SWEEP);
             self.bindings.expire(ts);
-            self.hellos.sweep(ts);
+            self.gather.sweep(ts);
         }
         if !self.bindings.is_empty() {
             if let Some(found) = self.bound(m, ts) {
@@ -216,7 +217,7 @@ impl Names {
             if m.proto != proto::TCP || m.tcp_flags & crate::decode::tcp_flags::SYN != 0 {
                 return None;
             }
-            if self.hellos.is_empty() && !may_start(frame, m) {
+            if self.gather.is_empty() && !may_start(frame, m) {
                 return None;
             }
         }

@@ -25,8 +25,8 @@ impl Names {
     ) -> Option<Found> {
         let (key, dir) = FlowKey::of(m, m.sport, m.dport);
         self.seen.at(key, dir == Dir::HiToLo, ts);
-        if !self.hellos.is_empty() {
-            match self.hellos.extend(&key, p.seq, p.bytes, ts) {
+        if !self.gather.is_empty() {
+            match self.gather.extend(&key, p.seq, p.bytes, ts) {
                 Step::Unknown => {}
                 Step::Ignored | Step::Abandoned => return None,
                 Step::Bytes(Kind::Hello, stream) => {
@@ -35,7 +35,7 @@ impl Names {
                     if r == Err(TlsError::Incomplete) {
                         return None; // Still gathering: not a skip.
                     }
-                    self.hellos.finish(&key);
+                    self.gather.finish(&key);
                     return self.sni_result(set, r);
                 }
                 Step::Bytes(Kind::Request, stream) => {
@@ -46,7 +46,7 @@ impl Names {
                     // The request borrows the gathered bytes: its match is made (owned)
                     // before they go back to the pool.
                     let found = http_found(&mut self.stats, &mut self.seen, set, r);
-                    self.hellos.finish(&key);
+                    self.gather.finish(&key);
                     return found;
                 }
             }
@@ -55,7 +55,7 @@ impl Names {
             let mut out = [0u8; 255];
             let r = tls::sni(p.bytes, &mut out);
             if r == Err(TlsError::Incomplete) {
-                self.hellos.start(key, Kind::Hello, p.seq, p.bytes, ts);
+                self.gather.start(key, Kind::Hello, p.seq, p.bytes, ts);
                 return None;
             }
             return self.sni_result(set, r);
@@ -63,7 +63,7 @@ impl Names {
         if http::starts_request(p.bytes) {
             return match http::request_or_more(p.bytes) {
                 Ok(None) => {
-                    self.hellos.start(key, Kind::Request, p.seq, p.bytes, ts);
+                    self.gather.start(key, Kind::Request, p.seq, p.bytes, ts);
                     None
                 }
                 r => http_found(&mut self.stats, &mut self.seen, set, r),

@@ -290,7 +290,7 @@ fn a_split_client_hello_matches_on_the_segment_that_completes_its_sni() {
     assert_eq!(f.name.via, NameVia::Sni);
     assert_eq!(&*f.name.host, "c2.example.org");
     assert!(f.server_is_dst);
-    assert!(names.hellos.is_empty());
+    assert!(names.gather.is_empty());
     assert_eq!(names.stats().gather.started, [1, 0]);
 }
 
@@ -352,7 +352,7 @@ fn http_host_and_url_iocs() {
         run(&mut names, &set(), SEC, &eth(&conn.client_data(other))),
         None
     );
-    assert!(names.hellos.is_empty(), "complete heads are not gathered");
+    assert!(names.gather.is_empty(), "complete heads are not gathered");
     // A line without end within the bound is a counted skip at once (nothing to gather).
     let mut endless = b"GET /".to_vec();
     endless.resize(crate::decode::http::MAX_REQUEST + 10, b'a');
@@ -361,7 +361,7 @@ fn http_host_and_url_iocs() {
         None
     );
     assert_eq!(names.stats().http_errors[HttpError::NoEnd.index()], 1);
-    assert!(names.hellos.is_empty());
+    assert!(names.gather.is_empty());
 }
 
 /// A client's HTTP connection (port 80) and the frames of `parts`, one segment each.
@@ -429,7 +429,7 @@ fn a_request_line_split_over_segments_matches_on_the_one_that_completes_it() {
                 .map(|u| u.ends_with("/gate.php")),
             Some(true)
         );
-        assert!(names.hellos.is_empty());
+        assert!(names.gather.is_empty());
         let s = names.stats();
         assert_eq!(s.gather.started, [0, 1]);
         assert_eq!(s.gather.abandoned, [0, 0]);
@@ -475,7 +475,7 @@ fn a_request_over_five_segments_is_abandoned_and_counted() {
     let s = names.stats();
     assert_eq!(s.gather.started, [0, 1]);
     assert_eq!(s.gather.abandoned, [0, 1]);
-    assert!(names.hellos.is_empty());
+    assert!(names.gather.is_empty());
     assert!(
         s.skip_reasons().contains("http_request_abandoned=1"),
         "{}",
@@ -503,7 +503,7 @@ fn a_request_out_of_order_is_abandoned_and_counted() {
     let got = run_all(&mut names, &[&f[0], &f[2], &f[1]]);
     assert!(got.iter().all(Option::is_none), "{got:?}");
     assert_eq!(names.stats().gather.abandoned, [0, 1]);
-    assert!(names.hellos.is_empty());
+    assert!(names.gather.is_empty());
 }
 
 #[test]
