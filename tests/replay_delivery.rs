@@ -76,10 +76,31 @@ fn an_unreachable_receiver_is_named_with_its_reason_and_fails_the_replay() {
     // No 30 s wait for a receiver that never answered.
     assert!(took < Duration::from_secs(15), "took {took:?}");
 
-    // UDP: the kernel's "port unreachable" is the reason.
+    // UDP: the kernel's "port unreachable" is the reason. In a network namespace of its own,
+    // where no other socket can hold that port: the port was only free for TCP, and in the
+    // parallel suite another test's UDP receiver (an ephemeral port) can sit on the same
+    // number for a while; the replay then rightly waits its 30 s for a receiver that answers
+    // (seen once on a clean-clone run: 30.01 s, then "Connection refused").
+    require::require(
+        require::is_root(),
+        "root (a network namespace of its own: unshare --net)",
+    );
     let started = Instant::now();
     let url = format!("udp://127.0.0.1:{port}");
-    let out = c2tap(&["replay", "--syslog", &url, "pcaps/demo-remcos.pcap"]);
+    let out = Command::new("unshare")
+        .args([
+            "--net",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$@\"",
+            "sh",
+        ])
+        .arg(env!("CARGO_BIN_EXE_c2tap"))
+        .args(["replay", "--syslog", &url, "pcaps/demo-remcos.pcap"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("unshare runs (util-linux)");
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
