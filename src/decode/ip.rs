@@ -51,7 +51,7 @@ pub(super) fn v4(bytes: &[u8], encap: &mut Encap) -> Result<PacketMeta, DecodeEr
     }
     let (packet, ip_len) = within_stated(bytes, stated);
     let fragment_field = u16::from_be_bytes([frag_hi, frag_lo]);
-    let offset = u32::from(fragment_field & IPV4_OFFSET_MASK) * 8;
+    let offset = (fragment_field & IPV4_OFFSET_MASK) << 3;
     let more = fragment_field & IPV4_MORE_FRAGMENTS != 0;
     let fragment = (more || offset != 0).then(|| Fragment {
         id: u32::from(u16::from_be_bytes([id_hi, id_lo])),
@@ -116,7 +116,7 @@ fn extensions<'a>(network: &mut Network, mut rest: &'a [u8]) -> Result<&'a [u8],
             EXT_FRAGMENT => {
                 let field = be16(rest, 2).ok_or(DecodeError::BadIpv6Extension)?;
                 let id = be32(rest, 4).ok_or(DecodeError::BadIpv6Extension)?;
-                let offset = u32::from(field & 0xfff8);
+                let offset = field & 0xfff8;
                 let more = field & 1 != 0;
                 // An atomic fragment (offset 0, no more) is a whole packet (RFC 6946).
                 network.fragment = (more || offset != 0).then_some(Fragment { id, offset, more });

@@ -98,8 +98,8 @@ pub enum Tunnel {
 pub struct Fragment {
     /// Identification (IPv4: 16 bits, IPv6: 32 bits).
     pub id: u32,
-    /// Offset in bytes.
-    pub offset: u32,
+    /// Offset in bytes (13 bits of 8-byte units in both IPv4 and IPv6: at most 65,528).
+    pub offset: u16,
     pub more: bool,
 }
 
