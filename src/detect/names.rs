@@ -273,10 +273,7 @@ impl Names {
 
     /// A flow to (or from) an address a name IOC's answer bound, within its TTL.
     fn bound(&self, m: &PacketMeta, ts: Nanos) -> Option<Found> {
-        let (b, server_is_dst) = match self.bindings.get(m.dst, ts) {
-            Some(b) => (b, true),
-            None => (self.bindings.get(m.src, ts)?, false),
-        };
+        let (b, server_is_dst) = self.bindings.either(m.dst, m.src, ts)?;
         Some(Found {
             ioc: Arc::clone(&b.ioc),
             name: Arc::clone(&b.connection),

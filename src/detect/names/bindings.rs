@@ -90,6 +90,16 @@ impl Bindings {
             .filter(|b| b.expires > now && b.answered <= now)
     }
 
+    /// The binding of either endpoint at `now`, `first` tried first; true when it is `first`'s
+    /// (that endpoint is the server, the IOC side).
+    #[inline]
+    pub fn either(&self, first: IpAddr, second: IpAddr, now: Nanos) -> Option<(&Binding, bool)> {
+        match self.get(first, now) {
+            Some(b) => Some((b, true)),
+            None => self.get(second, now).map(|b| (b, false)),
+        }
+    }
+
     /// When the binding of `addr` (live or not yet swept) was answered.
     #[inline]
     pub fn answered(&self, addr: IpAddr) -> Option<Nanos> {

@@ -2,13 +2,11 @@
 //! worker asks whether a scan is due, walks the recent flows newest first, and hands each
 //! unmatched one here to be matched against the bindings as they stood at its first packet.
 
-use std::sync::Arc;
-
 use crate::flow::Flow;
 use crate::time::Nanos;
 
 use super::recent::Entry;
-use super::{Found, Names};
+use super::Names;
 
 impl Names {
     /// True when flows are remembered for late bindings: only while bindings are shared.
@@ -52,30 +50,15 @@ impl Names {
     /// cheap test before its flow is looked up).
     #[inline]
     pub fn binds(&self, e: &Entry) -> bool {
-        self.bindings.get(e.dst, e.first).is_some() || self.bindings.get(e.src, e.first).is_some()
+        self.bindings.either(e.dst, e.src, e.first).is_some()
     }
 
     /// Match `flow` (remembered as `e`, unmatched) if an address of its first packet was bound
-    /// when that packet was seen: the 1011 it would have had, had the binding been there.
+    /// when that packet was seen: the 1011 it would have had, had the binding been there. The
+    /// first packet's destination is tried first (a SYN's is the server).
     pub fn attach_late(&mut self, flow: &mut Flow, e: &Entry) -> bool {
-        let (b, server_is_dst) = match self.bindings.get(e.dst, e.first) {
-            Some(b) => (b, true),
-            None => match self.bindings.get(e.src, e.first) {
-                Some(b) => (b, false),
-                None => return false,
-            },
-        };
-        let found = Found {
-            ioc: Arc::clone(&b.ioc),
-            name: Arc::clone(&b.connection),
-            server_is_dst,
-        };
-        let held = self.current.replace(found);
-        let attached = self.attach(flow, e.from_lo);
-        self.current = held;
-        if attached {
-            self.bindings.stats.late += 1;
-        }
+        let attached = self.give_binding(flow, e.dst, e.src, !e.from_lo);
+        self.bindings.stats.late += u64::from(attached);
         attached
     }
 }

@@ -4,6 +4,7 @@
 //! finds the flows (its table) and sends the alerts, as for an address retro-match.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::flow::{ClientBasis, Flow, FlowKey, FlowMatch, NameMatch, NameVia};
@@ -163,23 +164,33 @@ impl Names {
     /// An open flow to (or from) an address the bindings hold that started after the answer
     /// and within its TTL: 1011, as if the binding had been there at its first packet.
     pub fn bound_retro(&mut self, key: &FlowKey, flow: &mut Flow) -> bool {
+        let bound = self.give_binding(flow, key.lo().0, key.hi().0, true);
+        self.seen.stats.retro += u64::from(bound);
+        bound
+    }
+
+    /// Give unmatched `flow` the 1011 of a binding of `first` or `second` as it stood at the
+    /// flow's first packet (`first` tried first; `first_is_lo` places it in the flow's key).
+    /// Shared by the retro walk and the late bindings ([`super::late`]).
+    pub(super) fn give_binding(
+        &self,
+        flow: &mut Flow,
+        first: IpAddr,
+        second: IpAddr,
+        first_is_lo: bool,
+    ) -> bool {
         if flow.matched.is_some() {
             return false;
         }
-        let (b, server_is_lo) = match self.bindings.get(key.lo().0, flow.first) {
-            Some(b) => (b, true),
-            None => match self.bindings.get(key.hi().0, flow.first) {
-                Some(b) => (b, false),
-                None => return false,
-            },
+        let Some((b, is_first)) = self.bindings.either(first, second, flow.first) else {
+            return false;
         };
         give(
             flow,
             Arc::clone(&b.ioc),
             Arc::clone(&b.connection),
-            server_is_lo,
+            is_first == first_is_lo,
         );
-        self.seen.stats.retro += 1;
         true
     }
 }
